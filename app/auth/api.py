@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.auth import service as auth_service
+from app.auth.models import Role
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import In, Out
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/token", response_model=TokenRead)
+def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    uow: UowDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> TokenRead:
+    """Exchange a username and password for a bearer token (OAuth2 password form)."""
+    issued = auth_service.sign_in(
+        uow, username=form.username[:64], password=form.password[:1024],
+        client=client_address(request), kind="api", now=now, settings=settings.auth,
+    )
+    return TokenRead(access_token=issued.token, expires_at=issued.expires_at)
+
+
+Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                            pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+
+
+class UserCreate(In):
+    username: Username
+    password: str = Field(min_length=8, max_length=256)
+    role: Role
+    display_name: str = Field(min_length=1, max_length=200)
+    pharmacy_id: UUID | None = None
+    contact_id: UUID | None = None
+    registration_number: str | None = Field(default=None, max_length=40)
+
+
+class UserRead(Out):
+    id: UUID
+    username: str
+    display_name: str
+    role: str
+    pharmacy_id: UUID | None
+    contact_id: UUID | None
+    active: bool
+
+
+class Me(BaseModel):
+    id: UUID | None
+    username: str
+    role: str
+    pharmacy_id: UUID | None
+
+
+@router.post("/users", status_code=201, response_model=UserRead)
+def create_user(body: UserCreate, uow: UowDep, actor: ActorDep, now: NowDep,
+                settings: SettingsDep) -> object:
+    """Create a staff account (administrators)."""
+    return auth_service.add_user(
+        uow, actor=actor, username=body.username, password=body.password, role=body.role,
+        display_name=body.display_name, pharmacy_id=body.pharmacy_id, contact_id=body.contact_id,
+        registration_number=body.registration_number, now=now, settings=settings.auth,
+    )
+
+
+@router.get("/me", response_model=Me)
+def who_am_i(actor: ActorDep) -> Me:
+    return Me(id=actor.id, username=actor.name, role=actor.role, pharmacy_id=actor.pharmacy_id)
+
+

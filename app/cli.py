@@ -1,0 +1,129 @@
+"""The `dosekeeper` command: serve, migrate, demo, users, audit (and more as capabilities land)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from app.config import Settings, get_settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Dosekeeper: methadone dispensing with the household as the unit of safety.")
+users = typer.Typer(no_args_is_help=True, help="Staff accounts.")
+audit = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+cli.add_typer(users, name="users")
+cli.add_typer(audit, name="audit")
+
+
+def _settings() -> Settings:
+    from app.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+def _uow(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.db import UnitOfWork, make_engine, make_session_factory
+
+    return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    from app import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo("database at the newest migration")
+
+
+@cli.command()
+def demo() -> None:
+    """Seed fictional demo data (a pharmacy, staff for every role, households, patients)."""
+    from app import migrate as migrations
+    from app.demo import seed
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    report = seed(_uow(settings), settings)
+    typer.echo(report)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    demo_data: Annotated[bool, typer.Option("--demo", help="Seed demo data if the database is empty")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Migrate, optionally seed demo data, then serve the API and pages."""
+    import uvicorn
+
+    from app import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    if demo_data:
+        from app.demo import seed
+
+        typer.echo(seed(_uow(settings), settings, only_if_empty=True))
+    typer.echo(f"Dosekeeper on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run("app.main:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_config=None, proxy_headers=True)
+
+
+@users.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="pharmacist, technician, prescriber, key_worker, safeguarding_lead or admin")],
+    pharmacy_id: Annotated[UUID | None, typer.Option("--pharmacy-id")] = None,
+    display_name: Annotated[str | None, typer.Option("--display-name")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False,
+) -> None:
+    """Create a staff account (the password is read from standard input, never an argument)."""
+    from app.audit.service import SYSTEM
+    from app.auth import service as auth_service
+    from app.errors import DomainError
+
+    settings = _settings()
+    if not password_stdin:
+        typer.echo("use --password-stdin and pipe the password in", err=True)
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\n")
+    from app.clock import SystemClock
+
+    try:
+        user = auth_service.add_user(
+            _uow(settings), actor=SYSTEM, username=username, password=password, role=role,
+            display_name=display_name, pharmacy_id=pharmacy_id, now=SystemClock().now(),
+            settings=settings.auth,
+        )
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"created {user.username} ({user.role}) id={user.id}")
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk every audit chain; exit 1 and name the first broken link if any."""
+    from app.audit import service as audit_service
+
+    settings = _settings()
+    uow = _uow(settings)
+    with uow:
+        report = audit_service.verify(uow.session)
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.events} events in {report.chains} chains")
+        return
+    typer.echo(f"audit chain BROKEN at seq {report.broken_at}: {report.reason}", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,102 @@
+"""Settings, read once from DOSEKEEPER_* environment variables at the edge of the process.
+
+Everything else receives a `Settings` (or the part it needs) as a parameter or through
+`app.state`; no module reads the environment at import time, so tests build `Settings(...)`
+directly and a developer's shell cannot leak in.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-change-me-dev-only-change-me"
+
+
+class PolicySettings(BaseModel):
+    """Local clinical thresholds. Guidance turns into warnings at these values; law never moves."""
+
+    # Consecutive missed days before the counter blocks supply until a prescriber's review.
+    missed_threshold: int = Field(default=3, ge=1, le=14)
+    # A child younger than this makes a take-home need a lockable box confirmation.
+    child_age_years: int = Field(default=16, ge=1, le=18)
+    # Days a lockable-box confirmation stays valid.
+    box_validity_days: int = Field(default=90, ge=1, le=365)
+    # Days after which the children living in a household must be re-confirmed.
+    children_confirmation_days: int = Field(default=28, ge=1, le=365)
+    # Take-home methadone (mg) at home across a household above which the pharmacist is warned.
+    household_methadone_mg: int = Field(default=300, ge=1, le=100_000)
+    # Intake warnings (mg): QT monitoring, titration step, first dose for a new patient.
+    high_dose_mg: int = Field(default=100, ge=1)
+    large_increase_mg: int = Field(default=10, ge=1)
+    first_dose_mg: int = Field(default=30, ge=1)
+    # Days before the end of a prescription at which the counter warns there is no successor.
+    prescription_ending_days: int = Field(default=2, ge=0, le=14)
+
+
+class AuthSettings(BaseModel):
+    # Bearer tokens live this long (seconds). Eight hours covers one counter shift.
+    token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    # Failed logins for one username (or one client address) inside the window before delays start.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=3600, ge=60)
+    # Hard cap on failures per account per window (ASVS V2.2.1): no more attempts until it ages out.
+    login_max_failures: int = Field(default=100, ge=1)
+    # Longest delay imposed between attempts after repeated failures (seconds).
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    # argon2id cost: "recommended" in production, "cheapest" only in the test suite.
+    password_profile: Literal["recommended", "cheapest"] = "recommended"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOSEKEEPER_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Default is a SQLite file under ./var/ so the first run needs nothing installed.
+    database_url: str = "sqlite:///./var/dosekeeper.sqlite3"
+    data_dir: Path = Path("./var")
+    printer_url: str = "preview://"
+    # Empty means "write .eml files under <data_dir>/mail" (the local sink).
+    smtp_url: str = ""
+    timezone: str = "Europe/London"
+    problem_base_uri: str = "https://dosekeeper.invalid/problems/"
+    # Largest page a list endpoint returns, whatever the client asks for (API4: resource limits).
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+    # Counter sessions end after this long without activity (a shared terminal: keep it short).
+    web_idle_seconds: int = Field(default=15 * 60, ge=30)
+    # Hosts a webhook may point at although they are internal (tests deliver to 127.0.0.1).
+    webhook_allowed_hosts: frozenset[str] = frozenset()
+    # Plain-http webhook URLs (refused in production unless explicitly allowed).
+    allow_http_webhooks: bool = False
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> Self:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            problems.append("DOSEKEEPER_SECRET_KEY must be set to a private random value")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DOSEKEEPER_DATABASE_URL must name PostgreSQL in production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, from the environment (call only at the edges: CLI, app factory)."""
+    return Settings()

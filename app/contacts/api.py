@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from app.contacts import service as contacts_service
+from app.contacts.models import ContactKind
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import In, Out, Paged, Text200
+
+router = APIRouter(tags=["contacts"])
+
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class ContactCreate(In):
+    name: Text200
+    organisation: Text200
+    kind: ContactKind
+    email: Email | None = None
+    webhook_url: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ContactRead(Out):
+    id: UUID
+    name: str
+    organisation: str
+    kind: str
+    email: str | None
+    webhook_url: str | None
+
+
+class ContactCreated(ContactRead):
+    webhook_secret: str | None = Field(
+        default=None, description="Shown once: store it to verify our webhook signatures."
+    )
+
+
+@router.post("/contacts", status_code=201, response_model=ContactCreated)
+def create_contact(body: ContactCreate, uow: UowDep, actor: ActorDep, now: NowDep,
+                   settings: SettingsDep) -> ContactCreated:
+    """Add a contact who receives alerts; the webhook secret is returned this once only."""
+    contact, secret = contacts_service.create_contact(
+        uow, actor=actor, name=body.name, organisation=body.organisation, kind=body.kind,
+        email=body.email, webhook_url=body.webhook_url,
+        allowed_webhook_hosts=settings.webhook_allowed_hosts,
+        allow_http_webhooks=settings.allow_http_webhooks, now=now,
+    )
+    return ContactCreated(**ContactRead.model_validate(contact).model_dump(),
+                          webhook_secret=secret)
+
+
+@router.get("/contacts", response_model=Paged[ContactRead])
+def list_contacts(uow: UowDep, actor: ActorDep,
+                  kind: Annotated[ContactKind | None, Query()] = None) -> object:
+    return {"items": contacts_service.list_contacts(uow, actor=actor, kind=kind), "next": None}
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactRead)
+def get_contact(contact_id: UUID, uow: UowDep, actor: ActorDep) -> object:
+    return contacts_service.get_contact(uow, actor=actor, contact_id=contact_id)

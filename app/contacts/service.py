@@ -1,0 +1,112 @@
+"""Use cases for contacts: the people and teams alerts go to."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from sqlalchemy import select
+
+from app.audit import service as audit_service
+from app.audit.service import SYSTEM, Actor
+from app.auth.models import Role
+from app.auth.policy import require_role
+from app.contacts.models import Contact
+from app.db import UnitOfWork
+from app.errors import InvalidInput, NotFound
+
+WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bool) -> None:
+    """Refuse destinations that would turn alert delivery into a probe of our own network (SSRF).
+
+    Literal private, loopback and link-local addresses and `localhost` are refused unless the
+    host is on the explicit allow-list (tests deliver to 127.0.0.1). Plain http is refused
+    unless allowed: alerts travel signed, but their references should not travel in clear.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput("webhook_url", "url", "must be an absolute https:// URL")
+    host = parts.hostname.lower()
+    if host in allowed_hosts:
+        return
+    if parts.scheme == "http" and not allow_http:
+        raise InvalidInput("webhook_url", "https_required", "must use https://")
+    if parts.username or parts.password:
+        raise InvalidInput("webhook_url", "no_credentials", "must not embed credentials")
+    internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None and (
+        address.is_private or address.is_loopback or address.is_link_local
+        or address.is_reserved or address.is_multicast or address.is_unspecified
+    ):
+        internal = True
+    if internal:
+        raise InvalidInput("webhook_url", "internal_address",
+                           "must not point at an internal or loopback address")
+
+
+def create_contact(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    name: str,
+    organisation: str,
+    kind: str,
+    email: str | None,
+    webhook_url: str | None,
+    allowed_webhook_hosts: frozenset[str],
+    allow_http_webhooks: bool,
+    now: datetime,
+) -> tuple[Contact, str | None]:
+    """Register a contact; returns it and the webhook secret, which is never shown again."""
+    if actor is not SYSTEM:
+        require_role(actor, WRITERS, "add contacts")
+    if not email and not webhook_url:
+        raise InvalidInput("email", "required", "give an email address or a webhook URL")
+    if webhook_url:
+        check_webhook_url(webhook_url, allowed_hosts=allowed_webhook_hosts,
+                          allow_http=allow_http_webhooks)
+    secret = new_webhook_secret() if webhook_url else None
+    with uow:
+        contact = Contact(name=name, organisation=organisation, kind=kind, email=email,
+                          webhook_url=webhook_url, webhook_secret=secret,
+                          pharmacy_id=actor.pharmacy_id, created_at=now)
+        uow.session.add(contact)
+        uow.session.flush()
+        audit_service.record(uow.session, actor, "contact.created", entity="contact",
+                             entity_id=contact.id, at=now, pharmacy_id=actor.pharmacy_id,
+                             facts={"kind": kind, "webhook": bool(webhook_url),
+                                    "email": bool(email)})
+        uow.commit()
+        return contact, secret
+
+
+def get_contact(uow: UnitOfWork, *, actor: Actor, contact_id: UUID) -> Contact:
+    with uow:
+        contact = uow.session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("contact", contact_id)
+        return contact
+
+
+def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> list[Contact]:
+    """The directory is shared across branches: a social worker serves many pharmacies."""
+    with uow:
+        query = select(Contact).order_by(Contact.name)
+        if kind:
+            query = query.where(Contact.kind == kind)
+        return list(uow.session.scalars(query.limit(1000)))

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.clock import local_date
+from app.households import service as households_service
+from app.households.models import ProtectionStatus
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import In, Name, Note, Out, Postcode, Text500
+
+router = APIRouter(tags=["households"])
+
+
+class HouseholdCreate(In):
+    address: Text500
+    postcode: Postcode
+    notes: Note = ""
+    pharmacy_id: UUID | None = None
+
+
+class ChildCreate(In):
+    name: Name
+    date_of_birth: date
+    protection_status: ProtectionStatus = ProtectionStatus.NONE
+    social_worker_id: UUID | None = None
+    lives_from: date | None = None
+
+
+class ConfirmationCreate(In):
+    confirmed_on: date | None = None
+    note: Note = ""
+
+
+class HouseholdRead(Out):
+    id: UUID
+    pharmacy_id: UUID
+    address: str
+    postcode: str
+    notes: str
+    children_confirmed_on: date | None
+
+
+class ChildRead(Out):
+    id: UUID
+    household_id: UUID
+    name: str
+    date_of_birth: date
+    protection_status: str
+    social_worker_id: UUID | None
+    lives_from: date | None
+    lives_to: date | None
+
+
+class ChildInView(ChildRead):
+    age_years: int
+
+
+class MemberRead(BaseModel):
+    id: UUID
+    given_name: str
+    family_name: str
+    pharmacy_id: UUID
+
+
+class ConfirmationRead(Out):
+    id: UUID
+    confirmed_on: date
+    confirmed_by_id: UUID | None
+    children_count: int
+    note: str
+
+
+class HouseholdViewRead(HouseholdRead):
+    members: list[MemberRead]
+    children: list[ChildInView]
+    confirmations: list[ConfirmationRead]
+    methadone_at_home_mg: Decimal = Decimal(0)
+    boxes: list[dict[str, object]] = []
+    open_alerts: list[dict[str, object]] = []
+
+
+@router.post("/households", status_code=201, response_model=HouseholdRead)
+def create_household(body: HouseholdCreate, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    return households_service.create_household(
+        uow, actor=actor, address=body.address, postcode=body.postcode, notes=body.notes,
+        pharmacy_id=body.pharmacy_id, now=now,
+    )
+
+
+@router.get("/households/{household_id}", response_model=HouseholdViewRead)
+def get_household(household_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep,
+                  settings: SettingsDep) -> HouseholdViewRead:
+    """The household view: members, children with ages, methadone at home, boxes, open alerts."""
+    today = local_date(now, settings.timezone)
+    view = households_service.view_household(uow, actor=actor, household_id=household_id,
+                                             today=today, now=now)
+    return HouseholdViewRead(
+        **HouseholdRead.model_validate(view.household).model_dump(),
+        members=[MemberRead(id=m.id, given_name=m.given_name, family_name=m.family_name,
+                            pharmacy_id=m.pharmacy_id) for m in view.members],
+        children=[ChildInView(**ChildRead.model_validate(c).model_dump(),
+                              age_years=households_service.age_on(c.date_of_birth, today))
+                  for c in view.children],
+        confirmations=[ConfirmationRead.model_validate(c) for c in view.confirmations],
+        **view.extras,
+    )
+
+
+@router.post("/households/{household_id}/children", status_code=201, response_model=ChildRead)
+def add_child(household_id: UUID, body: ChildCreate, uow: UowDep, actor: ActorDep,
+              now: NowDep, settings: SettingsDep) -> object:
+    return households_service.add_child(
+        uow, actor=actor, household_id=household_id, name=body.name,
+        date_of_birth=body.date_of_birth, protection_status=body.protection_status,
+        social_worker_id=body.social_worker_id, lives_from=body.lives_from,
+        today=local_date(now, settings.timezone), now=now,
+    )
+
+
+@router.post("/households/{household_id}/confirmations", status_code=201,
+             response_model=ConfirmationRead)
+def confirm_children(household_id: UUID, body: ConfirmationCreate, uow: UowDep, actor: ActorDep,
+                     now: NowDep, settings: SettingsDep) -> object:
+    """Re-confirm who lives in the household (feeds the counter's children_not_confirmed rule)."""
+    today = local_date(now, settings.timezone)
+    return households_service.confirm_children(
+        uow, actor=actor, household_id=household_id, confirmed_on=body.confirmed_on or today,
+        note=body.note, today=today, now=now,
+    )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+from app.kit import new_id, one_of
+
+
+class ProtectionStatus(StrEnum):
+    NONE = "none"
+    CHILD_IN_NEED = "child_in_need"
+    CHILD_PROTECTION_PLAN = "child_protection_plan"
+    LOOKED_AFTER = "looked_after"
+
+
+class Household(Base):
+    __tablename__ = "households"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    # The pharmacy that registered the household; members may use other pharmacies.
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"), index=True)
+    address: Mapped[str] = mapped_column(String(500))
+    postcode: Mapped[str] = mapped_column(String(10))
+    notes: Mapped[str] = mapped_column(String(2000), default="")
+    # The last date someone confirmed which children live here (None: never confirmed).
+    children_confirmed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Child(Base):
+    __tablename__ = "children"
+    __table_args__ = (one_of("protection_status", ProtectionStatus),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
+    # Name or initials: the minimum the safeguarding flow needs.
+    name: Mapped[str] = mapped_column(String(120))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    protection_status: Mapped[str] = mapped_column(String(32), default=ProtectionStatus.NONE)
+    social_worker_id: Mapped[UUID | None] = mapped_column(ForeignKey("contacts.id"))
+    lives_from: Mapped[date | None] = mapped_column(Date)
+    lives_to: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HouseholdConfirmation(Base):
+    """Somebody confirmed who lives in the household on a date (append-only)."""
+
+    __tablename__ = "household_confirmations"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
+    confirmed_on: Mapped[date] = mapped_column(Date)
+    confirmed_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    children_count: Mapped[int]
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,64 @@
+"""FastAPI dependencies shared by every capability: unit of work, clock, settings, the caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.audit.service import Actor
+from app.auth import service as auth_service
+from app.clock import Clock
+from app.config import Settings
+from app.db import UnitOfWork
+from app.errors import NotAuthenticated
+
+SESSION_COOKIE = "__Host-session"
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.session_factory)
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_now(request: Request) -> datetime:
+    return get_clock(request).now()
+
+
+def get_actor(
+    request: Request, token: Annotated[str | None, Depends(oauth2)]
+) -> Actor:
+    """The signed-in caller, from a bearer token or (for pages) the session cookie."""
+    uow = get_uow(request)
+    now = get_now(request)
+    if token:
+        auth = auth_service.authenticate(uow, token=token, now=now, kind="api")
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise NotAuthenticated("Sign in required")
+        settings = get_settings(request)
+        auth = auth_service.authenticate(uow, token=cookie, now=now, kind="web",
+                                         idle_seconds=settings.web_idle_seconds)
+    request.state.actor = auth.actor
+    request.state.auth = auth
+    return auth.actor
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+NowDep = Annotated[datetime, Depends(get_now)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -1,0 +1,102 @@
+"""Every error leaves as an RFC 9457 problem document (or an HTML fragment for pages).
+
+Validation errors name each field and the rule it broke; unexpected errors are logged with
+their stack trace and answered with a bare 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import DomainError, TooManyAttempts
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("dosekeeper.http")
+
+
+def problem(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    base: str = request.app.state.settings.problem_base_uri
+    body: dict[str, Any] = {
+        "type": base + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "instance": request.url.path,
+        **extensions,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(
+        jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return problem(request, status=exc.status, code=exc.code, title=exc.title,
+                   detail=exc.detail, headers=headers, **exc.extensions)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+async def invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"),
+         "message": e.get("msg", "invalid")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(request, status=422, code="invalid_input", title="The request breaks a rule",
+                   detail=detail, errors=errors)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    return problem(request, status=exc.status_code, code=codes.get(exc.status_code, "http_error"),
+                   title=str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return problem(request, status=503, code="database_unavailable",
+                   title="The database is not reachable; nothing was recorded",
+                   headers={"Retry-After": "5"})
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(request, status=500, code="internal_error",
+                   title="Something went wrong; nothing was recorded")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,35 @@
+"""Small helpers with no pharmacy meaning: ids, check constraints for enumerations, paging."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+from uuid import UUID, uuid4
+
+from sqlalchemy import CheckConstraint
+
+T = TypeVar("T")
+
+
+def new_id() -> UUID:
+    return uuid4()
+
+
+def random_code(nbytes: int = 16) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def one_of(column: str, values: Iterable[str] | type[StrEnum], *, name: str | None = None) -> CheckConstraint:
+    """A CHECK constraint keeping an enumerated text column to its values on both databases."""
+    allowed = [v.value if isinstance(v, StrEnum) else str(v) for v in values]
+    quoted = ", ".join(f"'{v}'" for v in allowed)
+    return CheckConstraint(f"{column} IN ({quoted})", name=name or f"{column}_allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    next: str | None

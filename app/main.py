@@ -1,0 +1,88 @@
+"""The application factory: everything the app needs is passed in, so tests inject it all."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import health
+from app.auth import api as auth_api
+from app.clock import Clock, SystemClock
+from app.config import Settings, get_settings
+from app.contacts import api as contacts_api
+from app.db import make_engine, make_session_factory
+from app.households import api as households_api
+from app.http import problems
+from app.logs import configure_logging
+from app.patients import api as patients_api
+from app.pharmacies import api as pharmacies_api
+
+API = "/api/v1"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+
+def create_app(
+    settings: Settings,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Dosekeeper",
+        version="1",
+        description=(
+            "Methadone instalment dispensing and supervised consumption, with the household "
+            "as the unit of safety. Errors are RFC 9457 problem documents with a stable `code`."
+        ),
+    )
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.clock = clock or SystemClock()
+    problems.install(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path not in ("/docs", "/openapi.json", "/redoc"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for router in (
+        auth_api.router,
+        pharmacies_api.router,
+        contacts_api.router,
+        households_api.router,
+        patients_api.router,
+    ):
+        app.include_router(router, prefix=API)
+    app.include_router(health.router)
+    return app
+
+
+def app_from_env(**overrides: Any) -> FastAPI:
+    """Entry point for `uvicorn app.main:app_from_env --factory`."""
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

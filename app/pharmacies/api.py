@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from fastapi import APIRouter
+
+from app.http.deps import ActorDep, NowDep, UowDep
+from app.http.schemas import In, Out, Paged, Text200, Text500
+from app.pharmacies import service as pharmacies_service
+
+router = APIRouter(tags=["pharmacies"])
+
+Weekday = Annotated[int, Field(ge=0, le=6)]
+
+
+class ClosureIn(In):
+    date: dt.date
+    reason: Text200
+
+
+class PharmacyCreate(In):
+    name: Text200
+    ods_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{3,10}$")]
+    address: Text500
+    phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9 +()-]+$")]
+    open_weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    closures: Annotated[list[ClosureIn], Field(max_length=400)] = []
+
+    @field_validator("open_weekdays")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("each weekday at most once (0 = Monday … 6 = Sunday)")
+        return sorted(value)
+
+
+class ClosureRead(Out):
+    date: dt.date = Field(validation_alias="closed_on")
+    reason: str
+
+
+class PharmacyRead(Out):
+    id: UUID
+    name: str
+    ods_code: str
+    address: str
+    phone: str
+    timezone: str
+    open_weekdays: list[int]
+    closures: list[ClosureRead]
+
+
+@router.post("/pharmacies", status_code=201, response_model=PharmacyRead)
+def create_pharmacy(body: PharmacyCreate, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    """Register a branch with its opening days (0 = Monday) and known closures (administrators)."""
+    return pharmacies_service.create_pharmacy(
+        uow, actor=actor, name=body.name, ods_code=body.ods_code, address=body.address,
+        phone=body.phone, open_weekdays=body.open_weekdays,
+        closures=[(c.date, c.reason) for c in body.closures], now=now,
+    )
+
+
+@router.get("/pharmacies", response_model=Paged[PharmacyRead])
+def list_pharmacies(uow: UowDep, actor: ActorDep) -> object:
+    return {"items": pharmacies_service.list_pharmacies(uow, actor=actor), "next": None}
+
+
+@router.get("/pharmacies/{pharmacy_id}", response_model=PharmacyRead)
+def get_pharmacy(pharmacy_id: UUID, uow: UowDep, actor: ActorDep) -> object:
+    return pharmacies_service.get_pharmacy(uow, actor=actor, pharmacy_id=pharmacy_id)

@@ -1,0 +1,87 @@
+"""Use cases for pharmacies and their opening calendar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.audit import service as audit_service
+from app.audit.service import SYSTEM, Actor
+from app.auth.models import Role
+from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
+from app.db import UnitOfWork
+from app.errors import Conflict, NotFound
+from app.pharmacies.models import Closure, Pharmacy
+
+
+def load_visible(session: Session, actor: Actor, pharmacy_id: UUID) -> Pharmacy:
+    """The pharmacy if the caller may see it; otherwise NotFound (never a hint it exists)."""
+    pharmacy = session.scalar(
+        select(Pharmacy).where(Pharmacy.id == pharmacy_id).options(selectinload(Pharmacy.closures))
+    )
+    if pharmacy is None or not (actor is SYSTEM or may_see_pharmacy(actor, pharmacy.id)):
+        raise NotFound("pharmacy", pharmacy_id)
+    return pharmacy
+
+
+def create_pharmacy(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    name: str,
+    ods_code: str,
+    address: str,
+    phone: str,
+    open_weekdays: Sequence[int],
+    closures: Sequence[tuple[date, str]] = (),
+    timezone: str = "Europe/London",
+    now: datetime,
+) -> Pharmacy:
+    """Register a branch with its opening days and any closures already known."""
+    if actor is not SYSTEM:
+        require_role(actor, {Role.ADMIN}, "register pharmacies")
+    with uow:
+        pharmacy = Pharmacy(
+            name=name, ods_code=ods_code.upper(), address=address, phone=phone, timezone=timezone,
+            open_weekdays=sorted(set(open_weekdays)), created_at=now,
+        )
+        uow.session.add(pharmacy)
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"A pharmacy with ODS code {ods_code!r} exists",
+                           code="duplicate_ods_code") from exc
+        for closed_on, reason in closures:
+            uow.session.add(Closure(pharmacy_id=pharmacy.id, closed_on=closed_on, reason=reason,
+                                    created_at=now, created_by_id=actor.id))
+        try:
+            uow.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("The same closure date is listed twice", code="duplicate_closure") from exc
+        audit_service.record(uow.session, actor, "pharmacy.created", entity="pharmacy",
+                             entity_id=pharmacy.id, at=now, pharmacy_id=pharmacy.id,
+                             facts={"ods_code": pharmacy.ods_code,
+                                    "open_weekdays": pharmacy.open_weekdays})
+        uow.commit()
+        return load_visible(uow.session, SYSTEM, pharmacy.id)
+
+
+def get_pharmacy(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID) -> Pharmacy:
+    with uow:
+        return load_visible(uow.session, actor, pharmacy_id)
+
+
+def list_pharmacies(uow: UnitOfWork, *, actor: Actor) -> list[Pharmacy]:
+    with uow:
+        query = select(Pharmacy).options(selectinload(Pharmacy.closures)).order_by(Pharmacy.name)
+        scope = pharmacy_scope(actor)
+        if scope is not None:
+            if actor.role in (Role.PRESCRIBER, Role.KEY_WORKER):
+                return []
+            query = query.where(Pharmacy.id == scope)
+        return list(uow.session.scalars(query))

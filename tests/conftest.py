@@ -1,0 +1,127 @@
+"""Test fixtures: a real database built by the real migrations, on SQLite by default or on
+PostgreSQL when DOSEKEEPER_TEST_DATABASE_URL names a server.
+
+Each xdist worker gets its own database. Tests do not roll back: each one builds its own
+pharmacy (the tenant boundary) through the factories, so tests never see each other's rows,
+and the services' own commits run exactly as in production. Tests that break things on
+purpose (tampering, dropping triggers) use `fresh_database` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrate
+from app.clock import FixedClock
+from app.config import AuthSettings, Settings
+from app.db import UnitOfWork, make_engine, make_session_factory
+from app.main import create_app
+from tests.factories import NOW, World, make_world
+
+PG_URL = os.environ.get("DOSEKEEPER_TEST_DATABASE_URL", "")
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def _create_database(name: str, tmp: Path) -> str:
+    if PG_URL:
+        base = make_url(PG_URL)
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return base.set(database=name).render_as_string(hide_password=False)
+    return f"sqlite:///{tmp / (name + '.sqlite3')}"
+
+
+def _drop_database(url: str) -> None:
+    if PG_URL:
+        name = make_url(url).database
+        admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def build_database(name: str, tmp: Path) -> Database:
+    url = _create_database(name, tmp)
+    migrate.upgrade(url)
+    return Database(url, make_engine(url))
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Database]:
+    """The worker's database, built once by running every migration."""
+    db = build_database(f"dk_test_{worker_id}_{uuid.uuid4().hex[:6]}",
+                        tmp_path_factory.mktemp("db"))
+    yield db
+    db.engine.dispose()
+    _drop_database(db.url)
+
+
+@pytest.fixture
+def fresh_database(tmp_path: Path) -> Iterator[Database]:
+    """A database of the test's own, for tests that tamper or need an empty world."""
+    db = build_database(f"dk_fresh_{uuid.uuid4().hex[:10]}", tmp_path)
+    yield db
+    db.engine.dispose()
+    _drop_database(db.url)
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        database_url=database.url,
+        auth=AuthSettings(password_profile="cheapest"),
+        webhook_allowed_hosts=frozenset({"127.0.0.1"}),
+        allow_http_webhooks=True,
+    )
+
+
+@pytest.fixture
+def session_factory(database: Database) -> sessionmaker[Session]:
+    return make_session_factory(database.engine)
+
+
+@pytest.fixture
+def uow(session_factory: sessionmaker[Session]) -> UnitOfWork:
+    return UnitOfWork(session_factory)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def client(settings: Settings, session_factory: sessionmaker[Session],
+           clock: FixedClock) -> Iterator[TestClient]:
+    app = create_app(settings, session_factory, clock)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def world(uow: UnitOfWork, settings: Settings, client: TestClient) -> World:
+    return make_world(uow, settings, client)
