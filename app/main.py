@@ -15,11 +15,14 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
 from app.db import make_engine, make_session_factory
+from app.dosing import api as dosing_api
 from app.households import api as households_api
 from app.http import problems
 from app.logs import configure_logging
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
+from app.prescriptions import api as prescriptions_api
+from app.safeguarding import api as safeguarding_api
 
 API = "/api/v1"
 
@@ -72,6 +75,9 @@ def create_app(
         contacts_api.router,
         households_api.router,
         patients_api.router,
+        prescriptions_api.router,
+        dosing_api.router,
+        safeguarding_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)

@@ -3,20 +3,30 @@
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
-from app.households.models import Child, Household, HouseholdConfirmation
+from app.dosing.models import IdempotentRequest, InstalmentDay, Release
+from app.households.models import BoxConfirmation, Child, Household, HouseholdConfirmation
 from app.patients.models import Patient
 from app.pharmacies.models import Closure, Pharmacy
+from app.prescriptions.models import Prescription
+from app.safeguarding.models import Alert, AlertHistory
 
 __all__ = [
     "AuditEvent",
+    "Alert",
+    "AlertHistory",
     "AuthSession",
+    "BoxConfirmation",
     "Child",
     "Closure",
     "Contact",
     "Household",
     "HouseholdConfirmation",
+    "IdempotentRequest",
+    "InstalmentDay",
     "LoginAttempt",
     "Patient",
     "Pharmacy",
+    "Prescription",
+    "Release",
     "User",
 ]

@@ -9,6 +9,7 @@ purpose (tampering, dropping triggers) use `fresh_database` instead.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import uuid
 from collections.abc import Iterator
@@ -93,7 +94,8 @@ def settings(database: Database) -> Settings:
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         database_url=database.url,
-        auth=AuthSettings(password_profile="cheapest"),
+        # Tests move the clock by days; a token lasts the whole scenario unless a test says so.
+        auth=AuthSettings(password_profile="cheapest", token_ttl_seconds=90 * 24 * 3600),
         webhook_allowed_hosts=frozenset({"127.0.0.1"}),
         allow_http_webhooks=True,
     )
@@ -118,7 +120,10 @@ def clock() -> FixedClock:
 def client(settings: Settings, session_factory: sessionmaker[Session],
            clock: FixedClock) -> Iterator[TestClient]:
     app = create_app(settings, session_factory, clock)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    # A client address of the test's own: the login rate limiter counts failures per address,
+    # and every test runs at the same fixed "now", so a shared address would leak across tests.
+    address = str(ipaddress.IPv4Address(0x0A000000 + uuid.uuid4().int % 0xFFFFFF))
+    with TestClient(app, raise_server_exceptions=False, client=(address, 50000)) as test_client:
         yield test_client
 
 

@@ -3,6 +3,7 @@ and tokens to call the API, plus a second "foreign" pharmacy for tenancy checks.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,7 +24,9 @@ from app.pharmacies import service as pharmacies_service
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 ROLES = ("pharmacist", "technician", "prescriber", "key_worker", "safeguarding_lead", "admin")
-_serial = iter(range(10_000, 10_000_000, 13))
+# NHS numbers must be unique in the worker's database. Steps of 13 never collide, even when
+# test_range_nhs_number skips a serial whose check digit would be 10 (it moves on by one).
+_serial = iter(range(10_000 + secrets.randbelow(13 * 10_000), 1_000_000, 13))
 
 
 def unique(prefix: str) -> str:
@@ -31,7 +34,7 @@ def unique(prefix: str) -> str:
 
 
 def nhs_number() -> str:
-    return test_range_nhs_number(next(_serial) + uuid.uuid4().int % 500_000)
+    return test_range_nhs_number(next(_serial))
 
 
 @dataclass

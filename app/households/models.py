@@ -60,3 +60,25 @@ class HouseholdConfirmation(Base):
     children_count: Mapped[int]
     note: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BoxMethod(StrEnum):
+    SHOWN_AT_PHARMACY = "shown_at_pharmacy"
+    SEEN_AT_HOME = "seen_at_home"
+
+
+class BoxConfirmation(Base):
+    """A lockable box was seen (append-only); it counts for take-homes until `valid_until`."""
+
+    __tablename__ = "box_confirmations"
+    __table_args__ = (one_of("method", BoxMethod),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    household_id: Mapped[UUID | None] = mapped_column(ForeignKey("households.id"), index=True)
+    seen_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(32))
+    seen_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

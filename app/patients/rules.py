@@ -18,7 +18,9 @@ def is_valid_nhs_number(value: str) -> bool:
     `0000000000` passes the arithmetic but is never issued; we refuse it so a placeholder typed
     at the counter cannot become a patient identity.
     """
-    if not re.fullmatch(r"\d{10}", value) or value == "0000000000":
+    # [0-9], not \d: \d also matches fullwidth and other scripts' digits, a second spelling of
+    # the same number that would slip past the unique constraint.
+    if not re.fullmatch(r"[0-9]{10}", value) or value == "0000000000":
         return False
     total = sum(int(d) * w for d, w in zip(value[:9], WEIGHTS, strict=True))
     check = 11 - total % 11

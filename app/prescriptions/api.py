@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.clock import local_date
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import In, Note, Out, Paged
+from app.prescriptions import rules
+from app.prescriptions import service as prescriptions_service
+from app.prescriptions.models import FormType, Prescription
+
+router = APIRouter(tags=["prescriptions"])
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class WordingIn(In):
+    closed_day_prior: bool = False
+    missed_remaining: bool = False
+    consult_after_3_missed: bool = False
+    supervise_on_collection: bool = False
+    separate_containers: bool = False
+
+
+Dose = Annotated[Decimal, Field(max_digits=10, decimal_places=2)]
+
+
+class PrescriptionCreate(In):
+    """As written on the form. Leave out what the form lacks: intake names every missing element."""
+
+    patient_id: UUID
+    prescriber_id: UUID
+    product: Annotated[str, Field(max_length=64, examples=["methadone-1mg-ml"])]
+    daily_dose_mg: Dose | None = None
+    form_type: FormType | None = None
+    written_on: date | None = None
+    start_on: date | None = None
+    end_on: date | None = None
+    total_quantity_ml: Dose | None = Field(
+        default=None, description="Total quantity in figures: mL for liquids, tablets for tablets")
+    total_quantity_words: Annotated[str, Field(max_length=300)] | None = None
+    supervised_days: Annotated[list[DayName], Field(max_length=7)] = []
+    collection_days: Annotated[list[DayName], Field(max_length=7)] = []
+    wording: WordingIn = WordingIn()
+    direction_text: Annotated[str, Field(max_length=4000)] | None = None
+    supersedes_id: UUID | None = None
+
+    def draft(self) -> rules.PrescriptionDraft:
+        return rules.PrescriptionDraft(
+            product_code=self.product, daily_dose_mg=self.daily_dose_mg,
+            form_type=self.form_type.value if self.form_type else None,
+            written_on=self.written_on, start_on=self.start_on, end_on=self.end_on,
+            total_quantity=self.total_quantity_ml, total_quantity_words=self.total_quantity_words,
+            supervised_days=frozenset(DAY_NAMES.index(d) for d in self.supervised_days),
+            collection_days=frozenset(DAY_NAMES.index(d) for d in self.collection_days),
+            wording=rules.Wording(**self.wording.model_dump()),
+            direction_text=self.direction_text,
+        )
+
+
+class ScheduledDoseRead(BaseModel):
+    dose_date: date
+    collect_on: date
+    mode: str
+    dose_mg: Decimal
+    dose_ml: Decimal | None = None
+    state: str
+
+
+class FindingRead(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    source: str | None = None
+
+
+class PrescriptionRead(Out):
+    id: UUID
+    patient_id: UUID
+    prescriber_id: UUID
+    pharmacy_id: UUID
+    product: str
+    daily_dose_mg: Decimal
+    daily_dose_ml: Decimal | None = None
+    form_type: str
+    written_on: date
+    start_on: date
+    end_on: date
+    total_quantity_ml: Decimal
+    total_quantity_words: str
+    supervised_days: list[str]
+    collection_days: list[str]
+    wording: dict[str, bool]
+    direction_text: str
+    status: str
+    warnings: list[FindingRead]
+    supersedes_id: UUID | None
+    entered_by_id: UUID | None
+    entered_at: datetime
+    verified_by_id: UUID | None
+    verified_at: datetime | None
+    schedule: list[ScheduledDoseRead] = []
+
+
+class CancelBody(In):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ReleaseBody(In):
+    note: Note = Field(min_length=1, description="What the prescriber reviewed and decided")
+
+
+class ReleaseRead(Out):
+    id: UUID
+    prescription_id: UUID
+    patient_id: UUID
+    released_on: date
+    released_by_id: UUID | None
+    note: str
+
+
+def _ml(product: str, mg: Decimal) -> Decimal | None:
+    found = rules.PRODUCTS.get(product)
+    if found is None or not found.strength_mg_per_ml:
+        return None
+    return (mg / found.strength_mg_per_ml).quantize(Decimal("0.01"))
+
+
+def read(p: Prescription, days: list[dict[str, Any]]) -> PrescriptionRead:
+    return PrescriptionRead(
+        id=p.id, patient_id=p.patient_id, prescriber_id=p.prescriber_id,
+        pharmacy_id=p.pharmacy_id, product=p.product, daily_dose_mg=p.daily_dose_mg,
+        daily_dose_ml=_ml(p.product, p.daily_dose_mg), form_type=p.form_type,
+        written_on=p.written_on, start_on=p.start_on, end_on=p.end_on,
+        total_quantity_ml=p.total_quantity, total_quantity_words=p.total_quantity_words,
+        supervised_days=[DAY_NAMES[d] for d in p.supervised_days],
+        collection_days=[DAY_NAMES[d] for d in p.collection_days], wording=p.wording,
+        direction_text=p.direction_text, status=p.status,
+        warnings=[FindingRead(**w) for w in p.warnings], supersedes_id=p.supersedes_id,
+        entered_by_id=p.entered_by_id, entered_at=p.entered_at, verified_by_id=p.verified_by_id,
+        verified_at=p.verified_at,
+        schedule=[ScheduledDoseRead(**d, dose_ml=_ml(p.product, d["dose_mg"])) for d in days],
+    )
+
+
+@router.post("/prescriptions", status_code=201, response_model=PrescriptionRead,
+             responses={422: {"description": "Refused: `blocks` lists every failing rule"},
+                        409: {"description": "Overlaps another prescription"}})
+def transcribe(body: PrescriptionCreate, uow: UowDep, actor: ActorDep, now: NowDep,
+               settings: SettingsDep) -> PrescriptionRead:
+    """Transcribe an instalment prescription; 201 with the generated schedule and warnings.
+
+    It is `pending_check` until a different pharmacist verifies it.
+    """
+    today = local_date(now, settings.timezone)
+    prescription, planned = prescriptions_service.transcribe(
+        uow, actor=actor,
+        data=prescriptions_service.PrescriptionInput(
+            patient_id=body.patient_id, prescriber_id=body.prescriber_id, draft=body.draft(),
+            supersedes_id=body.supersedes_id),
+        policy=settings.policy, today=today, now=now)
+    days = [{"dose_date": d.dose_date, "collect_on": d.collect_on, "mode": d.mode,
+             "dose_mg": d.dose_mg, "state": "planned"} for d in planned]
+    return read(prescription, days)
+
+
+@router.get("/prescriptions/{prescription_id}", response_model=PrescriptionRead)
+def get_prescription(prescription_id: UUID, uow: UowDep, actor: ActorDep,
+                     now: NowDep) -> PrescriptionRead:
+    prescription, days = prescriptions_service.get(uow, actor=actor,
+                                                   prescription_id=prescription_id, now=now)
+    return read(prescription, days)
+
+
+@router.get("/prescriptions/{prescription_id}/schedule",
+            response_model=Paged[ScheduledDoseRead])
+def get_schedule(prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    prescription, days = prescriptions_service.get(uow, actor=actor,
+                                                   prescription_id=prescription_id, now=now)
+    return {"items": read(prescription, days).schedule, "next": None}
+
+
+@router.post("/prescriptions/{prescription_id}/verify", response_model=PrescriptionRead)
+def verify(prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep,
+           settings: SettingsDep) -> PrescriptionRead:
+    """Second-person check by a different pharmacist: the prescription becomes active."""
+    prescriptions_service.verify(uow, actor=actor, prescription_id=prescription_id,
+                                 policy=settings.policy,
+                                 today=local_date(now, settings.timezone), now=now)
+    return get_prescription(prescription_id, uow, actor, now)
+
+
+@router.post("/prescriptions/{prescription_id}/cancel", response_model=PrescriptionRead)
+def cancel(prescription_id: UUID, body: CancelBody, uow: UowDep, actor: ActorDep, now: NowDep,
+           settings: SettingsDep) -> PrescriptionRead:
+    prescriptions_service.cancel(uow, actor=actor, prescription_id=prescription_id,
+                                 reason=body.reason, today=local_date(now, settings.timezone),
+                                 now=now)
+    return get_prescription(prescription_id, uow, actor, now)
+
+
+@router.post("/prescriptions/{prescription_id}/release", status_code=201,
+             response_model=ReleaseRead)
+def release(prescription_id: UUID, body: ReleaseBody, uow: UowDep, actor: ActorDep,
+            now: NowDep, settings: SettingsDep) -> object:
+    """The prescriber's review after missed doses; the counter may supply again."""
+    return prescriptions_service.release(uow, actor=actor, prescription_id=prescription_id,
+                                         note=body.note,
+                                         today=local_date(now, settings.timezone), now=now)
+
+
+@router.get("/patients/{patient_id}/prescriptions", response_model=Paged[PrescriptionRead])
+def list_for_patient(patient_id: UUID, uow: UowDep, actor: ActorDep) -> object:
+    rows = prescriptions_service.list_for_patient(uow, actor=actor, patient_id=patient_id)
+    return {"items": [read(p, []) for p in rows], "next": None}
+
+
+class ClosureCreate(In):
+    date: dt.date
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClosureAdded(BaseModel):
+    date: dt.date
+    moved_days: int
+
+
+@router.post("/pharmacies/{pharmacy_id}/closures", status_code=201, response_model=ClosureAdded)
+def add_closure(pharmacy_id: UUID, body: ClosureCreate, uow: UowDep, actor: ActorDep,
+                now: NowDep, settings: SettingsDep) -> ClosureAdded:
+    """Close the pharmacy on a date; affected schedules are re-planned and the moves audited."""
+    moved = prescriptions_service.add_closure(
+        uow, actor=actor, pharmacy_id=pharmacy_id, closed_on=body.date, reason=body.reason,
+        today=local_date(now, settings.timezone), now=now)
+    return ClosureAdded(date=body.date, moved_days=moved)

@@ -1,0 +1,439 @@
+"""Which safeguarding events a fact raises, how urgent each is, and who is told, by role.
+
+Pure (STYLE B3): facts in, events out; no database, clock or I/O. The service writes each event
+as an alert in the same transaction as its cause (DESIGN §1.5); routing resolves the roles to
+contacts and may refine them (DESIGN §4).
+
+An event's message may be sent outside the system, so it is plain and factual and never holds
+a name, date of birth or address; `facts` holds references and numbers only. The receiver
+fetches detail through the authenticated, audited API.
+
+Severities and recipients follow DESIGN §3 where it is explicit and domain-rules §4 otherwise.
+Choices made where the rules are silent (each is pinned by a test):
+
+- "On a plan" means a child protection plan, a child-in-need plan, or looked after: a looked-
+  after child living at home has an allocated social worker and a care plan, and is as well
+  known to children's social care as the other two (Working Together: share proactively).
+- One missed day with children at home but none on a plan tells the key worker, as information:
+  domain-rules §4.1 has the pharmacy share missed doses with the key worker, but nothing calls
+  for social care. One missed day with no children raises nothing (NI Formulary: key worker
+  after two).
+- Once a child on a plan lives there, the social worker hears of every missed-dose event, not
+  only the first, because two days in a row is worse news than one.
+- The threshold event repeats for each further missed day (the alert dedupes per day), so a
+  patient who stays away after the block keeps showing up until the prescriber reviews.
+- A withheld dose because of intoxication goes to the key worker and prescriber (domain-rules
+  §2.3), and to the social worker when a child on a plan lives there.
+- `household_methadone_high` is a warning when a child under the age setting lives there and
+  information otherwise; `take_home_in_protected_household` is urgent when a child is on a child
+  protection plan, a warning for the other plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal, TypeAlias
+
+from app.dosing.rules import OVERRIDABLE, ChildFacts, Code
+
+__all__ = [
+    "PLAN_STATUSES",
+    "EventKind",
+    "MemberRegime",
+    "Recipient",
+    "SafeguardingEvent",
+    "Severity",
+    "closed_day_events",
+    "household_events",
+    "intoxication_events",
+    "missed_dose_events",
+    "override_events",
+    "prescription_ending_events",
+    "refused_take_home_events",
+]
+
+FactValue: TypeAlias = str | int | bool
+DedupeScope = Literal["patient", "household"]
+
+# Statuses that mean children's social care knows the child and a social worker is allocated.
+PLAN_STATUSES: frozenset[str] = frozenset(
+    {"child_protection_plan", "child_in_need", "looked_after"}
+)
+
+
+class EventKind(StrEnum):
+    """Stable alert kinds: routing, dedupe keys and templates look them up. Never rename one."""
+
+    MISSED_DOSE = "missed_dose"
+    MISSED_THRESHOLD_REACHED = "missed_threshold_reached"
+    DOSE_WITHHELD_INTOXICATED = "dose_withheld_intoxicated"
+    INTOXICATED_WITH_CHILD_PRESENT = "intoxicated_with_child_present"
+    TAKE_HOME_BLOCKED_NO_BOX = "take_home_blocked_no_box"
+    BOX_OVERRIDE = "box_override"
+    CHILDREN_NOT_CONFIRMED_OVERRIDE = "children_not_confirmed_override"
+    TAKE_HOME_IN_PROTECTED_HOUSEHOLD = "take_home_in_protected_household"
+    HOUSEHOLD_REGIME_MISMATCH = "household_regime_mismatch"
+    HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
+    PRESCRIPTION_ENDING = "prescription_ending"
+    CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION = "closed_day_needs_amended_prescription"
+
+
+class Severity(StrEnum):
+    """How fast someone must act; the acknowledgement SLA per severity is a setting."""
+
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+
+
+class Recipient(StrEnum):
+    """A role relative to the patient (or to each child, for the social worker)."""
+
+    KEY_WORKER = "key_worker"
+    PRESCRIBER = "prescriber"
+    SOCIAL_WORKER = "social_worker"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+    MASH = "mash"
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingEvent:
+    kind: EventKind
+    severity: Severity
+    recipients: tuple[Recipient, ...]  # by role; the routing policy may refine them
+    message: str  # plain and factual; no names, dates of birth or addresses (it may be sent)
+    facts: Mapping[str, FactValue] = field(hash=False)  # references and numbers only
+    dedupe_scope: DedupeScope  # one alert per kind, subject and day
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRegime:
+    """One methadone patient in a household, as the household rules see them."""
+
+    patient_ref: str  # an opaque reference (id), never a name
+    has_take_home: bool  # any take-home dose scheduled from today on
+    supervised_because_of_children: bool  # fully supervised because children live there
+
+
+def missed_dose_events(
+    *, missed_streak: int, children: tuple[ChildFacts, ...], policy_missed_threshold: int
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the events for a patient's run of consecutive missed days at the end of a day.
+
+    The ladder (DESIGN §3): 1 missed with a child on a plan → key worker and social worker;
+    2 or more → key worker; the threshold (3 by default) or more → urgent to the prescriber and
+    key worker, and the social worker where children live there. See the module docstring for
+    the rungs DESIGN leaves open.
+    """
+    if missed_streak < 1:
+        return ()
+    on_plan = _on_plan(children)
+    facts = _facts(
+        missed_streak=missed_streak,
+        missed_threshold=policy_missed_threshold,
+        children=len(children),
+        children_on_plan=len(on_plan),
+    )
+    days = "1 day" if missed_streak == 1 else f"{missed_streak} consecutive days"
+    if missed_streak >= policy_missed_threshold:
+        recipients = [Recipient.PRESCRIBER, Recipient.KEY_WORKER]
+        if children:
+            recipients.append(Recipient.SOCIAL_WORKER)
+        return (
+            SafeguardingEvent(
+                EventKind.MISSED_THRESHOLD_REACHED,
+                Severity.URGENT,
+                tuple(recipients),
+                f"Methadone doses missed for {days}: supply is stopped until the prescriber "
+                f"reviews (risk of overdose from lost tolerance).{_children_note(children)}",
+                facts,
+                "patient",
+            ),
+        )
+    if missed_streak == 1 and not on_plan:
+        if not children:
+            return ()
+        return (
+            SafeguardingEvent(
+                EventKind.MISSED_DOSE,
+                Severity.INFO,
+                (Recipient.KEY_WORKER,),
+                f"A methadone dose was missed (1 day).{_children_note(children)}",
+                facts,
+                "patient",
+            ),
+        )
+    recipients = [Recipient.KEY_WORKER]
+    if on_plan:
+        recipients.append(Recipient.SOCIAL_WORKER)
+    return (
+        SafeguardingEvent(
+            EventKind.MISSED_DOSE,
+            Severity.WARNING,
+            tuple(recipients),
+            f"Methadone doses missed for {days}.{_children_note(children)}",
+            facts,
+            "patient",
+        ),
+    )
+
+
+def intoxication_events(
+    *, children_present: int, children_in_household: tuple[ChildFacts, ...]
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the events for a dose withheld because the patient presented intoxicated.
+
+    `children_present` counts the children who came to the counter with the patient; they may
+    or may not live in the household.
+    """
+    on_plan = _on_plan(children_in_household)
+    facts = _facts(
+        children_present=children_present,
+        children_in_household=len(children_in_household),
+        children_on_plan=len(on_plan),
+    )
+    recipients = [Recipient.KEY_WORKER, Recipient.PRESCRIBER]
+    if on_plan:
+        recipients.append(Recipient.SOCIAL_WORKER)
+    events = [
+        SafeguardingEvent(
+            EventKind.DOSE_WITHHELD_INTOXICATED,
+            Severity.WARNING,
+            tuple(recipients),
+            "The patient presented intoxicated and today's methadone dose was withheld."
+            + _children_note(children_in_household),
+            facts,
+            "patient",
+        )
+    ]
+    if children_present > 0:
+        count = "a child" if children_present == 1 else f"{children_present} children"
+        events.append(
+            SafeguardingEvent(
+                EventKind.INTOXICATED_WITH_CHILD_PRESENT,
+                Severity.URGENT,
+                (Recipient.SOCIAL_WORKER, Recipient.KEY_WORKER),
+                f"The patient presented intoxicated at the pharmacy with {count} in their care; "
+                "the dose was withheld.",
+                facts,
+                "patient",
+            )
+        )
+    return tuple(events)
+
+
+def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ...]:
+    """Return one event per household-storage block a pharmacist overrode at the counter.
+
+    The override reason is free text that may name people, so it stays in the record and is
+    not copied into the event. Raises ValueError for a code that cannot be overridden: the
+    counter must have refused such a handover, so reaching here is a bug.
+    """
+    codes = set(overridden)
+    wrong = codes - OVERRIDABLE
+    if wrong:
+        raise ValueError(f"not overridable: {', '.join(sorted(wrong))}")
+    events: list[SafeguardingEvent] = []
+    if Code.NO_LOCKABLE_BOX in codes:
+        events.append(
+            SafeguardingEvent(
+                EventKind.BOX_OVERRIDE,
+                Severity.URGENT,
+                (
+                    Recipient.KEY_WORKER,
+                    Recipient.PRESCRIBER,
+                    Recipient.SOCIAL_WORKER,
+                    Recipient.SAFEGUARDING_LEAD,
+                ),
+                "A take-home methadone dose was supplied without a valid lockable-box "
+                "confirmation to a household where a young child lives; the pharmacist "
+                "recorded a reason.",
+                _facts(overridden=str(Code.NO_LOCKABLE_BOX)),
+                "patient",
+            )
+        )
+    if Code.CHILDREN_NOT_CONFIRMED in codes:
+        events.append(
+            SafeguardingEvent(
+                EventKind.CHILDREN_NOT_CONFIRMED_OVERRIDE,
+                Severity.WARNING,
+                (Recipient.KEY_WORKER, Recipient.SAFEGUARDING_LEAD),
+                "A take-home methadone dose was supplied although the children living in the "
+                "household have not been confirmed recently; the pharmacist recorded a reason. "
+                "Please re-confirm who lives there.",
+                _facts(overridden=str(Code.CHILDREN_NOT_CONFIRMED)),
+                "patient",
+            )
+        )
+    return tuple(events)
+
+
+def refused_take_home_events(*, standing: Iterable[str]) -> tuple[SafeguardingEvent, ...]:
+    """Return the events for a take-home refused at the counter for want of a lockable box.
+
+    `standing` is the codes of the refusal that stood (Decision.refusal). The key worker can
+    check the box on a home visit, which is the quickest way to unblock the patient.
+    """
+    if Code.NO_LOCKABLE_BOX not in set(standing):
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.TAKE_HOME_BLOCKED_NO_BOX,
+            Severity.WARNING,
+            (Recipient.KEY_WORKER, Recipient.PRESCRIBER),
+            "A take-home methadone dose was not supplied because no valid lockable-box "
+            "confirmation is recorded and a young child lives in the household. A box check "
+            "(at the pharmacy or on a home visit) is needed.",
+            _facts(blocked=str(Code.NO_LOCKABLE_BOX)),
+            "patient",
+        ),
+    )
+
+
+def household_events(
+    *,
+    members: tuple[MemberRegime, ...],
+    children: tuple[ChildFacts, ...],
+    methadone_at_home_mg: Decimal,
+    policy_household_mg: Decimal,
+    child_age_years: int,
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the events the household as a whole raises (DESIGN §3, household rules).
+
+    Run on prescription intake, box, child and handover changes; the alert's household dedupe
+    keeps a re-run on the same day from raising the same alert twice.
+    """
+    events: list[SafeguardingEvent] = []
+    on_plan = _on_plan(children)
+    young = [child for child in children if child.age_years < child_age_years]
+    supervised = [m.patient_ref for m in members if m.supervised_because_of_children]
+    take_home = [m.patient_ref for m in members if m.has_take_home]
+    # A member supervised because of children does not take doses home, by definition.
+    mismatched = [ref for ref in take_home if ref not in supervised]
+    if supervised and mismatched:
+        events.append(
+            SafeguardingEvent(
+                EventKind.HOUSEHOLD_REGIME_MISMATCH,
+                Severity.WARNING,
+                (Recipient.PRESCRIBER, Recipient.KEY_WORKER),
+                "In one household, a methadone patient is fully supervised because children "
+                "live there while another member takes methadone home. Please review the "
+                "household's regimes together.",
+                _facts(
+                    supervised_members=",".join(supervised),
+                    take_home_members=",".join(mismatched),
+                    children=len(children),
+                ),
+                "household",
+            )
+        )
+    if take_home and on_plan:
+        protection = sum(1 for c in on_plan if c.protection_status == "child_protection_plan")
+        events.append(
+            SafeguardingEvent(
+                EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD,
+                Severity.URGENT if protection else Severity.WARNING,
+                (Recipient.SOCIAL_WORKER, Recipient.KEY_WORKER, Recipient.PRESCRIBER),
+                "Take-home methadone is scheduled in a household where a child is on a child "
+                "protection, child-in-need or care plan.",
+                _facts(
+                    take_home_members=",".join(take_home),
+                    children_on_plan=len(on_plan),
+                    children_on_protection_plan=protection,
+                ),
+                "household",
+            )
+        )
+    if methadone_at_home_mg > policy_household_mg:
+        recipients = [Recipient.KEY_WORKER, Recipient.PRESCRIBER]
+        if on_plan:
+            recipients.append(Recipient.SOCIAL_WORKER)
+        events.append(
+            SafeguardingEvent(
+                EventKind.HOUSEHOLD_METHADONE_HIGH,
+                Severity.WARNING if young else Severity.INFO,
+                tuple(recipients),
+                f"The household has {_mg(methadone_at_home_mg)} mg of take-home methadone at "
+                f"home, above the {_mg(policy_household_mg)} mg limit.{_children_note(children)}",
+                _facts(
+                    methadone_at_home_mg=_mg(methadone_at_home_mg),
+                    limit_mg=_mg(policy_household_mg),
+                    children_under_age=len(young),
+                    members=len(members),
+                ),
+                "household",
+            )
+        )
+    return tuple(events)
+
+
+def prescription_ending_events(
+    *, days_left: int, has_successor: bool, policy_days: int
+) -> tuple[SafeguardingEvent, ...]:
+    """Return a reminder to the prescriber when a prescription ends soon with no successor.
+
+    An unplanned gap in treatment is a relapse and overdose risk, so the prescriber hears
+    before the patient runs out rather than after.
+    """
+    if has_successor or not 0 <= days_left <= policy_days:
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.PRESCRIPTION_ENDING,
+            Severity.INFO,
+            (Recipient.PRESCRIBER, Recipient.KEY_WORKER),
+            "A methadone prescription ends soon and no new prescription has been received.",
+            _facts(days_left=days_left),
+            "patient",
+        ),
+    )
+
+
+def closed_day_events(*, closed_dose_days: int) -> tuple[SafeguardingEvent, ...]:
+    """Return a request to amend the prescription when doses fall on closed days.
+
+    Without the Home Office closed-day wording a dose may not move to an earlier day
+    (domain-rules §6), so only the prescriber can fix the schedule.
+    """
+    if closed_dose_days < 1:
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION,
+            Severity.WARNING,
+            (Recipient.PRESCRIBER,),
+            "Doses on this prescription fall on days the pharmacy is closed and the "
+            "prescription has no closed-day wording: an amended prescription is needed.",
+            _facts(closed_dose_days=closed_dose_days),
+            "patient",
+        ),
+    )
+
+
+def _on_plan(children: Iterable[ChildFacts]) -> tuple[ChildFacts, ...]:
+    return tuple(child for child in children if child.protection_status in PLAN_STATUSES)
+
+
+def _children_note(children: tuple[ChildFacts, ...]) -> str:
+    if not children:
+        return ""
+    on_plan = len(_on_plan(children))
+    text = " A child lives" if len(children) == 1 else f" {len(children)} children live"
+    text += " in the household"
+    if on_plan:
+        text += "; one is" if on_plan == 1 else f"; {on_plan} are"
+        text += " known to children's social care"
+    return text + "."
+
+
+def _facts(**values: FactValue) -> Mapping[str, FactValue]:
+    return MappingProxyType(values)
+
+
+def _mg(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

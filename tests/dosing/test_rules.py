@@ -1,0 +1,880 @@
+"""Counter decisions: every block and warning, their combinations, overrides and acknowledgements.
+
+Pure tests: no fixtures, no database. Each test builds the facts it needs from one baseline
+(an active prescription, a supervised dose due today, a household without children).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.dosing.rules import (
+    OVERRIDABLE,
+    ChildFacts,
+    Code,
+    CounterFacts,
+    CounterPolicy,
+    Decision,
+    HouseholdFacts,
+    InstalmentDay,
+    PrescriptionFacts,
+    decide,
+    household_methadone_at_home,
+)
+from app.safeguarding.rules import EventKind, MemberRegime, Severity, household_events
+
+TODAY = date(2026, 3, 2)  # a Monday
+TOMORROW = TODAY + timedelta(days=1)
+PHARMACY = "pharmacy-1"
+POLICY = CounterPolicy()
+
+RX = PrescriptionFacts(
+    status="active",
+    start_on=TODAY - timedelta(days=7),
+    end_on=TODAY + timedelta(days=6),
+    daily_dose_mg=Decimal(60),
+    previous_daily_dose_mg=Decimal(60),
+    pharmacy_id=PHARMACY,
+    has_successor=False,
+)
+TODDLER = ChildFacts(age_years=3, protection_status="none")
+TODDLER_ON_PLAN = ChildFacts(age_years=3, protection_status="child_protection_plan")
+TEENAGER = ChildFacts(age_years=16, protection_status="none")
+NO_CHILDREN = HouseholdFacts(
+    children=(),
+    children_confirmed_on=None,
+    box_valid_until=None,
+    methadone_at_home_mg=Decimal(0),
+)
+# Children confirmed a week ago and a box seen, valid for another month.
+SAFE_FAMILY = HouseholdFacts(
+    children=(TODDLER,),
+    children_confirmed_on=TODAY - timedelta(days=7),
+    box_valid_until=TODAY + timedelta(days=30),
+    methadone_at_home_mg=Decimal(0),
+)
+
+
+def dose(
+    dose_date: date = TODAY,
+    *,
+    mode: str = "supervised",
+    mg: int | str = 60,
+    state: str = "due",
+    collect_on: date = TODAY,
+    **recorded: Any,
+) -> InstalmentDay:
+    return InstalmentDay(
+        dose_date=dose_date,
+        collect_on=collect_on,
+        mode=mode,  # type: ignore[arg-type]
+        dose_mg=Decimal(mg),
+        state=state,  # type: ignore[arg-type]
+        **recorded,
+    )
+
+
+def take_home(dose_date: date = TODAY, **changes: Any) -> InstalmentDay:
+    return dose(dose_date, mode="take_home", **changes)
+
+
+BASE = CounterFacts(
+    today=TODAY,
+    counter_pharmacy_id=PHARMACY,
+    prescription=RX,
+    instalments=(dose(),),
+    next_collect_on=TOMORROW,
+    last_missed_collect_on=None,
+    missed_streak=0,
+    household=NO_CHILDREN,
+    intoxicated=False,
+)
+
+
+def facts(**changes: Any) -> CounterFacts:
+    return replace(BASE, **changes)
+
+
+def rx(**changes: Any) -> PrescriptionFacts:
+    return replace(RX, **changes)
+
+
+def family(**changes: Any) -> HouseholdFacts:
+    return replace(SAFE_FAMILY, **changes)
+
+
+def blocks(decision: Decision) -> tuple[Code, ...]:
+    return tuple(reason.code for reason in decision.blocks)
+
+
+def warnings(decision: Decision) -> tuple[Code, ...]:
+    return tuple(reason.code for reason in decision.warnings)
+
+
+def message(decision: Decision, code: Code) -> str:
+    return next(r.message for r in (*decision.blocks, *decision.warnings) if r.code == code)
+
+
+RECORDED_AT = datetime(2026, 3, 2, 9, 12, tzinfo=UTC)
+
+# (facts, expected blocks, expected warnings), one row per rule, each side of its edge.
+CASES: list[Any] = [
+    pytest.param(BASE, (), (), id="a supervised dose due today is allowed"),
+    pytest.param(
+        facts(prescription=None, instalments=()),
+        (Code.NO_PRESCRIPTION,),
+        (),
+        id="no prescription blocks with no_prescription",
+    ),
+    pytest.param(
+        facts(prescription=rx(end_on=TODAY - timedelta(days=1)), instalments=()),
+        (Code.NO_PRESCRIPTION,),
+        (),
+        id="a prescription that ended yesterday is no prescription, not a day off",
+    ),
+    pytest.param(
+        facts(prescription=rx(status="suspended")),
+        (Code.PRESCRIPTION_NOT_ACTIVE,),
+        (),
+        id="a suspended prescription is not active",
+    ),
+    pytest.param(
+        facts(prescription=rx(status="pending_check")),
+        (Code.PRESCRIPTION_NOT_ACTIVE,),
+        (),
+        id="a prescription awaiting its transcription check is not active",
+    ),
+    pytest.param(
+        facts(prescription=rx(start_on=TODAY + timedelta(days=2)), instalments=()),
+        (Code.BEFORE_START,),
+        (),
+        id="a visit before the start date is before_start alone",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(start_on=TOMORROW),
+            instalments=(take_home(TOMORROW),),
+            household=SAFE_FAMILY,
+        ),
+        (),
+        (),
+        id="a closed start day collected early as the schedule directs is allowed",
+    ),
+    pytest.param(
+        facts(prescription=rx(start_on=TOMORROW), instalments=(dose(),)),
+        (Code.BEFORE_START,),
+        (),
+        id="a dose dated before the start date is before_start",
+    ),
+    pytest.param(
+        facts(instalments=()),
+        (Code.NOT_DUE_TODAY,),
+        (),
+        id="nothing to collect today is not_due_today",
+    ),
+    pytest.param(
+        facts(
+            instalments=(dose(state="supervised", recorded_by="jsmith", recorded_at=RECORDED_AT),)
+        ),
+        (Code.ALREADY_RECORDED,),
+        (),
+        id="a dose already supervised today is already_recorded",
+    ),
+    pytest.param(
+        facts(instalments=(dose(state="withheld"),)),
+        (Code.ALREADY_RECORDED,),
+        (),
+        id="a dose withheld earlier today is already_recorded",
+    ),
+    pytest.param(
+        facts(counter_pharmacy_id="pharmacy-2"),
+        (Code.WRONG_PHARMACY,),
+        (),
+        id="a patient nominated elsewhere is wrong_pharmacy",
+    ),
+    pytest.param(
+        facts(missed_streak=2),
+        (),
+        (),
+        id="two missed days do not block",
+    ),
+    pytest.param(
+        facts(missed_streak=3),
+        (Code.MISSED_THRESHOLD_REACHED,),
+        (),
+        id="three missed days block until the prescriber reviews",
+    ),
+    pytest.param(
+        facts(intoxicated=True),
+        (Code.PATIENT_INTOXICATED,),
+        (),
+        id="an intoxicated patient is blocked",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(box_valid_until=None)),
+        (Code.NO_LOCKABLE_BOX,),
+        (),
+        id="a take-home with a toddler at home and no box is no_lockable_box",
+    ),
+    pytest.param(
+        facts(
+            instalments=(take_home(),),
+            household=family(box_valid_until=TODAY - timedelta(days=1)),
+        ),
+        (Code.NO_LOCKABLE_BOX,),
+        (),
+        id="a box confirmation that expired yesterday is no box",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(box_valid_until=TODAY)),
+        (),
+        (),
+        id="a box confirmation valid until today still counts",
+    ),
+    pytest.param(
+        facts(
+            instalments=(take_home(),),
+            household=family(children=(TEENAGER,), box_valid_until=None),
+        ),
+        (),
+        (),
+        id="a child of sixteen does not need a box",
+    ),
+    pytest.param(
+        facts(household=family(box_valid_until=None, children_confirmed_on=None)),
+        (),
+        (),
+        id="a supervised dose needs neither a box nor confirmed children",
+    ),
+    pytest.param(
+        facts(
+            instalments=(take_home(),),
+            household=family(children_confirmed_on=TODAY - timedelta(days=29)),
+        ),
+        (Code.CHILDREN_NOT_CONFIRMED,),
+        (),
+        id="children confirmed twenty nine days ago are not confirmed",
+    ),
+    pytest.param(
+        facts(
+            instalments=(take_home(),),
+            household=family(children_confirmed_on=TODAY - timedelta(days=28)),
+        ),
+        (),
+        (),
+        id="children confirmed twenty eight days ago are confirmed",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(children_confirmed_on=None)),
+        (Code.CHILDREN_NOT_CONFIRMED,),
+        (),
+        id="children never confirmed are not confirmed",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=NO_CHILDREN),
+        (),
+        (),
+        id="a household recorded without children needs no confirmation",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=None),
+        (Code.CHILDREN_NOT_CONFIRMED,),
+        (),
+        id="a take-home with no household on record is children_not_confirmed",
+    ),
+    pytest.param(
+        facts(household=None),
+        (),
+        (),
+        id="a supervised dose with no household on record is allowed",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(methadone_at_home_mg=Decimal(250))),
+        (),
+        (Code.HOUSEHOLD_METHADONE_HIGH,),
+        id="a take-home taking the household above 300 mg warns",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(methadone_at_home_mg=Decimal(240))),
+        (),
+        (),
+        id="a take-home taking the household to exactly 300 mg does not warn",
+    ),
+    pytest.param(
+        facts(household=family(methadone_at_home_mg=Decimal(400))),
+        (),
+        (),
+        id="a supervised dose adds nothing at home so does not warn",
+    ),
+    pytest.param(
+        facts(prescription=rx(previous_daily_dose_mg=Decimal(50))),
+        (),
+        (Code.DOSE_CHANGED,),
+        id="a dose different from the last supplied dose warns",
+    ),
+    pytest.param(
+        facts(prescription=rx(previous_daily_dose_mg=None)),
+        (),
+        (),
+        id="a first ever dose is not a dose change",
+    ),
+    pytest.param(
+        facts(prescription=rx(end_on=TODAY + timedelta(days=2))),
+        (),
+        (Code.PRESCRIPTION_ENDING,),
+        id="a prescription ending in two days with no successor warns",
+    ),
+    pytest.param(
+        facts(prescription=rx(end_on=TODAY)),
+        (),
+        (Code.PRESCRIPTION_ENDING,),
+        id="a prescription ending today with no successor warns",
+    ),
+    pytest.param(
+        facts(prescription=rx(end_on=TODAY + timedelta(days=3))),
+        (),
+        (),
+        id="a prescription ending in three days does not warn yet",
+    ),
+    pytest.param(
+        facts(prescription=rx(end_on=TODAY + timedelta(days=1), has_successor=True)),
+        (),
+        (),
+        id="a prescription ending with a successor does not warn",
+    ),
+    pytest.param(
+        facts(prescription=rx(daily_dose_mg=Decimal(120), previous_daily_dose_mg=Decimal(120))),
+        (),
+        (Code.HIGH_DOSE,),
+        id="a daily dose above 100 mg warns",
+    ),
+    pytest.param(
+        facts(prescription=rx(daily_dose_mg=Decimal(100), previous_daily_dose_mg=Decimal(100))),
+        (),
+        (),
+        id="a daily dose of exactly 100 mg does not warn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("counter", "expected_blocks", "expected_warnings"), CASES)
+def test_each_rule_blocks_or_warns_exactly_when_it_applies(
+    counter: CounterFacts,
+    expected_blocks: tuple[Code, ...],
+    expected_warnings: tuple[Code, ...],
+) -> None:
+    decision = decide(counter, POLICY)
+
+    assert blocks(decision) == expected_blocks
+    assert warnings(decision) == expected_warnings
+    assert decision.allowed is (not expected_blocks)
+    for reason in (*decision.blocks, *decision.warnings):
+        assert reason.message.strip()
+        assert reason.source.strip()
+
+
+def test_every_code_is_reached_by_some_case() -> None:
+    reached = {
+        code
+        for case in CASES
+        for code in (*case.values[1], *case.values[2])  # expected blocks, expected warnings
+    }
+    assert reached == set(Code)
+
+
+def test_every_reason_that_applies_is_listed_at_once_in_code_order() -> None:
+    everything_wrong = facts(
+        prescription=rx(
+            status="suspended",
+            daily_dose_mg=Decimal(120),
+            previous_daily_dose_mg=Decimal(100),
+            end_on=TOMORROW,
+        ),
+        counter_pharmacy_id="pharmacy-2",
+        instalments=(take_home(mg=120, state="collected", recorded_by="jsmith"),),
+        missed_streak=3,
+        intoxicated=True,
+        household=family(
+            box_valid_until=None,
+            children_confirmed_on=None,
+            methadone_at_home_mg=Decimal(250),
+        ),
+    )
+
+    decision = decide(everything_wrong, POLICY)
+
+    assert blocks(decision) == (
+        Code.PRESCRIPTION_NOT_ACTIVE,
+        Code.ALREADY_RECORDED,
+        Code.WRONG_PHARMACY,
+        Code.MISSED_THRESHOLD_REACHED,
+        Code.PATIENT_INTOXICATED,
+        Code.NO_LOCKABLE_BOX,
+        Code.CHILDREN_NOT_CONFIRMED,
+    )
+    assert warnings(decision) == (
+        Code.HOUSEHOLD_METHADONE_HIGH,
+        Code.DOSE_CHANGED,
+        Code.PRESCRIPTION_ENDING,
+        Code.HIGH_DOSE,
+    )
+    assert not decision.allowed
+
+
+def test_no_prescription_still_lists_the_patient_level_blocks() -> None:
+    decision = decide(
+        facts(prescription=None, instalments=(), missed_streak=4, intoxicated=True), POLICY
+    )
+
+    assert blocks(decision) == (
+        Code.MISSED_THRESHOLD_REACHED,
+        Code.PATIENT_INTOXICATED,
+        Code.NO_PRESCRIPTION,
+    )
+
+
+def test_a_suspended_prescription_before_its_start_lists_both_reasons() -> None:
+    decision = decide(
+        facts(prescription=rx(status="suspended", start_on=TOMORROW), instalments=()), POLICY
+    )
+
+    assert blocks(decision) == (Code.PRESCRIPTION_NOT_ACTIVE, Code.BEFORE_START)
+
+
+def test_a_lower_missed_threshold_setting_blocks_sooner() -> None:
+    decision = decide(facts(missed_streak=2), CounterPolicy(missed_threshold=2))
+
+    assert blocks(decision) == (Code.MISSED_THRESHOLD_REACHED,)
+    assert message(decision, Code.MISSED_THRESHOLD_REACHED).startswith(
+        "2 consecutive days missed — no supply until the prescriber reviews"
+    )
+
+
+def test_the_household_thresholds_are_settings() -> None:
+    policy = CounterPolicy(
+        child_age_years=18,
+        children_confirmation_days=7,
+        household_methadone_mg=Decimal(100),
+        high_dose_mg=Decimal(50),
+        prescription_ending_days=7,
+    )
+    counter = facts(
+        instalments=(take_home(),),
+        household=family(
+            children=(TEENAGER,),
+            box_valid_until=None,
+            children_confirmed_on=TODAY - timedelta(days=8),
+            methadone_at_home_mg=Decimal(50),
+        ),
+    )
+
+    decision = decide(counter, policy)
+
+    assert blocks(decision) == (Code.NO_LOCKABLE_BOX, Code.CHILDREN_NOT_CONFIRMED)
+    assert warnings(decision) == (
+        Code.HOUSEHOLD_METHADONE_HIGH,
+        Code.PRESCRIPTION_ENDING,
+        Code.HIGH_DOSE,
+    )
+
+
+def test_a_threshold_of_zero_missed_days_is_refused_as_a_setting() -> None:
+    with pytest.raises(ValueError, match="missed_threshold"):
+        CounterPolicy(missed_threshold=0)
+
+
+# Messages: plain English for the counter, naming what to do next.
+
+
+def test_not_due_today_names_the_next_collection_date() -> None:
+    decision = decide(facts(instalments=(), next_collect_on=date(2026, 3, 5)), POLICY)
+
+    assert message(decision, Code.NOT_DUE_TODAY) == (
+        "Nothing is due for collection today. Next collection: Thu 5 Mar 2026. "
+        "No early or late supply."
+    )
+
+
+def test_not_due_today_after_a_missed_collection_says_it_was_missed() -> None:
+    counter = facts(
+        instalments=(),
+        missed_streak=1,
+        last_missed_collect_on=TODAY - timedelta(days=1),
+        next_collect_on=date(2026, 3, 5),
+    )
+
+    text = message(decide(counter, POLICY), Code.NOT_DUE_TODAY)
+
+    assert "The collection on Sun 1 Mar 2026 was missed and cannot be supplied later." in text
+    assert "Next collection: Thu 5 Mar 2026." in text
+
+
+def test_not_due_today_with_nothing_left_to_collect_says_so() -> None:
+    decision = decide(facts(instalments=(), next_collect_on=None), POLICY)
+
+    assert "No further collection is scheduled" in message(decision, Code.NOT_DUE_TODAY)
+
+
+def test_an_old_missed_collection_is_not_mentioned_when_the_patient_has_been_since() -> None:
+    counter = facts(instalments=(), missed_streak=0, last_missed_collect_on=date(2026, 1, 5))
+
+    assert "missed" not in message(decide(counter, POLICY), Code.NOT_DUE_TODAY)
+
+
+def test_already_recorded_names_who_and_when() -> None:
+    counter = facts(
+        instalments=(dose(state="supervised", recorded_by="jsmith", recorded_at=RECORDED_AT),)
+    )
+
+    assert message(decide(counter, POLICY), Code.ALREADY_RECORDED) == (
+        "Already recorded: the dose for Mon 2 Mar 2026 was supervised by jsmith at 09:12 UTC. "
+        "Do not supply again; if the record is wrong, add a correction."
+    )
+
+
+def test_missed_threshold_message_says_to_contact_the_prescriber() -> None:
+    text = message(decide(facts(missed_streak=3), POLICY), Code.MISSED_THRESHOLD_REACHED)
+
+    assert text.startswith("3 consecutive days missed — no supply until the prescriber reviews")
+
+
+def test_stale_children_message_names_when_they_were_last_confirmed() -> None:
+    counter = facts(
+        instalments=(take_home(),), household=family(children_confirmed_on=date(2026, 1, 30))
+    )
+
+    assert message(decide(counter, POLICY), Code.CHILDREN_NOT_CONFIRMED) == (
+        "The children in the household were last confirmed on Fri 30 Jan 2026, more than 28 "
+        "days ago — re-confirm who lives there before a take-home, or override with a reason."
+    )
+
+
+def test_an_expired_box_message_names_the_expiry_date() -> None:
+    counter = facts(instalments=(take_home(),), household=family(box_valid_until=date(2026, 2, 27)))
+
+    text = message(decide(counter, POLICY), Code.NO_LOCKABLE_BOX)
+
+    assert "the last box confirmation expired on Fri 27 Feb 2026" in text
+    assert "override with a reason" in text
+
+
+def test_dose_changed_names_both_doses() -> None:
+    counter = facts(
+        prescription=rx(daily_dose_mg=Decimal("62.5"), previous_daily_dose_mg=Decimal("55.00"))
+    )
+
+    text = message(decide(counter, POLICY), Code.DOSE_CHANGED)
+
+    assert "changed up from 55 mg to 62.5 mg a day" in text
+
+
+def test_household_methadone_message_gives_the_total_and_what_was_already_there() -> None:
+    counter = facts(instalments=(take_home(),), household=family(methadone_at_home_mg=Decimal(270)))
+
+    text = message(decide(counter, POLICY), Code.HOUSEHOLD_METHADONE_HIGH)
+
+    assert "to 330 mg (270 mg already there), above 300 mg" in text
+
+
+# Overrides and acknowledgements.
+
+
+NO_BOX_UNCONFIRMED = facts(
+    instalments=(take_home(),),
+    household=family(box_valid_until=None, children_confirmed_on=None),
+)
+
+
+def test_a_pharmacist_may_override_the_box_and_confirmation_blocks_with_a_reason() -> None:
+    decision = decide(NO_BOX_UNCONFIRMED, POLICY)
+    overrides = {
+        "no_lockable_box": "Box seen by key worker yesterday, record to follow",
+        "children_not_confirmed": "Patient confirmed at counter; key worker informed",
+    }
+
+    assert not decision.allowed
+    assert decision.refusal(frozenset(), overrides) == ()
+    assert decision.permits(overrides=overrides)
+    assert decision.overridden(overrides) == (Code.NO_LOCKABLE_BOX, Code.CHILDREN_NOT_CONFIRMED)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\n"], ids=["empty", "spaces", "a newline"])
+def test_an_override_without_a_written_reason_does_not_lift_the_block(reason: str) -> None:
+    decision = decide(NO_BOX_UNCONFIRMED, POLICY)
+    overrides = {"no_lockable_box": reason, "children_not_confirmed": "confirmed by phone"}
+
+    standing = decision.refusal(frozenset(), overrides)
+
+    assert [r.code for r in standing] == [Code.NO_LOCKABLE_BOX]
+    assert decision.overridden(overrides) == (Code.CHILDREN_NOT_CONFIRMED,)
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        pytest.param(facts(intoxicated=True), id="intoxicated"),
+        pytest.param(facts(missed_streak=3), id="missed threshold"),
+        pytest.param(facts(counter_pharmacy_id="pharmacy-2"), id="wrong pharmacy"),
+        pytest.param(facts(prescription=rx(status="cancelled")), id="cancelled prescription"),
+        pytest.param(facts(instalments=()), id="not due today"),
+        pytest.param(facts(instalments=(dose(state="supervised"),)), id="already recorded"),
+    ],
+)
+def test_only_the_household_storage_blocks_can_be_overridden(counter: CounterFacts) -> None:
+    decision = decide(counter, POLICY)
+    every_code: dict[str, str] = {code: "pharmacist insists" for code in Code}
+
+    assert decision.refusal(frozenset(Code), every_code) == decision.blocks
+    assert decision.overridden(every_code) == ()
+    assert {r.code for r in decision.blocks}.isdisjoint(OVERRIDABLE)
+
+
+def test_acknowledging_a_block_does_not_lift_it() -> None:
+    decision = decide(NO_BOX_UNCONFIRMED, POLICY)
+
+    assert decision.refusal(frozenset(Code)) == decision.blocks
+
+
+def test_warnings_stand_until_each_is_acknowledged() -> None:
+    decision = decide(
+        facts(
+            prescription=rx(
+                daily_dose_mg=Decimal(110), previous_daily_dose_mg=Decimal(100), end_on=TOMORROW
+            )
+        ),
+        POLICY,
+    )
+
+    assert decision.allowed  # no block: the warnings are for the pharmacist to acknowledge
+    assert [r.code for r in decision.refusal()] == [
+        Code.DOSE_CHANGED,
+        Code.PRESCRIPTION_ENDING,
+        Code.HIGH_DOSE,
+    ]
+    assert [r.code for r in decision.refusal(frozenset({"dose_changed", "high_dose"}))] == [
+        Code.PRESCRIPTION_ENDING
+    ]
+    assert decision.permits(frozenset({"dose_changed", "high_dose", "prescription_ending"}))
+
+
+def test_an_override_does_not_stand_in_for_acknowledging_a_warning() -> None:
+    decision = decide(facts(prescription=rx(previous_daily_dose_mg=Decimal(50))), POLICY)
+
+    assert [r.code for r in decision.refusal(frozenset(), {"dose_changed": "seen"})] == [
+        Code.DOSE_CHANGED
+    ]
+
+
+# What is handed over: mode, dates and total.
+
+
+def test_a_twice_weekly_take_home_covers_several_dose_dates_and_sums_the_dose() -> None:
+    counter = facts(
+        instalments=(
+            take_home(TODAY + timedelta(days=2)),
+            take_home(TODAY),
+            take_home(TOMORROW),
+        ),
+        household=SAFE_FAMILY,
+    )
+
+    decision = decide(counter, POLICY)
+
+    assert decision.allowed
+    assert decision.mode == "take_home"
+    assert decision.dose_dates == (TODAY, TOMORROW, TODAY + timedelta(days=2))
+    assert decision.dose_mg == Decimal(180)
+
+
+def test_supervised_today_and_take_home_tomorrow_is_one_supervised_handover() -> None:
+    counter = facts(instalments=(dose(), take_home(TOMORROW)), household=SAFE_FAMILY)
+
+    decision = decide(counter, POLICY)
+
+    assert decision.allowed
+    assert decision.mode == "supervised"
+    assert decision.dose_dates == (TODAY, TOMORROW)
+    assert decision.dose_mg == Decimal(120)
+
+
+def test_the_take_home_part_of_a_supervised_handover_needs_a_box() -> None:
+    counter = facts(
+        instalments=(dose(), take_home(TOMORROW)), household=family(box_valid_until=None)
+    )
+
+    decision = decide(counter, POLICY)
+
+    assert decision.mode == "supervised"
+    assert blocks(decision) == (Code.NO_LOCKABLE_BOX,)
+
+
+def test_a_supervised_dose_dated_tomorrow_still_goes_home() -> None:
+    counter = facts(instalments=(dose(TOMORROW),), household=family(box_valid_until=None))
+
+    decision = decide(counter, POLICY)
+
+    assert decision.mode == "take_home"
+    assert blocks(decision) == (Code.NO_LOCKABLE_BOX,)
+
+
+def test_only_the_take_home_part_counts_towards_methadone_at_home() -> None:
+    counter = facts(
+        instalments=(dose(), take_home(TOMORROW)),
+        household=family(methadone_at_home_mg=Decimal(240)),
+    )
+
+    # 240 at home + 60 taken home is exactly 300; the 60 swallowed here never reaches home.
+    assert warnings(decide(counter, POLICY)) == ()
+
+
+def test_nothing_to_hand_over_has_no_mode_and_no_dose() -> None:
+    decision = decide(facts(instalments=()), POLICY)
+
+    assert decision.mode is None
+    assert decision.dose_mg == Decimal(0)
+    assert decision.dose_dates == ()
+
+
+# The seed case: two methadone patients in one household, a child on a protection plan.
+
+
+def test_the_seed_household_blocks_the_take_home_and_alerts_the_social_worker() -> None:
+    household = HouseholdFacts(
+        children=(TODDLER_ON_PLAN,),
+        children_confirmed_on=TODAY - timedelta(days=3),
+        box_valid_until=None,
+        methadone_at_home_mg=Decimal(0),
+    )
+    # Mother collects Monday and Thursday: today's collection covers Mon to Wed.
+    mother = facts(
+        instalments=tuple(take_home(TODAY + timedelta(days=n)) for n in range(3)),
+        household=household,
+        next_collect_on=date(2026, 3, 5),
+    )
+    # Father is supervised daily because of the child.
+    father = facts(household=household)
+
+    mother_decision = decide(mother, POLICY)
+    father_decision = decide(father, POLICY)
+    events = household_events(
+        members=(
+            MemberRegime(
+                "patient-mother", has_take_home=True, supervised_because_of_children=False
+            ),
+            MemberRegime(
+                "patient-father", has_take_home=False, supervised_because_of_children=True
+            ),
+        ),
+        children=household.children,
+        methadone_at_home_mg=household.methadone_at_home_mg,
+        policy_household_mg=POLICY.household_methadone_mg,
+        child_age_years=POLICY.child_age_years,
+    )
+
+    assert blocks(mother_decision) == (Code.NO_LOCKABLE_BOX,)
+    assert mother_decision.dose_mg == Decimal(180)
+    assert father_decision.allowed
+    kinds = {event.kind: event for event in events}
+    assert set(kinds) == {
+        EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD,
+        EventKind.HOUSEHOLD_REGIME_MISMATCH,
+    }
+    assert kinds[EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD].severity is Severity.URGENT
+
+
+# Methadone at home.
+
+
+def test_a_take_home_dated_today_is_still_at_home_until_the_day_ends() -> None:
+    take_homes = [
+        (TODAY - timedelta(days=1), Decimal(60)),
+        (TODAY, Decimal(60)),
+        (TOMORROW, Decimal(60)),
+        (TOMORROW, Decimal("32.5")),
+    ]
+
+    assert household_methadone_at_home(take_homes, today=TODAY) == Decimal("152.5")
+
+
+def test_no_take_homes_is_nothing_at_home() -> None:
+    assert household_methadone_at_home([], today=TODAY) == Decimal(0)
+
+
+# Properties over arbitrary facts.
+
+
+def _instalment_days() -> st.SearchStrategy[InstalmentDay]:
+    return st.builds(
+        InstalmentDay,
+        dose_date=st.sampled_from([TODAY, TOMORROW, TODAY + timedelta(days=2)]),
+        collect_on=st.just(TODAY),
+        mode=st.sampled_from(["supervised", "take_home"]),
+        dose_mg=st.sampled_from([Decimal(30), Decimal(60), Decimal(120)]),
+        state=st.sampled_from(["due", "due", "supervised", "collected", "missed", "withheld"]),
+    )
+
+
+_dates = st.dates(min_value=TODAY - timedelta(days=40), max_value=TODAY + timedelta(days=40))
+_counter_facts = st.builds(
+    CounterFacts,
+    today=st.just(TODAY),
+    counter_pharmacy_id=st.sampled_from([PHARMACY, "pharmacy-2"]),
+    prescription=st.none()
+    | st.builds(
+        PrescriptionFacts,
+        status=st.sampled_from(["pending_check", "active", "suspended", "cancelled", "completed"]),
+        start_on=_dates,
+        end_on=_dates,
+        daily_dose_mg=st.sampled_from([Decimal(60), Decimal(120)]),
+        previous_daily_dose_mg=st.sampled_from([None, Decimal(60)]),
+        pharmacy_id=st.just(PHARMACY),
+        has_successor=st.booleans(),
+    ),
+    instalments=st.lists(_instalment_days(), max_size=3).map(tuple),
+    next_collect_on=st.none() | _dates,
+    last_missed_collect_on=st.none() | _dates,
+    missed_streak=st.integers(min_value=0, max_value=5),
+    household=st.none()
+    | st.builds(
+        HouseholdFacts,
+        children=st.lists(
+            st.builds(
+                ChildFacts,
+                age_years=st.integers(min_value=0, max_value=17),
+                protection_status=st.sampled_from(
+                    ["none", "child_in_need", "child_protection_plan", "looked_after"]
+                ),
+            ),
+            max_size=2,
+        ).map(tuple),
+        children_confirmed_on=st.none() | _dates,
+        box_valid_until=st.none() | _dates,
+        methadone_at_home_mg=st.sampled_from([Decimal(0), Decimal(280)]),
+    ),
+    intoxicated=st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(counter=_counter_facts)
+def test_any_decision_lists_each_code_once_and_only_overrides_lift_blocks(
+    counter: CounterFacts,
+) -> None:
+    decision = decide(counter, POLICY)
+    codes = [r.code for r in (*decision.blocks, *decision.warnings)]
+    everything_waived = decision.refusal(frozenset(Code), {code: "reason" for code in OVERRIDABLE})
+
+    assert len(codes) == len(set(codes))
+    assert codes == sorted(codes, key=list(Code).index)
+    assert decision.allowed is (not decision.blocks)
+    assert everything_waived == tuple(r for r in decision.blocks if r.code not in OVERRIDABLE)
+    assert decision.dose_mg == sum((day.dose_mg for day in counter.instalments), Decimal(0))
+    if counter.intoxicated:
+        assert not decision.allowed

@@ -1,0 +1,75 @@
+"""Transcribing, checking and scheduling instalment prescriptions through the API."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from tests.factories import World
+
+MONDAY = date(2026, 11, 30)
+
+
+def fp10mda(world: World, patient_id: str, **overrides: Any) -> dict[str, Any]:
+    """60 mg daily for 14 days, supervised Monday–Saturday, Sunday at home, closed-day wording."""
+    return {
+        "patient_id": patient_id,
+        "prescriber_id": str(world.prescriber_id),
+        "product": "methadone-1mg-ml",
+        "daily_dose_mg": "60",
+        "form_type": "FP10MDA",
+        "written_on": "2026-11-26",
+        "start_on": MONDAY.isoformat(),
+        "end_on": (MONDAY + timedelta(days=13)).isoformat(),
+        "total_quantity_ml": "840",
+        "total_quantity_words": "eight hundred and forty",
+        "supervised_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+        "collection_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+        "wording": {"closed_day_prior": True, "supervise_on_collection": True},
+        "direction_text": "60mg (60ml) daily. Supervised consumption Mon-Sat. "
+        "Sunday dose to be collected on Saturday.",
+        **overrides,
+    }
+
+
+def test_a_real_looking_fp10mda_gets_the_schedule_a_pharmacist_would_write(world: World) -> None:
+    patient = world.patient(pregnant=False)
+    response = world.post("/api/v1/prescriptions", fp10mda(world, patient["id"]))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "pending_check"
+    schedule = body["schedule"]
+    assert len(schedule) == 14
+    for day in schedule:
+        dose_date = date.fromisoformat(day["dose_date"])
+        if dose_date.weekday() == 6:
+            assert day["mode"] == "take_home"
+            assert day["collect_on"] == (dose_date - timedelta(days=1)).isoformat()
+        else:
+            assert day["mode"] == "supervised"
+            assert day["collect_on"] == day["dose_date"]
+        assert day["dose_mg"] in ("60", "60.00")
+
+
+def test_a_second_pharmacist_must_check_before_the_schedule_becomes_the_ledger(
+    world: World,
+) -> None:
+    patient = world.patient()
+    created = world.post("/api/v1/prescriptions", fp10mda(world, patient["id"])).json()
+    same = world.post(f"/api/v1/prescriptions/{created['id']}/verify", {})
+    assert same.status_code == 403, same.text
+    assert same.json()["code"] == "second_person_required"
+    checked = world.post(f"/api/v1/prescriptions/{created['id']}/verify", {}, role="pharmacist2")
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "active"
+    assert {d["state"] for d in checked.json()["schedule"]} == {"due"}
+
+
+def test_an_invalid_form_is_refused_with_every_reason(world: World) -> None:
+    patient = world.patient()
+    body = fp10mda(world, patient["id"], end_on=(MONDAY + timedelta(days=20)).isoformat(),
+                   total_quantity_ml="500", direction_text=None)
+    response = world.post("/api/v1/prescriptions", body)
+    assert response.status_code == 422, response.text
+    codes = {b["code"] for b in response.json()["blocks"]}
+    assert {"too_many_days", "schedule_inconsistent", "missing_field"} <= codes
