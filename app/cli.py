@@ -10,8 +10,11 @@ import typer
 
 from app.config import Settings, get_settings
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Dosekeeper: methadone dispensing with the household as the unit of safety.")
+cli = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Dosekeeper: methadone dispensing with the household as the unit of safety.",
+)
 users = typer.Typer(no_args_is_help=True, help="Staff accounts.")
 audit = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 cli.add_typer(users, name="users")
@@ -58,7 +61,9 @@ def demo() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    demo_data: Annotated[bool, typer.Option("--demo", help="Seed demo data if the database is empty")] = False,
+    demo_data: Annotated[
+        bool, typer.Option("--demo", help="Seed demo data if the database is empty")
+    ] = False,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Migrate, optionally seed demo data, then serve the API and pages."""
@@ -73,17 +78,91 @@ def serve(
 
         typer.echo(seed(_uow(settings), settings, only_if_empty=True))
     typer.echo(f"Dosekeeper on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run("app.main:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_config=None, proxy_headers=True)
+    uvicorn.run(
+        "app.main:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+def worker(
+    name: Annotated[str | None, typer.Option(help="Worker name in the delivery records")] = None,
+) -> None:
+    """Deliver alerts and escalate them until stopped (SIGTERM finishes the current batch)."""
+    import signal
+    import threading
+
+    from app.clock import SystemClock
+    from app.db import make_engine, make_session_factory
+    from app.notify.worker import Worker
+
+    settings = _settings()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runner = Worker(
+        make_session_factory(make_engine(settings.database_url)), settings, SystemClock(), name=name
+    )
+    typer.echo(f"delivery worker {runner.name} started")
+    runner.run(stop)
+    runner.close()
+    typer.echo("delivery worker stopped")
+
+
+@cli.command("close-day")
+def close_day(
+    pharmacy_id: Annotated[UUID, typer.Option("--pharmacy-id")],
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD; today by default")] = None,
+) -> None:
+    """End of day for a pharmacy: uncollected instalments become missed; alerts are raised."""
+    from datetime import date
+
+    from app.audit.service import SYSTEM
+    from app.clock import SystemClock, local_date
+    from app.dosing import service as dosing_service
+    from app.errors import DomainError
+
+    settings = _settings()
+    now = SystemClock().now()
+    today = local_date(now, settings.timezone)
+    try:
+        closed = dosing_service.close_day(
+            _uow(settings),
+            actor=SYSTEM,
+            pharmacy_id=pharmacy_id,
+            day=date.fromisoformat(day) if day else today,
+            today=today,
+            policy=settings.policy,
+            now=now,
+        )
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{closed.date}: {closed.missed} instalment days missed for {closed.patients} "
+        f"patients; {closed.alerts} alerts raised"
+    )
 
 
 @users.command("add")
 def users_add(
     username: str,
-    role: Annotated[str, typer.Option(help="pharmacist, technician, prescriber, key_worker, safeguarding_lead or admin")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="pharmacist, technician, prescriber, key_worker, safeguarding_lead or admin"
+        ),
+    ],
     pharmacy_id: Annotated[UUID | None, typer.Option("--pharmacy-id")] = None,
     display_name: Annotated[str | None, typer.Option("--display-name")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
 ) -> None:
     """Create a staff account (the password is read from standard input, never an argument)."""
     from app.audit.service import SYSTEM
@@ -99,8 +178,14 @@ def users_add(
 
     try:
         user = auth_service.add_user(
-            _uow(settings), actor=SYSTEM, username=username, password=password, role=role,
-            display_name=display_name, pharmacy_id=pharmacy_id, now=SystemClock().now(),
+            _uow(settings),
+            actor=SYSTEM,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            pharmacy_id=pharmacy_id,
+            now=SystemClock().now(),
             settings=settings.auth,
         )
     except DomainError as exc:

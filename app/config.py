@@ -36,6 +36,9 @@ class PolicySettings(BaseModel):
     first_dose_mg: int = Field(default=30, ge=1)
     # Days before the end of a prescription at which the counter warns there is no successor.
     prescription_ending_days: int = Field(default=2, ge=0, le=14)
+    # Alert kind -> recipient roles (key_worker, prescriber, social_worker, safeguarding_lead,
+    # mash), replacing what the alert rule proposes for that kind (see docs/alerts.md).
+    alert_routing: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class AuthSettings(BaseModel):
@@ -50,6 +53,31 @@ class AuthSettings(BaseModel):
     login_max_delay_seconds: int = Field(default=900, ge=1)
     # argon2id cost: "recommended" in production, "cheapest" only in the test suite.
     password_profile: Literal["recommended", "cheapest"] = "recommended"
+
+
+class NotifySettings(BaseModel):
+    # Where people and receivers reach this service (acknowledgement links, feed links).
+    public_base_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "Dosekeeper alerts <alerts@dosekeeper.invalid>"
+    # Delay before each retry (seconds); the last one repeats until `retry_for_seconds` has
+    # passed since the first attempt, then the delivery is dead (kept, shown, retryable).
+    retry_delays_seconds: tuple[float, ...] = (10, 60, 300, 900, 1800)
+    retry_for_seconds: float = 24 * 3600
+    # +/- this fraction of each delay, so many failing deliveries do not retry in lock-step.
+    retry_jitter: float = Field(default=0.2, ge=0, le=0.5)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=30)
+    # Unacknowledged this long after being raised (or escalated) → escalate to the next level:
+    # the pharmacy's safeguarding lead, then the MASH.
+    sla_seconds: dict[str, float] = Field(
+        default_factory=lambda: {"info": 24 * 3600.0, "warning": 4 * 3600.0, "urgent": 15 * 60.0}
+    )
+    # The worker wakes this often when idle; an alert waits at most about this long.
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    # A claimed delivery is reclaimable after this long (a worker killed mid-send).
+    lease_seconds: float = Field(default=60, gt=0)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    # Run one delivery worker inside `dosekeeper serve` (the embedded default).
+    embedded_worker: bool = True
 
 
 class Settings(BaseSettings):
@@ -77,6 +105,7 @@ class Settings(BaseSettings):
     allow_http_webhooks: bool = False
     policy: PolicySettings = Field(default_factory=PolicySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Self:

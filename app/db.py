@@ -70,9 +70,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         )
         _install_sqlite_rules(engine)
         return engine
-    return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
-    )
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
 def _install_sqlite_rules(engine: Engine) -> None:

@@ -54,30 +54,54 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
     auth = settings.auth
 
     pharmacy = pharmacies_service.create_pharmacy(
-        uow, actor=SYSTEM, name="Riverside Community Pharmacy (demo)", ods_code=DEMO_ODS,
-        address="1 Example Parade, Demotown", phone="01632 960000",
-        open_weekdays=[0, 1, 2, 3, 4, 5], closures=[(date(today.year, 12, 25), "Christmas Day")],
+        uow,
+        actor=SYSTEM,
+        name="Riverside Community Pharmacy (demo)",
+        ods_code=DEMO_ODS,
+        address="1 Example Parade, Demotown",
+        phone="01632 960000",
+        open_weekdays=[0, 1, 2, 3, 4, 5],
+        closures=[(date(today.year, 12, 25), "Christmas Day")],
         now=now,
     )
     other = pharmacies_service.create_pharmacy(
-        uow, actor=SYSTEM, name="Hillside Pharmacy (demo)", ods_code="FDK02",
-        address="9 Sample Hill, Demotown", phone="01632 960001", open_weekdays=[0, 1, 2, 3, 4],
+        uow,
+        actor=SYSTEM,
+        name="Hillside Pharmacy (demo)",
+        ods_code="FDK02",
+        address="9 Sample Hill, Demotown",
+        phone="01632 960001",
+        open_weekdays=[0, 1, 2, 3, 4],
         now=now,
     )
 
     def contact(name: str, org: str, kind: str, email: str) -> UUID:
         c, _ = contacts_service.create_contact(
-            uow, actor=SYSTEM, name=name, organisation=org, kind=kind, email=email,
-            webhook_url=None, allowed_webhook_hosts=frozenset(), allow_http_webhooks=False,
-            now=now)
+            uow,
+            actor=SYSTEM,
+            name=name,
+            organisation=org,
+            kind=kind,
+            email=email,
+            webhook_url=None,
+            allowed_webhook_hosts=frozenset(),
+            allow_http_webhooks=False,
+            now=now,
+        )
         return c.id
 
-    key_worker = contact("Sam Keyworker", "Demotown Drug Service", "key_worker",
-                         "keyworker@drugservice.example")
-    prescriber = contact("Dr Alex Prescriber", "Demotown Drug Service", "prescriber",
-                         "prescriber@drugservice.example")
-    social_worker = contact("Jo Socialworker", "Demotown Children's Services", "social_worker",
-                            "sw@childrens.example")
+    key_worker = contact(
+        "Sam Keyworker", "Demotown Drug Service", "key_worker", "keyworker@drugservice.example"
+    )
+    prescriber = contact(
+        "Dr Alex Prescriber",
+        "Demotown Drug Service",
+        "prescriber",
+        "prescriber@drugservice.example",
+    )
+    social_worker = contact(
+        "Jo Socialworker", "Demotown Children's Services", "social_worker", "sw@childrens.example"
+    )
     contact("Pat Lead", "Riverside Pharmacy Group", "safeguarding_lead", "lead@pharmacy.example")
     contact("Demotown MASH", "Demotown Council", "mash", "mash@council.example")
 
@@ -92,25 +116,55 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         ("hillside", "pharmacist", other.id, None, "Hana Hillside"),
     ]
     for username, role, pharmacy_id, contact_id, display in accounts:
-        auth_service.add_user(uow, actor=SYSTEM, username=username, password=DEMO_PASSWORD,
-                              role=role, display_name=display, pharmacy_id=pharmacy_id,
-                              contact_id=contact_id, now=now, settings=auth)
+        auth_service.add_user(
+            uow,
+            actor=SYSTEM,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            display_name=display,
+            pharmacy_id=pharmacy_id,
+            contact_id=contact_id,
+            now=now,
+            settings=auth,
+        )
 
     households = []
-    streets = ["Acacia Avenue", "Birch Close", "Cedar Road", "Damson Way", "Elm Court",
-               "Fir Lane", "Gorse Walk", "Hazel Row"]
+    streets = [
+        "Acacia Avenue",
+        "Birch Close",
+        "Cedar Road",
+        "Damson Way",
+        "Elm Court",
+        "Fir Lane",
+        "Gorse Walk",
+        "Hazel Row",
+    ]
     for i, street in enumerate(streets):
-        households.append(households_service.create_household(
-            uow, actor=SYSTEM, address=f"{i + 2} {street}, Demotown", postcode=f"DT{i + 1} 1AA",
-            pharmacy_id=pharmacy.id, now=now).id)
+        households.append(
+            households_service.create_household(
+                uow,
+                actor=SYSTEM,
+                address=f"{i + 2} {street}, Demotown",
+                postcode=f"DT{i + 1} 1AA",
+                pharmacy_id=pharmacy.id,
+                now=now,
+            ).id
+        )
 
     def child(h: int, name: str, years: int, status: str = "none") -> None:
         households_service.add_child(
-            uow, actor=SYSTEM, household_id=households[h], name=name,
+            uow,
+            actor=SYSTEM,
+            household_id=households[h],
+            name=name,
             date_of_birth=today - timedelta(days=int(years * 365.25) + 40),
             protection_status=status,
             social_worker_id=social_worker if status != "none" else None,
-            lives_from=None, today=today, now=now)
+            lives_from=None,
+            today=today,
+            now=now,
+        )
 
     child(0, "L.M.", 3, "child_protection_plan")  # the seed case: two parents on methadone
     child(0, "K.M.", 9)
@@ -119,21 +173,45 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
     child(4, "C.B.", 15)
     child(6, "D.E.", 6)
     for h in (0, 2, 4):
-        households_service.confirm_children(uow, actor=SYSTEM, household_id=households[h],
-                                            confirmed_on=today, note="demo", today=today, now=now)
+        households_service.confirm_children(
+            uow,
+            actor=SYSTEM,
+            household_id=households[h],
+            confirmed_on=today,
+            note="demo",
+            today=today,
+            now=now,
+        )
 
     people = [
-        ("Morgan", "Marsh", 0), ("Casey", "Marsh", 0), ("Jordan", "Birch", 1),
-        ("Riley", "Thorn", 2), ("Avery", "Dale", 3), ("Quinn", "Brook", 4),
-        ("Rowan", "Fenn", 5), ("Sky", "Elder", 6), ("Drew", "Elder", 6),
-        ("Charlie", "Hale", 7), ("Frankie", "Moss", 1), ("Jamie", "Reed", 3),
+        ("Morgan", "Marsh", 0),
+        ("Casey", "Marsh", 0),
+        ("Jordan", "Birch", 1),
+        ("Riley", "Thorn", 2),
+        ("Avery", "Dale", 3),
+        ("Quinn", "Brook", 4),
+        ("Rowan", "Fenn", 5),
+        ("Sky", "Elder", 6),
+        ("Drew", "Elder", 6),
+        ("Charlie", "Hale", 7),
+        ("Frankie", "Moss", 1),
+        ("Jamie", "Reed", 3),
     ]
     for i, (given, family, h) in enumerate(people):
         patients_service.register_patient(
-            uow, actor=SYSTEM, given_name=given, family_name=family,
-            date_of_birth=date(1975 + i, 1 + i % 12, 3 + i), nhs_number=test_range_nhs_number(i * 7 + 1),
-            pharmacy_id=pharmacy.id, household_id=households[h], key_worker_id=key_worker,
-            prescriber_id=prescriber, today=today, now=now)
+            uow,
+            actor=SYSTEM,
+            given_name=given,
+            family_name=family,
+            date_of_birth=date(1975 + i, 1 + i % 12, 3 + i),
+            nhs_number=test_range_nhs_number(i * 7 + 1),
+            pharmacy_id=pharmacy.id,
+            household_id=households[h],
+            key_worker_id=key_worker,
+            prescriber_id=prescriber,
+            today=today,
+            now=now,
+        )
 
     lines = [
         "Demo data created (fictional).",

@@ -31,8 +31,12 @@ def healthz(request: Request) -> JSONResponse:
             session.execute(text("SELECT 1"))
             current = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
         expected = _expected_head()
-        body["database"] = {"reachable": True, "revision": current, "head": expected,
-                            "at_head": current == expected}
+        body["database"] = {
+            "reachable": True,
+            "revision": current,
+            "head": expected,
+            "at_head": current == expected,
+        }
         if current != expected:
             body["status"] = "degraded"
     except Exception as exc:  # the health endpoint reports, it never raises

@@ -22,7 +22,9 @@ def random_code(nbytes: int = 16) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
-def one_of(column: str, values: Iterable[str] | type[StrEnum], *, name: str | None = None) -> CheckConstraint:
+def one_of(
+    column: str, values: Iterable[str] | type[StrEnum], *, name: str | None = None
+) -> CheckConstraint:
     """A CHECK constraint keeping an enumerated text column to its values on both databases."""
     allowed = [v.value if isinstance(v, StrEnum) else str(v) for v in values]
     quoted = ", ".join(f"'{v}'" for v in allowed)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -23,6 +25,7 @@ from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
 from app.safeguarding import api as safeguarding_api
+from app.safeguarding import feeds as safeguarding_feeds
 
 API = "/api/v1"
 
@@ -38,12 +41,32 @@ SECURITY_HEADERS = {
 }
 
 
+@asynccontextmanager
+async def embedded_worker(app: FastAPI) -> AsyncIterator[None]:
+    """Run one alert-delivery worker beside the web app (the first-run default)."""
+    from app.notify.worker import Worker
+
+    worker = Worker(app.state.session_factory, app.state.settings, app.state.clock, name="embedded")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), name="outbox", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        worker.close()
+
+
 def create_app(
     settings: Settings,
     session_factory: sessionmaker[Session] | None = None,
     clock: Clock | None = None,
+    *,
+    with_worker: bool = False,
 ) -> FastAPI:
     app = FastAPI(
+        lifespan=embedded_worker if with_worker else None,
         title="Dosekeeper",
         version="1",
         description=(
@@ -81,6 +104,7 @@ def create_app(
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
+    app.include_router(safeguarding_feeds.router)
     return app
 
 
@@ -88,7 +112,7 @@ def app_from_env(**overrides: Any) -> FastAPI:
     """Entry point for `uvicorn app.main:app_from_env --factory`."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, with_worker=settings.notify.embedded_worker)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -5,20 +5,23 @@ from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
 from app.dosing.models import IdempotentRequest, InstalmentDay, Release
 from app.households.models import BoxConfirmation, Child, Household, HouseholdConfirmation
+from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions.models import Prescription
 from app.safeguarding.models import Alert, AlertHistory
 
 __all__ = [
-    "AuditEvent",
     "Alert",
     "AlertHistory",
+    "AuditEvent",
     "AuthSession",
     "BoxConfirmation",
     "Child",
     "Closure",
     "Contact",
+    "Delivery",
+    "DeliveryAttempt",
     "Household",
     "HouseholdConfirmation",
     "IdempotentRequest",

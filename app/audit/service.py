@@ -49,8 +49,9 @@ def _default(value: object) -> object:
 
 def canonical(value: Mapping[str, Any]) -> str:
     """Sorted keys, no whitespace, UTF-8, decimals and ids as strings, UTC times with Z."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_default,
-                      ensure_ascii=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), default=_default, ensure_ascii=False
+    )
 
 
 def _digest(prev_hash: str, body: Mapping[str, Any]) -> str:
@@ -133,8 +134,11 @@ class ChainReport:
 
 
 def _iter_events(session: Session) -> Iterator[AuditEvent]:
-    return iter(session.scalars(select(AuditEvent).order_by(AuditEvent.seq).execution_options(
-        yield_per=2000)))
+    return iter(
+        session.scalars(
+            select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=2000)
+        )
+    )
 
 
 def verify(session: Session) -> ChainReport:
@@ -145,11 +149,19 @@ def verify(session: Session) -> ChainReport:
         count += 1
         prev = heads.get(event.chain, GENESIS)
         if event.prev_hash != prev:
-            return ChainReport(count, len(heads), event.seq,
-                               f"event {event.seq} does not link to the previous event of its chain")
+            return ChainReport(
+                count,
+                len(heads),
+                event.seq,
+                f"event {event.seq} does not link to the previous event of its chain",
+            )
         if _digest(prev, _body(event)) != event.hash:
-            return ChainReport(count, len(heads), event.seq,
-                               f"event {event.seq} was altered: its content does not match its hash")
+            return ChainReport(
+                count,
+                len(heads),
+                event.seq,
+                f"event {event.seq} was altered: its content does not match its hash",
+            )
         heads[event.chain] = event.hash
     return ChainReport(count, len(heads), None, None)
 

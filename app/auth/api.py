@@ -36,14 +36,24 @@ def issue_token(
 ) -> TokenRead:
     """Exchange a username and password for a bearer token (OAuth2 password form)."""
     issued = auth_service.sign_in(
-        uow, username=form.username[:64], password=form.password[:1024],
-        client=client_address(request), kind="api", now=now, settings=settings.auth,
+        uow,
+        username=form.username[:64],
+        password=form.password[:1024],
+        client=client_address(request),
+        kind="api",
+        now=now,
+        settings=settings.auth,
     )
     return TokenRead(access_token=issued.token, expires_at=issued.expires_at)
 
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
-                                            pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
+# pydantic checks the pattern before lower-casing, so the pattern must accept capitals.
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
+    ),
+]
 
 
 class UserCreate(In):
@@ -74,18 +84,25 @@ class Me(BaseModel):
 
 
 @router.post("/users", status_code=201, response_model=UserRead)
-def create_user(body: UserCreate, uow: UowDep, actor: ActorDep, now: NowDep,
-                settings: SettingsDep) -> object:
+def create_user(
+    body: UserCreate, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
     """Create a staff account (administrators)."""
     return auth_service.add_user(
-        uow, actor=actor, username=body.username, password=body.password, role=body.role,
-        display_name=body.display_name, pharmacy_id=body.pharmacy_id, contact_id=body.contact_id,
-        registration_number=body.registration_number, now=now, settings=settings.auth,
+        uow,
+        actor=actor,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        display_name=body.display_name,
+        pharmacy_id=body.pharmacy_id,
+        contact_id=body.contact_id,
+        registration_number=body.registration_number,
+        now=now,
+        settings=settings.auth,
     )
 
 
 @router.get("/me", response_model=Me)
 def who_am_i(actor: ActorDep) -> Me:
     return Me(id=actor.id, username=actor.name, role=actor.role, pharmacy_id=actor.pharmacy_id)
-
-

@@ -14,8 +14,13 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 def hasher(profile: str) -> PasswordHash:
     if profile == "cheapest":  # argon2-cffi documents CHEAPEST as "only for testing"
         p = profiles.CHEAPEST
-        return PasswordHash((Argon2Hasher(time_cost=p.time_cost, memory_cost=p.memory_cost,
-                                          parallelism=p.parallelism),))
+        return PasswordHash(
+            (
+                Argon2Hasher(
+                    time_cost=p.time_cost, memory_cost=p.memory_cost, parallelism=p.parallelism
+                ),
+            )
+        )
     return PasswordHash((Argon2Hasher(),))
 
 

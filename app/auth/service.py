@@ -11,7 +11,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
@@ -19,6 +19,7 @@ from app.auth.models import AuthSession, LoginAttempt, Role, User
 from app.auth.passwords import dummy_hash, hash_password, verify_password
 from app.auth.policy import require_role
 from app.config import AuthSettings
+from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from app.pharmacies.models import Pharmacy
@@ -52,13 +53,16 @@ def _login_delay(failures: int, settings: AuthSettings) -> int:
     """Seconds to wait before the next attempt: none for the first few, then doubling."""
     if failures < settings.login_free_failures:
         return 0
-    return min(2 ** (failures - settings.login_free_failures + 1), settings.login_max_delay_seconds)
+    delay: int = 2 ** (failures - settings.login_free_failures + 1)
+    return min(delay, settings.login_max_delay_seconds)
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> tuple[int, datetime | None]:
+def _recent_failures(
+    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
+) -> tuple[int, datetime | None]:
     row = session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
-            column == value,  # type: ignore[operator]
+            column == value,
             LoginAttempt.at >= since,
             LoginAttempt.succeeded.is_(False),
         )
@@ -66,8 +70,9 @@ def _recent_failures(session: Session, column: object, value: str, since: dateti
     return int(row[0]), row[1]
 
 
-def _check_rate(session: Session, *, username: str, client: str, now: datetime,
-                settings: AuthSettings) -> None:
+def _check_rate(
+    session: Session, *, username: str, client: str, now: datetime, settings: AuthSettings
+) -> None:
     since = now - timedelta(seconds=settings.login_window_seconds)
     for column, value in ((LoginAttempt.username, username), (LoginAttempt.client, client)):
         failures, last = _recent_failures(session, column, value, since)
@@ -97,7 +102,7 @@ def sign_in(
     settings: AuthSettings,
 ) -> IssuedToken:
     """Check the password (rate-limited) and open a session or API token for the user."""
-    username = username.strip().lower()
+    username = username.strip().lower()[:64]  # lower() can lengthen ("İ"): fit the column
     with uow:
         _check_rate(uow.session, username=username, client=client, now=now, settings=settings)
         user = uow.session.scalar(select(User).where(User.username == username))
@@ -105,9 +110,15 @@ def sign_in(
         ok = verify_password(password, stored, profile=settings.password_profile)
         if not ok or user is None or not user.active:
             uow.session.add(LoginAttempt(username=username, client=client, at=now, succeeded=False))
-            audit_service.record(uow.session, SYSTEM, "auth.sign_in_failed", entity="user",
-                                 entity_id=user.id if user else "-", at=now,
-                                 facts={"reason": "disabled" if (user and ok) else "bad_credentials"})
+            audit_service.record(
+                uow.session,
+                SYSTEM,
+                "auth.sign_in_failed",
+                entity="user",
+                entity_id=user.id if user else "-",
+                at=now,
+                facts={"reason": "disabled" if (user and ok) else "bad_credentials"},
+            )
             uow.commit()  # the failed attempt is the rate limiter's memory: keep it
             raise NotAuthenticated("Wrong username or password, or the account is disabled")
         token = secrets.token_urlsafe(32)
@@ -115,12 +126,26 @@ def sign_in(
         expires_at = now + timedelta(seconds=settings.token_ttl_seconds)
         uow.session.add(LoginAttempt(username=username, client=client, at=now, succeeded=True))
         uow.session.add(
-            AuthSession(token_hash=token_hash(token), kind=kind, user_id=user.id, csrf_token=csrf,
-                        created_at=now, last_seen_at=now, expires_at=expires_at)
+            AuthSession(
+                token_hash=token_hash(token),
+                kind=kind,
+                user_id=user.id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires_at,
+            )
         )
-        audit_service.record(uow.session, actor_for(user), "auth.signed_in", entity="user",
-                             entity_id=user.id, at=now, pharmacy_id=user.pharmacy_id,
-                             facts={"kind": kind})
+        audit_service.record(
+            uow.session,
+            actor_for(user),
+            "auth.signed_in",
+            entity="user",
+            entity_id=user.id,
+            at=now,
+            pharmacy_id=user.pharmacy_id,
+            facts={"kind": kind},
+        )
         uow.commit()
         return IssuedToken(token=token, expires_at=expires_at, user_id=user.id, csrf_token=csrf)
 
@@ -133,8 +158,14 @@ class Authenticated:
     display_name: str
 
 
-def authenticate(uow: UnitOfWork, *, token: str, now: datetime, kind: str | None = None,
-                 idle_seconds: int | None = None) -> Authenticated:
+def authenticate(
+    uow: UnitOfWork,
+    *,
+    token: str,
+    now: datetime,
+    kind: str | None = None,
+    idle_seconds: int | None = None,
+) -> Authenticated:
     """Resolve a bearer token or session cookie to the acting user, or refuse."""
     with uow:
         row = uow.session.execute(
@@ -150,15 +181,18 @@ def authenticate(uow: UnitOfWork, *, token: str, now: datetime, kind: str | None
             or auth_session.expires_at <= now
             or not user.active
             or (kind is not None and auth_session.kind != kind)
-            or (idle_seconds is not None
-                and auth_session.last_seen_at + timedelta(seconds=idle_seconds) <= now)
+            or (
+                idle_seconds is not None
+                and auth_session.last_seen_at + timedelta(seconds=idle_seconds) <= now
+            )
         ):
             raise NotAuthenticated("Unknown or expired credentials")
         if kind == "web":
             auth_session.last_seen_at = now
             uow.commit()
-        return Authenticated(actor_for(user), auth_session.id, auth_session.csrf_token,
-                             user.display_name)
+        return Authenticated(
+            actor_for(user), auth_session.id, auth_session.csrf_token, user.display_name
+        )
 
 
 def sign_out(uow: UnitOfWork, *, session_id: UUID, actor: Actor, now: datetime) -> None:
@@ -166,8 +200,15 @@ def sign_out(uow: UnitOfWork, *, session_id: UUID, actor: Actor, now: datetime) 
         uow.session.execute(
             update(AuthSession).where(AuthSession.id == session_id).values(revoked_at=now)
         )
-        audit_service.record(uow.session, actor, "auth.signed_out", entity="user",
-                             entity_id=actor.id, at=now, pharmacy_id=actor.pharmacy_id)
+        audit_service.record(
+            uow.session,
+            actor,
+            "auth.signed_out",
+            entity="user",
+            entity_id=actor.id,
+            at=now,
+            pharmacy_id=actor.pharmacy_id,
+        )
         uow.commit()
 
 
@@ -198,6 +239,8 @@ def add_user(
     with uow:
         if pharmacy_id is not None and uow.session.get(Pharmacy, pharmacy_id) is None:
             raise NotFound("pharmacy", pharmacy_id)
+        if contact_id is not None and uow.session.get(Contact, contact_id) is None:
+            raise NotFound("contact", contact_id)
         user = User(
             username=username,
             display_name=display_name or username,
@@ -213,14 +256,26 @@ def add_user(
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict(f"The username {username!r} is taken", code="duplicate_username") from exc
-        audit_service.record(uow.session, actor, "user.created", entity="user", entity_id=user.id,
-                             at=now, pharmacy_id=pharmacy_id, facts={"role": role})
+            raise Conflict(
+                f"The username {username!r} is taken", code="duplicate_username"
+            ) from exc
+        audit_service.record(
+            uow.session,
+            actor,
+            "user.created",
+            entity="user",
+            entity_id=user.id,
+            at=now,
+            pharmacy_id=pharmacy_id,
+            facts={"role": role},
+        )
         uow.commit()
         return user
 
 
-def set_active(uow: UnitOfWork, *, actor: Actor, user_id: UUID, active: bool, now: datetime) -> None:
+def set_active(
+    uow: UnitOfWork, *, actor: Actor, user_id: UUID, active: bool, now: datetime
+) -> None:
     """Enable or disable an account; disabling revokes every session at once (ASVS 7.4.2)."""
     require_role(actor, {Role.ADMIN}, "disable accounts")
     with uow:
@@ -234,7 +289,13 @@ def set_active(uow: UnitOfWork, *, actor: Actor, user_id: UUID, active: bool, no
                 .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-        audit_service.record(uow.session, actor, "user.enabled" if active else "user.disabled",
-                             entity="user", entity_id=user_id, at=now,
-                             pharmacy_id=user.pharmacy_id)
+        audit_service.record(
+            uow.session,
+            actor,
+            "user.enabled" if active else "user.disabled",
+            entity="user",
+            entity_id=user_id,
+            at=now,
+            pharmacy_id=user.pharmacy_id,
+        )
         uow.commit()

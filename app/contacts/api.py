@@ -37,25 +37,38 @@ class ContactCreated(ContactRead):
     webhook_secret: str | None = Field(
         default=None, description="Shown once: store it to verify our webhook signatures."
     )
+    feed_url: str = Field(description="Shown once: this contact's Atom feed of alerts.")
 
 
 @router.post("/contacts", status_code=201, response_model=ContactCreated)
-def create_contact(body: ContactCreate, uow: UowDep, actor: ActorDep, now: NowDep,
-                   settings: SettingsDep) -> ContactCreated:
+def create_contact(
+    body: ContactCreate, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> ContactCreated:
     """Add a contact who receives alerts; the webhook secret is returned this once only."""
-    contact, secret = contacts_service.create_contact(
-        uow, actor=actor, name=body.name, organisation=body.organisation, kind=body.kind,
-        email=body.email, webhook_url=body.webhook_url,
+    contact, secrets = contacts_service.create_contact(
+        uow,
+        actor=actor,
+        name=body.name,
+        organisation=body.organisation,
+        kind=body.kind,
+        email=body.email,
+        webhook_url=body.webhook_url,
         allowed_webhook_hosts=settings.webhook_allowed_hosts,
-        allow_http_webhooks=settings.allow_http_webhooks, now=now,
+        allow_http_webhooks=settings.allow_http_webhooks,
+        now=now,
     )
-    return ContactCreated(**ContactRead.model_validate(contact).model_dump(),
-                          webhook_secret=secret)
+    base = settings.notify.public_base_url.rstrip("/")
+    return ContactCreated(
+        **ContactRead.model_validate(contact).model_dump(),
+        webhook_secret=secrets.webhook_secret,
+        feed_url=f"{base}/feeds/alerts.atom?token={secrets.feed_token}",
+    )
 
 
 @router.get("/contacts", response_model=Paged[ContactRead])
-def list_contacts(uow: UowDep, actor: ActorDep,
-                  kind: Annotated[ContactKind | None, Query()] = None) -> object:
+def list_contacts(
+    uow: UowDep, actor: ActorDep, kind: Annotated[ContactKind | None, Query()] = None
+) -> object:
     return {"items": contacts_service.list_contacts(uow, actor=actor, kind=kind), "next": None}
 
 

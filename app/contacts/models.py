@@ -33,4 +33,8 @@ class Contact(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
     # The pharmacy that registered the contact (a safeguarding lead or MASH for its area).
     pharmacy_id: Mapped[UUID | None] = mapped_column(ForeignKey("pharmacies.id"), index=True)
+    # SHA-256 of the token in this contact's Atom feed URL (the token is shown once).
+    feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Set when the receiver answered 410 Gone: no more webhooks until an admin re-enables it.
+    webhook_disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

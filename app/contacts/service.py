@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -20,6 +22,14 @@ from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Shown once at creation: we keep only what we need to sign, and a hash of the feed token."""
+
+    webhook_secret: str | None
+    feed_token: str
 
 
 def new_webhook_secret() -> str:
@@ -50,13 +60,18 @@ def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bo
     except ValueError:
         address = None
     if address is not None and (
-        address.is_private or address.is_loopback or address.is_link_local
-        or address.is_reserved or address.is_multicast or address.is_unspecified
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
     ):
         internal = True
     if internal:
-        raise InvalidInput("webhook_url", "internal_address",
-                           "must not point at an internal or loopback address")
+        raise InvalidInput(
+            "webhook_url", "internal_address", "must not point at an internal or loopback address"
+        )
 
 
 def create_contact(
@@ -71,28 +86,44 @@ def create_contact(
     allowed_webhook_hosts: frozenset[str],
     allow_http_webhooks: bool,
     now: datetime,
-) -> tuple[Contact, str | None]:
-    """Register a contact; returns it and the webhook secret, which is never shown again."""
+) -> tuple[Contact, Secrets]:
+    """Register a contact; returns it with its webhook secret and feed token, shown only now."""
     if actor is not SYSTEM:
         require_role(actor, WRITERS, "add contacts")
     if not email and not webhook_url:
         raise InvalidInput("email", "required", "give an email address or a webhook URL")
     if webhook_url:
-        check_webhook_url(webhook_url, allowed_hosts=allowed_webhook_hosts,
-                          allow_http=allow_http_webhooks)
+        check_webhook_url(
+            webhook_url, allowed_hosts=allowed_webhook_hosts, allow_http=allow_http_webhooks
+        )
     secret = new_webhook_secret() if webhook_url else None
+    feed_token = secrets.token_urlsafe(32)
     with uow:
-        contact = Contact(name=name, organisation=organisation, kind=kind, email=email,
-                          webhook_url=webhook_url, webhook_secret=secret,
-                          pharmacy_id=actor.pharmacy_id, created_at=now)
+        contact = Contact(
+            name=name,
+            organisation=organisation,
+            kind=kind,
+            email=email,
+            webhook_url=webhook_url,
+            webhook_secret=secret,
+            feed_token_hash=hashlib.sha256(feed_token.encode()).hexdigest(),
+            pharmacy_id=actor.pharmacy_id,
+            created_at=now,
+        )
         uow.session.add(contact)
         uow.session.flush()
-        audit_service.record(uow.session, actor, "contact.created", entity="contact",
-                             entity_id=contact.id, at=now, pharmacy_id=actor.pharmacy_id,
-                             facts={"kind": kind, "webhook": bool(webhook_url),
-                                    "email": bool(email)})
+        audit_service.record(
+            uow.session,
+            actor,
+            "contact.created",
+            entity="contact",
+            entity_id=contact.id,
+            at=now,
+            pharmacy_id=actor.pharmacy_id,
+            facts={"kind": kind, "webhook": bool(webhook_url), "email": bool(email)},
+        )
         uow.commit()
-        return contact, secret
+        return contact, Secrets(secret, feed_token)
 
 
 def get_contact(uow: UnitOfWork, *, actor: Actor, contact_id: UUID) -> Contact:

@@ -67,7 +67,8 @@ class HandoverBody(In):
     outcome: Literal["supervised", "collected"]
     collector: Literal["patient", "representative", "hcp"] = "patient"
     collector_details: Annotated[str, Field(max_length=500)] | None = Field(
-        default=None, description="Name and address of a representative or healthcare professional")
+        default=None, description="Name and address of a representative or healthcare professional"
+    )
     id_checked: bool = False
     id_shown: bool | None = None
     children_present: Annotated[list[UUID], Field(max_length=20)] = []
@@ -79,8 +80,10 @@ class HandoverBody(In):
     @model_validator(mode="after")
     def _collector_details(self) -> HandoverBody:
         if self.collector in ("representative", "hcp") and not self.collector_details:
-            raise ValueError("collector_details (name and address) is required when someone "
-                             "other than the patient collects")
+            raise ValueError(
+                "collector_details (name and address) is required when someone "
+                "other than the patient collects"
+            )
         return self
 
 
@@ -166,94 +169,176 @@ class AdherenceRead(BaseModel):
 
 
 @router.get("/counter/due", response_model=Paged[DueRead])
-def due(uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep,
-        day: Annotated[date | None, Query(alias="date")] = None) -> object:
+def due(
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> object:
     """Instalments due at the caller's pharmacy on a date (today by default), each with its
     decision."""
     today = local_date(now, settings.timezone)
-    items = dosing_reads.due_list(uow, actor=actor, day=day or today, policy=settings.policy,
-                                  now=now)
+    items = dosing_reads.due_list(
+        uow, actor=actor, day=day or today, policy=settings.policy, now=now
+    )
     return {"items": items, "next": None}
 
 
 @router.post("/counter/check", response_model=DecisionRead)
-def check(body: CheckBody, uow: UowDep, actor: ActorDep, now: NowDep,
-          settings: SettingsDep) -> object:
+def check(
+    body: CheckBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
     """Today's decision for a patient (by id or by a scanned patient card)."""
     view = dosing_service.check(
-        uow, actor=actor, patient_id=body.patient_id, barcode=body.barcode, product=body.product,
-        today=body.date or local_date(now, settings.timezone), policy=settings.policy, now=now)
+        uow,
+        actor=actor,
+        patient_id=body.patient_id,
+        barcode=body.barcode,
+        product=body.product,
+        today=body.date or local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
+    )
     return dosing_service.decision_body(view)
 
 
-@router.post("/counter/handover", status_code=201, response_model=HandoverRead,
-             responses={409: {"description": "already_recorded: names who and when"},
-                        422: {"description": "handover_refused: every block and warning"}})
-def handover(body: HandoverBody, uow: UowDep, actor: ActorDep, now: NowDep,
-             settings: SettingsDep,
-             idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Any:
+@router.post(
+    "/counter/handover",
+    status_code=201,
+    response_model=HandoverRead,
+    responses={
+        409: {"description": "already_recorded: names who and when"},
+        422: {"description": "handover_refused: every block and warning"},
+    },
+)
+def handover(
+    body: HandoverBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
     """Record a supervised dose or a take-home collection for today.
 
     Warnings must be listed in `acknowledged`; only `no_lockable_box` and
     `children_not_confirmed` may be overridden, with a reason. A retry with the same
     `Idempotency-Key` replays the stored response.
     """
-    overrides = {o.code: o.reason for o in [*body.overrides, *([body.override] if body.override
-                                                                else [])]}
+    overrides: dict[str, str] = {
+        o.code: o.reason for o in [*body.overrides, *([body.override] if body.override else [])]
+    }
     stored = dosing_service.hand_over(
-        uow, actor=actor,
+        uow,
+        actor=actor,
         handover=dosing_service.Handover(
-            patient_id=body.patient_id, date=body.date, outcome=body.outcome,
-            collector=body.collector, collector_details=body.collector_details,
-            id_checked=body.id_checked, id_shown=body.id_shown,
-            children_present=tuple(body.children_present), intoxicated=body.intoxicated,
-            acknowledged=frozenset(body.acknowledged), overrides=overrides),
-        today=local_date(now, settings.timezone), policy=settings.policy, now=now,
+            patient_id=body.patient_id,
+            date=body.date,
+            outcome=body.outcome,
+            collector=body.collector,
+            collector_details=body.collector_details,
+            id_checked=body.id_checked,
+            id_shown=body.id_shown,
+            children_present=tuple(body.children_present),
+            intoxicated=body.intoxicated,
+            acknowledged=frozenset(body.acknowledged),
+            overrides=overrides,
+        ),
+        today=local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
         idempotency_key=idempotency_key,
-        digest=dosing_service.request_hash(body.model_dump(mode="json")))
+        digest=dosing_service.request_hash(body.model_dump(mode="json")),
+    )
     return JSONResponse(stored.body, status_code=stored.status)
 
 
 @router.post("/counter/withhold", status_code=201, response_model=WithheldRead)
-def withhold(body: WithholdBody, uow: UowDep, actor: ActorDep, now: NowDep,
-             settings: SettingsDep) -> object:
+def withhold(
+    body: WithholdBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
     """Withhold today's instalment; a withheld dose is never supplied later."""
     return dosing_service.withhold(
-        uow, actor=actor, patient_id=body.patient_id, day=body.date, reason=body.reason,
-        reason_text=body.reason_text, children_present=body.children_present,
-        today=local_date(now, settings.timezone), policy=settings.policy, now=now)
+        uow,
+        actor=actor,
+        patient_id=body.patient_id,
+        day=body.date,
+        reason=body.reason,
+        reason_text=body.reason_text,
+        children_present=body.children_present,
+        today=local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
+    )
 
 
 @router.post("/pharmacies/{pharmacy_id}/close-day", response_model=DayClosedRead)
-def close_day(pharmacy_id: UUID, body: CloseDayBody, uow: UowDep, actor: ActorDep, now: NowDep,
-              settings: SettingsDep) -> DayClosedRead:
+def close_day(
+    pharmacy_id: UUID,
+    body: CloseDayBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> DayClosedRead:
     """End of day: uncollected instalments become missed, then the missed-dose rules run."""
     today = local_date(now, settings.timezone)
-    closed = dosing_service.close_day(uow, actor=actor, pharmacy_id=pharmacy_id,
-                                      day=body.date or today, today=today,
-                                      policy=settings.policy, now=now)
-    return DayClosedRead(date=closed.date, missed=closed.missed, patients=closed.patients,
-                         alerts_raised=closed.alerts)
+    closed = dosing_service.close_day(
+        uow,
+        actor=actor,
+        pharmacy_id=pharmacy_id,
+        day=body.date or today,
+        today=today,
+        policy=settings.policy,
+        now=now,
+    )
+    return DayClosedRead(
+        date=closed.date,
+        missed=closed.missed,
+        patients=closed.patients,
+        alerts_raised=closed.alerts,
+    )
 
 
 @router.post("/patients/{patient_id}/box-confirmations", status_code=201, response_model=BoxRead)
-def record_box(patient_id: UUID, body: BoxBody, uow: UowDep, actor: ActorDep, now: NowDep,
-               settings: SettingsDep) -> object:
+def record_box(
+    patient_id: UUID,
+    body: BoxBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
     """A lockable box was seen at the pharmacy or at home; valid for the configured days."""
     return dosing_service.record_box(
-        uow, actor=actor, patient_id=patient_id, seen_on=body.seen_on, method=body.method,
-        note=body.note, today=local_date(now, settings.timezone), policy=settings.policy,
-        now=now)
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        seen_on=body.seen_on,
+        method=body.method,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
+    )
 
 
 @router.get("/patients/{patient_id}/adherence", response_model=AdherenceRead)
-def adherence(patient_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep,
-              start: Annotated[date | None, Query(alias="from")] = None,
-              end: Annotated[date | None, Query(alias="to")] = None) -> object:
+def adherence(
+    patient_id: UUID,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> object:
     """Per-day states and a summary (attendance, missed, withheld, longest missed streak)."""
     today = local_date(now, settings.timezone)
     end = end or today
     start = start or date.fromordinal(end.toordinal() - 27)
-    result = dosing_reads.adherence(uow, actor=actor, patient_id=patient_id, start=start,
-                                    end=end, now=now)
+    result = dosing_reads.adherence(
+        uow, actor=actor, patient_id=patient_id, start=start, end=end, now=now
+    )
     return {"patient_id": result.patient_id, "days": result.days, "summary": result.summary}

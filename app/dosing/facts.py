@@ -39,22 +39,31 @@ def counter_policy(policy: PolicySettings) -> rules.CounterPolicy:
     )
 
 
-def current_prescription(session: Session, patient_id: UUID, product: str | None,
-                         today: date) -> Prescription | None:
+def current_prescription(
+    session: Session, patient_id: UUID, product: str | None, today: date
+) -> Prescription | None:
     """The live prescription covering today, else the most recent one (to explain why not)."""
-    query = select(Prescription).where(Prescription.patient_id == patient_id,
-                                       Prescription.status != Status.CANCELLED)
+    query = select(Prescription).where(
+        Prescription.patient_id == patient_id, Prescription.status != Status.CANCELLED
+    )
     if product is not None:
         query = query.where(Prescription.product == product)
     covering = session.scalar(
-        query.where(Prescription.start_on <= today, Prescription.end_on >= today,
-                    Prescription.status.in_(LIVE))
-        .order_by(Prescription.start_on.desc()).limit(1))
+        query.where(
+            Prescription.start_on <= today,
+            Prescription.end_on >= today,
+            Prescription.status.in_(LIVE),
+        )
+        .order_by(Prescription.start_on.desc())
+        .limit(1)
+    )
     if covering is not None:
         return covering
     upcoming = session.scalar(
         query.where(Prescription.start_on > today, Prescription.status.in_(LIVE))
-        .order_by(Prescription.start_on).limit(1))
+        .order_by(Prescription.start_on)
+        .limit(1)
+    )
     if upcoming is not None:
         return upcoming
     return session.scalar(query.order_by(Prescription.end_on.desc()).limit(1))
@@ -66,16 +75,22 @@ def missed_streak(session: Session, patient_id: UUID, product: str, *, through: 
     A prescriber's release resets the count: days missed before the release date do not count.
     A day with no instalment at all (a gap between prescriptions) ends the run.
     """
-    released = session.scalar(select(func.max(Release.released_on)).where(
-        Release.patient_id == patient_id))
+    released = session.scalar(
+        select(func.max(Release.released_on)).where(Release.patient_id == patient_id)
+    )
     since = through - timedelta(days=STREAK_HORIZON)
     if released is not None and released > since:
         since = released - timedelta(days=1)
     rows = session.execute(
         select(InstalmentDay.dose_date, InstalmentDay.state)
-        .where(InstalmentDay.patient_id == patient_id, InstalmentDay.product == product,
-               InstalmentDay.dose_date <= through, InstalmentDay.dose_date > since)
-        .order_by(InstalmentDay.dose_date.desc())).all()
+        .where(
+            InstalmentDay.patient_id == patient_id,
+            InstalmentDay.product == product,
+            InstalmentDay.dose_date <= through,
+            InstalmentDay.dose_date > since,
+        )
+        .order_by(InstalmentDay.dose_date.desc())
+    ).all()
     streak = 0
     expected = through
     for dose_date, state in rows:
@@ -87,9 +102,13 @@ def missed_streak(session: Session, patient_id: UUID, product: str, *, through: 
 
 
 def children_facts(children: Iterable[Child], today: date) -> tuple[rules.ChildFacts, ...]:
-    return tuple(rules.ChildFacts(age_years=age_on(c.date_of_birth, today),
-                                  protection_status=c.protection_status)  # type: ignore[arg-type]
-                 for c in children)
+    return tuple(
+        rules.ChildFacts(
+            age_years=age_on(c.date_of_birth, today),
+            protection_status=c.protection_status,  # type: ignore[arg-type]
+        )
+        for c in children
+    )
 
 
 def methadone_at_home(session: Session, household_id: UUID, today: date) -> Decimal:
@@ -97,15 +116,22 @@ def methadone_at_home(session: Session, household_id: UUID, today: date) -> Deci
     rows = session.execute(
         select(InstalmentDay.dose_date, InstalmentDay.dose_mg)
         .join(Patient, Patient.id == InstalmentDay.patient_id)
-        .where(Patient.household_id == household_id, InstalmentDay.state == DoseState.COLLECTED,
-               InstalmentDay.dose_date >= today,
-               InstalmentDay.product.like("methadone%"))).all()
+        .where(
+            Patient.household_id == household_id,
+            InstalmentDay.state == DoseState.COLLECTED,
+            InstalmentDay.dose_date >= today,
+            InstalmentDay.product.like("methadone%"),
+        )
+    ).all()
     return rules.household_methadone_at_home(((d, Decimal(mg)) for d, mg in rows), today=today)
 
 
 def box_valid_until(session: Session, patient_id: UUID) -> date | None:
-    return session.scalar(select(func.max(BoxConfirmation.valid_until)).where(
-        BoxConfirmation.patient_id == patient_id))
+    return session.scalar(
+        select(func.max(BoxConfirmation.valid_until)).where(
+            BoxConfirmation.patient_id == patient_id
+        )
+    )
 
 
 def household_facts(session: Session, patient: Patient, today: date) -> rules.HouseholdFacts | None:
@@ -123,42 +149,75 @@ def household_facts(session: Session, patient: Patient, today: date) -> rules.Ho
     )
 
 
-def instalments_today(session: Session, patient_id: UUID, product: str,
-                      today: date) -> list[InstalmentDay]:
-    return list(session.scalars(select(InstalmentDay).where(
-        InstalmentDay.patient_id == patient_id, InstalmentDay.product == product,
-        InstalmentDay.collect_on == today).order_by(InstalmentDay.dose_date)))
+def instalments_today(
+    session: Session, patient_id: UUID, product: str, today: date
+) -> list[InstalmentDay]:
+    return list(
+        session.scalars(
+            select(InstalmentDay)
+            .where(
+                InstalmentDay.patient_id == patient_id,
+                InstalmentDay.product == product,
+                InstalmentDay.collect_on == today,
+            )
+            .order_by(InstalmentDay.dose_date)
+        )
+    )
 
 
-def as_rule_days(session: Session, rows: Sequence[InstalmentDay]) -> tuple[rules.InstalmentDay, ...]:
+def as_rule_days(
+    session: Session, rows: Sequence[InstalmentDay]
+) -> tuple[rules.InstalmentDay, ...]:
     names: dict[UUID, str] = {}
     recorder_ids = {r.recorded_by_id for r in rows if r.recorded_by_id}
     if recorder_ids:
-        names = dict(session.execute(select(User.id, User.display_name).where(
-            User.id.in_(recorder_ids))).tuples().all())
+        names = dict(
+            session.execute(select(User.id, User.display_name).where(User.id.in_(recorder_ids)))
+            .tuples()
+            .all()
+        )
     return tuple(
-        rules.InstalmentDay(dose_date=r.dose_date, collect_on=r.collect_on,
-                            mode=r.mode,  # type: ignore[arg-type]
-                            dose_mg=Decimal(r.dose_mg), state=r.state,  # type: ignore[arg-type]
-                            recorded_by=names.get(r.recorded_by_id) if r.recorded_by_id else
-                            ("end of day" if r.state == DoseState.MISSED else None),
-                            recorded_at=r.recorded_at)
-        for r in rows)
+        rules.InstalmentDay(
+            dose_date=r.dose_date,
+            collect_on=r.collect_on,
+            mode=r.mode,  # type: ignore[arg-type]
+            dose_mg=Decimal(r.dose_mg),
+            state=r.state,  # type: ignore[arg-type]
+            recorded_by=names.get(r.recorded_by_id)
+            if r.recorded_by_id
+            else ("end of day" if r.state == DoseState.MISSED else None),
+            recorded_at=r.recorded_at,
+        )
+        for r in rows
+    )
 
 
-def previous_dose_mg(session: Session, patient_id: UUID, product: str, today: date) -> Decimal | None:
+def previous_dose_mg(
+    session: Session, patient_id: UUID, product: str, today: date
+) -> Decimal | None:
     value = session.scalar(
-        select(InstalmentDay.dose_mg).where(
-            InstalmentDay.patient_id == patient_id, InstalmentDay.product == product,
+        select(InstalmentDay.dose_mg)
+        .where(
+            InstalmentDay.patient_id == patient_id,
+            InstalmentDay.product == product,
             InstalmentDay.dose_date < today,
-            InstalmentDay.state.in_((DoseState.SUPERVISED, DoseState.COLLECTED)))
-        .order_by(InstalmentDay.dose_date.desc()).limit(1))
+            InstalmentDay.state.in_((DoseState.SUPERVISED, DoseState.COLLECTED)),
+        )
+        .order_by(InstalmentDay.dose_date.desc())
+        .limit(1)
+    )
     return Decimal(value) if value is not None else None
 
 
-def gather(session: Session, *, patient: Patient, product: str | None, today: date,
-           counter_pharmacy_id: UUID | None, intoxicated: bool,
-           ) -> tuple[rules.CounterFacts, Prescription | None, list[InstalmentDay]]:
+def gather(
+    session: Session,
+    *,
+    patient: Patient,
+    product: str | None,
+    today: date,
+    counter_pharmacy_id: UUID | None,
+    intoxicated: bool,
+) -> tuple[rules.CounterFacts, Prescription | None, list[InstalmentDay]]:
     """Everything `rules.decide` needs about one patient at the counter today."""
     prescription = current_prescription(session, patient.id, product, today)
     product = prescription.product if prescription else product
@@ -167,26 +226,52 @@ def gather(session: Session, *, patient: Patient, product: str | None, today: da
     streak = 0
     next_collect = last_missed = None
     if prescription is not None and product is not None:
-        successor = session.scalar(select(func.count()).select_from(Prescription).where(
-            Prescription.patient_id == patient.id, Prescription.product == product,
-            Prescription.id != prescription.id, Prescription.status.in_(LIVE),
-            Prescription.start_on > today))
+        successor = session.scalar(
+            select(func.count())
+            .select_from(Prescription)
+            .where(
+                Prescription.patient_id == patient.id,
+                Prescription.product == product,
+                Prescription.id != prescription.id,
+                Prescription.status.in_(LIVE),
+                Prescription.start_on > today,
+            )
+        )
         facts_rx = rules.PrescriptionFacts(
             status=prescription.status,  # type: ignore[arg-type]
-            start_on=prescription.start_on, end_on=prescription.end_on,
+            start_on=prescription.start_on,
+            end_on=prescription.end_on,
             daily_dose_mg=Decimal(prescription.daily_dose_mg),
             previous_daily_dose_mg=previous_dose_mg(session, patient.id, product, today),
-            pharmacy_id=str(prescription.pharmacy_id), has_successor=bool(successor))
+            pharmacy_id=str(prescription.pharmacy_id),
+            has_successor=bool(successor),
+        )
         streak = missed_streak(session, patient.id, product, through=today - timedelta(days=1))
-        next_collect = session.scalar(select(func.min(InstalmentDay.collect_on)).where(
-            InstalmentDay.patient_id == patient.id, InstalmentDay.product == product,
-            InstalmentDay.collect_on > today, InstalmentDay.state == DoseState.DUE))
-        last_missed = session.scalar(select(func.max(InstalmentDay.collect_on)).where(
-            InstalmentDay.patient_id == patient.id, InstalmentDay.product == product,
-            InstalmentDay.collect_on < today, InstalmentDay.state == DoseState.MISSED))
+        next_collect = session.scalar(
+            select(func.min(InstalmentDay.collect_on)).where(
+                InstalmentDay.patient_id == patient.id,
+                InstalmentDay.product == product,
+                InstalmentDay.collect_on > today,
+                InstalmentDay.state == DoseState.DUE,
+            )
+        )
+        last_missed = session.scalar(
+            select(func.max(InstalmentDay.collect_on)).where(
+                InstalmentDay.patient_id == patient.id,
+                InstalmentDay.product == product,
+                InstalmentDay.collect_on < today,
+                InstalmentDay.state == DoseState.MISSED,
+            )
+        )
     facts = rules.CounterFacts(
-        today=today, counter_pharmacy_id=str(counter_pharmacy_id or patient.pharmacy_id),
-        prescription=facts_rx, instalments=as_rule_days(session, rows),
-        next_collect_on=next_collect, last_missed_collect_on=last_missed, missed_streak=streak,
-        household=household_facts(session, patient, today), intoxicated=intoxicated)
+        today=today,
+        counter_pharmacy_id=str(counter_pharmacy_id or patient.pharmacy_id),
+        prescription=facts_rx,
+        instalments=as_rule_days(session, rows),
+        next_collect_on=next_collect,
+        last_missed_collect_on=last_missed,
+        missed_streak=streak,
+        household=household_facts(session, patient, today),
+        intoxicated=intoxicated,
+    )
     return facts, prescription, rows

@@ -30,7 +30,7 @@ from app.db import UnitOfWork
 from app.dosing import facts as dosing_facts
 from app.dosing import rules
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay, Mode
-from app.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
+from app.errors import Conflict, DomainError, InvalidInput, Refused
 from app.households.models import BoxConfirmation, Child
 from app.households.service import current_children
 from app.patients import service as patients_service
@@ -73,8 +73,9 @@ def decision_body(view: CounterView) -> dict[str, Any]:
     }
 
 
-def _patient_for_counter(session: Session, actor: Actor, *, patient_id: UUID | None,
-                         barcode: str | None) -> Patient:
+def _patient_for_counter(
+    session: Session, actor: Actor, *, patient_id: UUID | None, barcode: str | None
+) -> Patient:
     if patient_id is not None:
         return patients_service.load_visible(session, actor, patient_id)
     if barcode:
@@ -82,28 +83,69 @@ def _patient_for_counter(session: Session, actor: Actor, *, patient_id: UUID | N
     raise InvalidInput("patient_id", "required", "give a patient_id or a scanned barcode")
 
 
-def _view(session: Session, actor: Actor, patient: Patient, *, product: str | None, today: date,
-          intoxicated: bool, policy: PolicySettings) -> CounterView:
+def _view(
+    session: Session,
+    actor: Actor,
+    patient: Patient,
+    *,
+    product: str | None,
+    today: date,
+    intoxicated: bool,
+    policy: PolicySettings,
+) -> CounterView:
     facts, prescription, rows = dosing_facts.gather(
-        session, patient=patient, product=product, today=today,
-        counter_pharmacy_id=actor.pharmacy_id, intoxicated=intoxicated)
+        session,
+        patient=patient,
+        product=product,
+        today=today,
+        counter_pharmacy_id=actor.pharmacy_id,
+        intoxicated=intoxicated,
+    )
     decision = rules.decide(facts, dosing_facts.counter_policy(policy))
-    return CounterView(patient, decision, prescription.product if prescription else product,
-                       prescription.id if prescription else None, facts, rows)
+    return CounterView(
+        patient,
+        decision,
+        prescription.product if prescription else product,
+        prescription.id if prescription else None,
+        facts,
+        rows,
+    )
 
 
-def check(uow: UnitOfWork, *, actor: Actor, patient_id: UUID | None = None,
-          barcode: str | None = None, product: str | None = None, today: date,
-          policy: PolicySettings, now: datetime) -> CounterView:
+def check(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: UUID | None = None,
+    barcode: str | None = None,
+    product: str | None = None,
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+) -> CounterView:
     """Today's decision for a patient at the counter (the read is logged)."""
     require_role(actor, COUNTER | {Role.ADMIN}, "use the counter")
     with uow:
         patient = _patient_for_counter(uow.session, actor, patient_id=patient_id, barcode=barcode)
-        view = _view(uow.session, actor, patient, product=product, today=today,
-                     intoxicated=False, policy=policy)
-        audit_service.record(uow.session, actor, "counter.checked", entity="patient",
-                             entity_id=patient.id, at=now, pharmacy_id=patient.pharmacy_id,
-                             facts={"blocks": [str(b.code) for b in view.decision.blocks]})
+        view = _view(
+            uow.session,
+            actor,
+            patient,
+            product=product,
+            today=today,
+            intoxicated=False,
+            policy=policy,
+        )
+        audit_service.record(
+            uow.session,
+            actor,
+            "counter.checked",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={"blocks": [str(b.code) for b in view.decision.blocks]},
+        )
         uow.commit()
         return view
 
@@ -136,13 +178,19 @@ class Stored:
 def _replay(session: Session, actor: Actor, key: str | None, digest: str) -> Stored | None:
     if not key:
         return None
-    stored = session.scalar(select(IdempotentRequest).where(
-        IdempotentRequest.user_id == actor.id, IdempotentRequest.key == key))
+    stored = session.scalar(
+        select(IdempotentRequest).where(
+            IdempotentRequest.user_id == actor.id, IdempotentRequest.key == key
+        )
+    )
     if stored is None:
         return None
     if stored.request_hash != digest:
-        raise InvalidInput("Idempotency-Key", "idempotency_key_reused",
-                           "this key was used for a different request; use a new key")
+        raise InvalidInput(
+            "Idempotency-Key",
+            "idempotency_key_reused",
+            "this key was used for a different request; use a new key",
+        )
     return Stored(stored.status_code, stored.response)
 
 
@@ -156,66 +204,121 @@ def _check_children_present(children: Sequence[Child], present: Sequence[UUID]) 
     known = {c.id for c in children}
     for child_id in present:
         if child_id not in known:
-            raise InvalidInput("children_present", "household_child",
-                               f"{child_id} is not a child living in the patient's household")
+            raise InvalidInput(
+                "children_present",
+                "household_child",
+                f"{child_id} is not a child living in the patient's household",
+            )
 
 
-def _raise(session: Session, events: Sequence[safeguarding_rules.SafeguardingEvent], *,
-           actor: Actor, patient: Patient, day: date, now: datetime) -> list[str]:
+def _raise(
+    session: Session,
+    events: Sequence[safeguarding_rules.SafeguardingEvent],
+    *,
+    actor: Actor,
+    patient: Patient,
+    day: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> list[str]:
     raised = []
     for event in events:
         alert = safeguarding_service.raise_alert(
-            session, event, actor=actor, pharmacy_id=patient.pharmacy_id, patient_id=patient.id,
-            household_id=patient.household_id, day=day, now=now)
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=patient.pharmacy_id,
+            patient_id=patient.id,
+            household_id=patient.household_id,
+            day=day,
+            now=now,
+            routing=policy.alert_routing,
+        )
         raised.append(str(alert.id))
     return raised
 
 
-def _household_events_after_take_home(session: Session, patient: Patient, today: date,
-                                      policy: PolicySettings) -> list[safeguarding_rules.SafeguardingEvent]:
+def _household_events_after_take_home(
+    session: Session, patient: Patient, today: date, policy: PolicySettings
+) -> list[safeguarding_rules.SafeguardingEvent]:
     """Household rules after a take-home: protected children, regimes, methadone at home."""
     if patient.household_id is None:
         return []
     children = dosing_facts.children_facts(
-        current_children(session, patient.household_id, today), today)
+        current_children(session, patient.household_id, today), today
+    )
     members = session.scalars(select(Patient).where(Patient.household_id == patient.household_id))
     regimes = []
     for member in members:
-        modes = set(session.scalars(select(InstalmentDay.mode).where(
-            InstalmentDay.patient_id == member.id, InstalmentDay.dose_date >= today,
-            InstalmentDay.state.in_((DoseState.DUE, DoseState.COLLECTED))).distinct()))
+        modes = set(
+            session.scalars(
+                select(InstalmentDay.mode)
+                .where(
+                    InstalmentDay.patient_id == member.id,
+                    InstalmentDay.dose_date >= today,
+                    InstalmentDay.state.in_((DoseState.DUE, DoseState.COLLECTED)),
+                )
+                .distinct()
+            )
+        )
         if not modes:
             continue
-        regimes.append(safeguarding_rules.MemberRegime(
-            patient_ref=str(member.id), has_take_home=Mode.TAKE_HOME in modes,
-            supervised_because_of_children=modes == {Mode.SUPERVISED} and bool(children)))
-    return list(safeguarding_rules.household_events(
-        members=tuple(regimes), children=children,
-        methadone_at_home_mg=dosing_facts.methadone_at_home(session, patient.household_id, today),
-        policy_household_mg=Decimal(policy.household_methadone_mg),
-        child_age_years=policy.child_age_years))
+        regimes.append(
+            safeguarding_rules.MemberRegime(
+                patient_ref=str(member.id),
+                has_take_home=Mode.TAKE_HOME in modes,
+                supervised_because_of_children=modes == {Mode.SUPERVISED} and bool(children),
+            )
+        )
+    return list(
+        safeguarding_rules.household_events(
+            members=tuple(regimes),
+            children=children,
+            methadone_at_home_mg=dosing_facts.methadone_at_home(
+                session, patient.household_id, today
+            ),
+            policy_household_mg=Decimal(policy.household_methadone_mg),
+            child_age_years=policy.child_age_years,
+        )
+    )
 
 
-def handover_body(rows: Sequence[InstalmentDay], *, handover_id: UUID, decision: rules.Decision,
-                  alerts: list[str]) -> dict[str, Any]:
+def handover_body(
+    rows: Sequence[InstalmentDay], *, handover_id: UUID, decision: rules.Decision, alerts: list[str]
+) -> dict[str, Any]:
     return {
         "handover_id": str(handover_id),
         "patient_id": str(rows[0].patient_id),
         "mode": decision.mode,
         "dose_mg": str(sum((Decimal(r.dose_mg) for r in rows), Decimal(0))),
-        "doses": [{"id": str(r.id), "dose_date": r.dose_date.isoformat(), "mode": r.mode,
-                   "dose_mg": str(r.dose_mg), "state": r.state,
-                   "recorded_at": r.recorded_at.isoformat() if r.recorded_at else None}
-                  for r in rows],
+        "doses": [
+            {
+                "id": str(r.id),
+                "dose_date": r.dose_date.isoformat(),
+                "mode": r.mode,
+                "dose_mg": str(r.dose_mg),
+                "state": r.state,
+                "recorded_at": r.recorded_at.isoformat() if r.recorded_at else None,
+            }
+            for r in rows
+        ],
         "warnings_acknowledged": [str(w.code) for w in decision.warnings],
         "alerts": alerts,
         "label": None,
     }
 
 
-def hand_over(uow: UnitOfWork, *, actor: Actor, handover: Handover, today: date,
-              policy: PolicySettings, now: datetime, idempotency_key: str | None = None,
-              digest: str = "") -> Stored:
+def hand_over(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    handover: Handover,
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+    idempotency_key: str | None = None,
+    digest: str = "",
+) -> Stored:
     """Record today's supervised or take-home handover, if the rules allow it.
 
     A refusal is itself recorded (audited, and a take-home refused for want of a box alerts
@@ -224,33 +327,59 @@ def hand_over(uow: UnitOfWork, *, actor: Actor, handover: Handover, today: date,
     require_role(actor, COUNTER, "hand over doses")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, handover.patient_id,
-                                                for_update=True)
+        patient = patients_service.load_visible(
+            session, actor, handover.patient_id, for_update=True
+        )
         replay = _replay(session, actor, idempotency_key, digest)
         if replay is not None:
             return replay
         if handover.date != today:
-            raise InvalidInput("date", "today_only",
-                               f"a handover is recorded on the day it happens ({today})")
+            raise InvalidInput(
+                "date", "today_only", f"a handover is recorded on the day it happens ({today})"
+            )
         children = _children_in_household(session, patient, today)
         _check_children_present(children, handover.children_present)
-        view = _view(session, actor, patient, product=None, today=today,
-                     intoxicated=handover.intoxicated, policy=policy)
+        view = _view(
+            session,
+            actor,
+            patient,
+            product=None,
+            today=today,
+            intoxicated=handover.intoxicated,
+            policy=policy,
+        )
         decision = view.decision
         standing = decision.refusal(handover.acknowledged, handover.overrides)
         if not standing and decision.mode is not None:
-            expected = "supervised" if decision.mode == Mode.SUPERVISED else "collected"
+            expected = "supervised" if decision.mode == "supervised" else "collected"
             if handover.outcome != expected:
-                raise InvalidInput("outcome", "matches_prescription",
-                                   f"today's instalment is {decision.mode.replace('_', '-')}: "
-                                   f"record it as {expected}")
+                raise InvalidInput(
+                    "outcome",
+                    "matches_prescription",
+                    f"today's instalment is {decision.mode.replace('_', '-')}: "
+                    f"record it as {expected}",
+                )
         if standing or not view.rows:
             codes = [str(r.code) for r in standing]
-            audit_service.record(session, actor, "dose.handover_refused", entity="patient",
-                                 entity_id=patient.id, at=now, pharmacy_id=patient.pharmacy_id,
-                                 facts={"standing": codes})
-            alerts = _raise(session, safeguarding_rules.refused_take_home_events(standing=codes),
-                            actor=actor, patient=patient, day=today, now=now)
+            audit_service.record(
+                session,
+                actor,
+                "dose.handover_refused",
+                entity="patient",
+                entity_id=patient.id,
+                at=now,
+                pharmacy_id=patient.pharmacy_id,
+                facts={"standing": codes},
+            )
+            alerts = _raise(
+                session,
+                safeguarding_rules.refused_take_home_events(standing=codes),
+                actor=actor,
+                patient=patient,
+                day=today,
+                now=now,
+                policy=policy,
+            )
             uow.commit()  # the refusal is part of the record, so it is saved before raising
             already = [r for r in standing if r.code == rules.Code.ALREADY_RECORDED]
             error_cls: type[DomainError] = Conflict if already else Refused
@@ -260,7 +389,8 @@ def hand_over(uow: UnitOfWork, *, actor: Actor, handover: Handover, today: date,
                 blocks=reasons(decision.blocks),
                 warnings=reasons(decision.warnings),
                 unacknowledged=[str(r.code) for r in standing if r.code in rules.WARNINGS],
-                alerts=alerts)
+                alerts=alerts,
+            )
         handover_id = uuid4()
         overridden = decision.overridden(handover.overrides)
         record = {
@@ -268,49 +398,91 @@ def hand_over(uow: UnitOfWork, *, actor: Actor, handover: Handover, today: date,
             "overrides": {str(code): handover.overrides[code] for code in overridden},
         }
         for row in view.rows:
-            state = (DoseState.SUPERVISED
-                     if handover.outcome == "supervised" and row.dose_date == today
-                     and row.mode == Mode.SUPERVISED else DoseState.COLLECTED)
+            state = (
+                DoseState.SUPERVISED
+                if handover.outcome == "supervised"
+                and row.dose_date == today
+                and row.mode == Mode.SUPERVISED
+                else DoseState.COLLECTED
+            )
             changed = session.execute(
                 update(InstalmentDay)
                 .where(InstalmentDay.id == row.id, InstalmentDay.state == DoseState.DUE)
-                .values(state=state, handover_id=handover_id, recorded_by_id=actor.id,
-                        recorded_at=now, collector=handover.collector,
-                        collector_details=handover.collector_details,
-                        id_asked=handover.id_checked, id_shown=handover.id_shown,
-                        children_present=[str(c) for c in handover.children_present],
-                        decision=record)
+                .values(
+                    state=state,
+                    handover_id=handover_id,
+                    recorded_by_id=actor.id,
+                    recorded_at=now,
+                    collector=handover.collector,
+                    collector_details=handover.collector_details,
+                    id_asked=handover.id_checked,
+                    id_shown=handover.id_shown,
+                    children_present=[str(c) for c in handover.children_present],
+                    decision=record,
+                )
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:  # another terminal got there first, between our read and write
-                raise Conflict("This dose was recorded a moment ago at another terminal",
-                               code="already_recorded")
+                raise Conflict(
+                    "This dose was recorded a moment ago at another terminal",
+                    code="already_recorded",
+                )
         session.flush()
         for row in view.rows:
             session.refresh(row)
         events = list(safeguarding_rules.override_events(overridden=[str(c) for c in overridden]))
         if any(r.state == DoseState.COLLECTED for r in view.rows):
             events += _household_events_after_take_home(session, patient, today, policy)
-        alerts = _raise(session, events, actor=actor, patient=patient, day=today, now=now)
+        alerts = _raise(
+            session, events, actor=actor, patient=patient, day=today, now=now, policy=policy
+        )
         audit_service.record(
-            session, actor, "dose.handed_over", entity="patient", entity_id=patient.id, at=now,
+            session,
+            actor,
+            "dose.handed_over",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
             pharmacy_id=patient.pharmacy_id,
-            facts={"handover_id": handover_id, "outcome": handover.outcome,
-                   "dose_dates": [r.dose_date for r in view.rows],
-                   "dose_mg": sum((Decimal(r.dose_mg) for r in view.rows), Decimal(0)),
-                   "collector": handover.collector, "id_checked": handover.id_checked,
-                   "children_present": len(handover.children_present), **record})
+            facts={
+                "handover_id": handover_id,
+                "outcome": handover.outcome,
+                "dose_dates": [r.dose_date for r in view.rows],
+                "dose_mg": sum((Decimal(r.dose_mg) for r in view.rows), Decimal(0)),
+                "collector": handover.collector,
+                "id_checked": handover.id_checked,
+                "children_present": len(handover.children_present),
+                **record,
+            },
+        )
         body = handover_body(view.rows, handover_id=handover_id, decision=decision, alerts=alerts)
         if idempotency_key:
-            session.add(IdempotentRequest(user_id=actor.id, key=idempotency_key,
-                                          request_hash=digest, status_code=201, response=body,
-                                          created_at=now))
+            session.add(
+                IdempotentRequest(
+                    user_id=actor.id,
+                    key=idempotency_key,
+                    request_hash=digest,
+                    status_code=201,
+                    response=body,
+                    created_at=now,
+                )
+            )
         uow.commit()
         return Stored(201, body)
 
 
-def withhold(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, day: date, reason: str,
-             reason_text: str, children_present: Sequence[UUID], today: date,
-             policy: PolicySettings, now: datetime) -> dict[str, Any]:
+def withhold(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    day: date,
+    reason: str,
+    reason_text: str,
+    children_present: Sequence[UUID],
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+) -> dict[str, Any]:
     """Withhold today's instalment (intoxicated, or another stated reason); never supplied later."""
     require_role(actor, {Role.PHARMACIST}, "withhold doses")
     if day != today:
@@ -320,62 +492,112 @@ def withhold(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, day: date, reas
         patient = patients_service.load_visible(session, actor, patient_id, for_update=True)
         children = _children_in_household(session, patient, today)
         _check_children_present(children, children_present)
-        view = _view(session, actor, patient, product=None, today=today, intoxicated=False,
-                     policy=policy)
+        view = _view(
+            session, actor, patient, product=None, today=today, intoxicated=False, policy=policy
+        )
         due = [r for r in view.rows if r.state == DoseState.DUE]
         if not due:
             already = [r for r in view.decision.blocks if r.code == rules.Code.ALREADY_RECORDED]
-            raise Conflict(already[0].message if already else "Nothing is due today to withhold",
-                           code="already_recorded" if already else "nothing_due",
-                           blocks=reasons(view.decision.blocks))
+            raise Conflict(
+                already[0].message if already else "Nothing is due today to withhold",
+                code="already_recorded" if already else "nothing_due",
+                blocks=reasons(view.decision.blocks),
+            )
         for row in due:
             changed = session.execute(
                 update(InstalmentDay)
                 .where(InstalmentDay.id == row.id, InstalmentDay.state == DoseState.DUE)
-                .values(state=DoseState.WITHHELD, recorded_by_id=actor.id, recorded_at=now,
-                        reason=f"{reason}: {reason_text}".strip(": "),
-                        children_present=[str(c) for c in children_present])
+                .values(
+                    state=DoseState.WITHHELD,
+                    recorded_by_id=actor.id,
+                    recorded_at=now,
+                    reason=f"{reason}: {reason_text}".strip(": "),
+                    children_present=[str(c) for c in children_present],
+                )
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:
-                raise Conflict("This dose was recorded a moment ago at another terminal",
-                               code="already_recorded")
+                raise Conflict(
+                    "This dose was recorded a moment ago at another terminal",
+                    code="already_recorded",
+                )
         events: list[safeguarding_rules.SafeguardingEvent] = []
         if reason == "intoxicated":
             events += safeguarding_rules.intoxication_events(
                 children_present=len(children_present),
-                children_in_household=dosing_facts.children_facts(children, today))
-        alerts = _raise(session, events, actor=actor, patient=patient, day=today, now=now)
-        audit_service.record(session, actor, "dose.withheld", entity="patient",
-                             entity_id=patient.id, at=now, pharmacy_id=patient.pharmacy_id,
-                             facts={"reason": reason, "dose_dates": [r.dose_date for r in due],
-                                    "children_present": len(children_present)})
+                children_in_household=dosing_facts.children_facts(children, today),
+            )
+        alerts = _raise(
+            session, events, actor=actor, patient=patient, day=today, now=now, policy=policy
+        )
+        audit_service.record(
+            session,
+            actor,
+            "dose.withheld",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={
+                "reason": reason,
+                "dose_dates": [r.dose_date for r in due],
+                "children_present": len(children_present),
+            },
+        )
         uow.commit()
-        return {"patient_id": str(patient.id), "withheld": [r.dose_date.isoformat() for r in due],
-                "alerts": alerts}
+        return {
+            "patient_id": str(patient.id),
+            "withheld": [r.dose_date.isoformat() for r in due],
+            "alerts": alerts,
+        }
 
 
-def record_box(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, seen_on: date, method: str,
-               note: str, today: date, policy: PolicySettings, now: datetime) -> BoxConfirmation:
+def record_box(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    seen_on: date,
+    method: str,
+    note: str,
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+) -> BoxConfirmation:
     """A lockable box was seen; take-homes need one while young children live there."""
     require_role(actor, COUNTER | {Role.KEY_WORKER}, "record lockable boxes")
     if seen_on > today:
         raise InvalidInput("seen_on", "not_in_future", "cannot be in the future")
     if seen_on < today - timedelta(days=policy.box_validity_days):
-        raise InvalidInput("seen_on", "within_validity",
-                           f"a box seen more than {policy.box_validity_days} days ago "
-                           "no longer counts")
+        raise InvalidInput(
+            "seen_on",
+            "within_validity",
+            f"a box seen more than {policy.box_validity_days} days ago no longer counts",
+        )
     with uow:
         session = uow.session
         patient = patients_service.load_visible(session, actor, patient_id)
         box = BoxConfirmation(
-            patient_id=patient.id, household_id=patient.household_id, seen_on=seen_on,
-            valid_until=seen_on + timedelta(days=policy.box_validity_days), method=method,
-            seen_by_id=actor.id, note=note, created_at=now)
+            patient_id=patient.id,
+            household_id=patient.household_id,
+            seen_on=seen_on,
+            valid_until=seen_on + timedelta(days=policy.box_validity_days),
+            method=method,
+            seen_by_id=actor.id,
+            note=note,
+            created_at=now,
+        )
         session.add(box)
         session.flush()
-        audit_service.record(session, actor, "box.confirmed", entity="patient",
-                             entity_id=patient.id, at=now, pharmacy_id=patient.pharmacy_id,
-                             facts={"method": method, "valid_until": box.valid_until})
+        audit_service.record(
+            session,
+            actor,
+            "box.confirmed",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={"method": method, "valid_until": box.valid_until},
+        )
         uow.commit()
         return box
 
@@ -388,8 +610,16 @@ class DayClosed:
     alerts: int
 
 
-def close_day(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, day: date, today: date,
-              policy: PolicySettings, now: datetime) -> DayClosed:
+def close_day(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    pharmacy_id: UUID,
+    day: date,
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+) -> DayClosed:
     """Mark every instalment due for collection by `day` and not recorded as missed, in one
     statement, then run the missed-dose rules for the patients it touched.
 
@@ -405,30 +635,56 @@ def close_day(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, day: date, to
             pharmacies_service.load_visible(session, actor, pharmacy_id)
         result = session.execute(
             update(InstalmentDay)
-            .where(InstalmentDay.pharmacy_id == pharmacy_id, InstalmentDay.collect_on <= day,
-                   InstalmentDay.state == DoseState.DUE)
+            .where(
+                InstalmentDay.pharmacy_id == pharmacy_id,
+                InstalmentDay.collect_on <= day,
+                InstalmentDay.state == DoseState.DUE,
+            )
             .values(state=DoseState.MISSED, recorded_at=now)
             .returning(InstalmentDay.patient_id, InstalmentDay.product)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         marked = result.all()
         touched = sorted({(row[0], row[1]) for row in marked})
         alerts = 0
         if touched:
-            patients = {p.id: p for p in session.scalars(
-                select(Patient).where(Patient.id.in_({t[0] for t in touched})))}
+            patients = {
+                p.id: p
+                for p in session.scalars(
+                    select(Patient).where(Patient.id.in_({t[0] for t in touched}))
+                )
+            }
             for patient_id, product in touched:
                 patient = patients[patient_id]
                 streak = dosing_facts.missed_streak(session, patient_id, product, through=day)
                 children = dosing_facts.children_facts(
-                    _children_in_household(session, patient, day), day)
+                    _children_in_household(session, patient, day), day
+                )
                 events = safeguarding_rules.missed_dose_events(
-                    missed_streak=streak, children=children,
-                    policy_missed_threshold=policy.missed_threshold)
-                alerts += len(_raise(session, events, actor=actor, patient=patient, day=day,
-                                     now=now))
-        audit_service.record(session, actor, "day.closed", entity="pharmacy",
-                             entity_id=pharmacy_id, at=now, pharmacy_id=pharmacy_id,
-                             facts={"date": day, "missed": len(marked), "patients": len(touched),
-                                    "alerts": alerts})
+                    missed_streak=streak,
+                    children=children,
+                    policy_missed_threshold=policy.missed_threshold,
+                )
+                alerts += len(
+                    _raise(
+                        session,
+                        events,
+                        actor=actor,
+                        patient=patient,
+                        day=day,
+                        now=now,
+                        policy=policy,
+                    )
+                )
+        audit_service.record(
+            session,
+            actor,
+            "day.closed",
+            entity="pharmacy",
+            entity_id=pharmacy_id,
+            at=now,
+            pharmacy_id=pharmacy_id,
+            facts={"date": day, "missed": len(marked), "patients": len(touched), "alerts": alerts},
+        )
         uow.commit()
         return DayClosed(day, len(marked), len(touched), alerts)

@@ -5,9 +5,10 @@ from decimal import Decimal
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.clock import local_date
+from app.households import picture as household_picture
 from app.households import service as households_service
 from app.households.models import ProtectionStatus
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
@@ -79,56 +80,102 @@ class HouseholdViewRead(HouseholdRead):
     members: list[MemberRead]
     children: list[ChildInView]
     confirmations: list[ConfirmationRead]
-    methadone_at_home_mg: Decimal = Decimal(0)
-    boxes: list[dict[str, object]] = []
-    open_alerts: list[dict[str, object]] = []
+    methadone_at_home_mg: Decimal = Field(
+        description="Take-home methadone handed over to any member and not yet past its date"
+    )
+    boxes: list[dict[str, object]]
+    open_alerts: list[dict[str, object]]
 
 
 @router.post("/households", status_code=201, response_model=HouseholdRead)
 def create_household(body: HouseholdCreate, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
     return households_service.create_household(
-        uow, actor=actor, address=body.address, postcode=body.postcode, notes=body.notes,
-        pharmacy_id=body.pharmacy_id, now=now,
+        uow,
+        actor=actor,
+        address=body.address,
+        postcode=body.postcode,
+        notes=body.notes,
+        pharmacy_id=body.pharmacy_id,
+        now=now,
     )
 
 
 @router.get("/households/{household_id}", response_model=HouseholdViewRead)
-def get_household(household_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep,
-                  settings: SettingsDep) -> HouseholdViewRead:
+def get_household(
+    household_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> HouseholdViewRead:
     """The household view: members, children with ages, methadone at home, boxes, open alerts."""
     today = local_date(now, settings.timezone)
-    view = households_service.view_household(uow, actor=actor, household_id=household_id,
-                                             today=today, now=now)
+    view = households_service.view_household(
+        uow, actor=actor, household_id=household_id, today=today, now=now
+    )
+    with uow:
+        extras = household_picture.household_extras(uow.session, view.household.id, today)
     return HouseholdViewRead(
         **HouseholdRead.model_validate(view.household).model_dump(),
-        members=[MemberRead(id=m.id, given_name=m.given_name, family_name=m.family_name,
-                            pharmacy_id=m.pharmacy_id) for m in view.members],
-        children=[ChildInView(**ChildRead.model_validate(c).model_dump(),
-                              age_years=households_service.age_on(c.date_of_birth, today))
-                  for c in view.children],
+        members=[
+            MemberRead(
+                id=m.id,
+                given_name=m.given_name,
+                family_name=m.family_name,
+                pharmacy_id=m.pharmacy_id,
+            )
+            for m in view.members
+        ],
+        children=[
+            ChildInView(
+                **ChildRead.model_validate(c).model_dump(),
+                age_years=households_service.age_on(c.date_of_birth, today),
+            )
+            for c in view.children
+        ],
         confirmations=[ConfirmationRead.model_validate(c) for c in view.confirmations],
-        **view.extras,
+        **extras,
     )
 
 
 @router.post("/households/{household_id}/children", status_code=201, response_model=ChildRead)
-def add_child(household_id: UUID, body: ChildCreate, uow: UowDep, actor: ActorDep,
-              now: NowDep, settings: SettingsDep) -> object:
+def add_child(
+    household_id: UUID,
+    body: ChildCreate,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
     return households_service.add_child(
-        uow, actor=actor, household_id=household_id, name=body.name,
-        date_of_birth=body.date_of_birth, protection_status=body.protection_status,
-        social_worker_id=body.social_worker_id, lives_from=body.lives_from,
-        today=local_date(now, settings.timezone), now=now,
+        uow,
+        actor=actor,
+        household_id=household_id,
+        name=body.name,
+        date_of_birth=body.date_of_birth,
+        protection_status=body.protection_status,
+        social_worker_id=body.social_worker_id,
+        lives_from=body.lives_from,
+        today=local_date(now, settings.timezone),
+        now=now,
     )
 
 
-@router.post("/households/{household_id}/confirmations", status_code=201,
-             response_model=ConfirmationRead)
-def confirm_children(household_id: UUID, body: ConfirmationCreate, uow: UowDep, actor: ActorDep,
-                     now: NowDep, settings: SettingsDep) -> object:
+@router.post(
+    "/households/{household_id}/confirmations", status_code=201, response_model=ConfirmationRead
+)
+def confirm_children(
+    household_id: UUID,
+    body: ConfirmationCreate,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
     """Re-confirm who lives in the household (feeds the counter's children_not_confirmed rule)."""
     today = local_date(now, settings.timezone)
     return households_service.confirm_children(
-        uow, actor=actor, household_id=household_id, confirmed_on=body.confirmed_on or today,
-        note=body.note, today=today, now=now,
+        uow,
+        actor=actor,
+        household_id=household_id,
+        confirmed_on=body.confirmed_on or today,
+        note=body.note,
+        today=today,
+        now=now,
     )

@@ -19,6 +19,7 @@ from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.households.models import Child, Household, HouseholdConfirmation
 from app.patients.models import Patient
+from app.pharmacies.models import Pharmacy
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.TECHNICIAN, Role.SAFEGUARDING_LEAD}
 
@@ -36,14 +37,19 @@ def may_see_household(session: Session, actor: Actor, household: Household) -> b
         return True
     members = session.scalars(select(Patient).where(Patient.household_id == household.id))
     return any(
-        may_see_patient(actor, pharmacy_id=m.pharmacy_id, key_worker_id=m.key_worker_id,
-                        prescriber_id=m.prescriber_id)
+        may_see_patient(
+            actor,
+            pharmacy_id=m.pharmacy_id,
+            key_worker_id=m.key_worker_id,
+            prescriber_id=m.prescriber_id,
+        )
         for m in members
     )
 
 
-def load_visible(session: Session, actor: Actor, household_id: UUID, *,
-                 for_update: bool = False) -> Household:
+def load_visible(
+    session: Session, actor: Actor, household_id: UUID, *, for_update: bool = False
+) -> Household:
     query = select(Household).where(Household.id == household_id)
     if for_update:
         query = query.with_for_update()
@@ -59,39 +65,69 @@ def current_children(session: Session, household_id: UUID, today: date) -> list[
         select(Child).where(Child.household_id == household_id).order_by(Child.date_of_birth)
     )
     return [
-        c for c in children
+        c
+        for c in children
         if (c.lives_from is None or c.lives_from <= today)
         and (c.lives_to is None or c.lives_to >= today)
     ]
 
 
 def create_household(
-    uow: UnitOfWork, *, actor: Actor, address: str, postcode: str, notes: str = "",
-    pharmacy_id: UUID | None = None, now: datetime,
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    address: str,
+    postcode: str,
+    notes: str = "",
+    pharmacy_id: UUID | None = None,
+    now: datetime,
 ) -> Household:
     """Register a household at the caller's pharmacy (an admin names the pharmacy)."""
     if actor is not SYSTEM:
         require_role(actor, WRITERS, "register households")
-    owner = actor.pharmacy_id or pharmacy_id
+    # A pharmacy named in the request is checked, never silently swapped for the caller's own.
+    owner = pharmacy_id or actor.pharmacy_id
     if owner is None:
         raise InvalidInput("pharmacy_id", "required", "name the pharmacy registering the household")
     if actor is not SYSTEM and not may_see_pharmacy(actor, owner):
         raise NotFound("pharmacy", owner)
     with uow:
-        household = Household(pharmacy_id=owner, address=address, postcode=postcode.upper(),
-                              notes=notes, created_at=now)
+        if uow.session.get(Pharmacy, owner) is None:
+            raise NotFound("pharmacy", owner)
+        household = Household(
+            pharmacy_id=owner,
+            address=address,
+            postcode=postcode.upper(),
+            notes=notes,
+            created_at=now,
+        )
         uow.session.add(household)
         uow.session.flush()
-        audit_service.record(uow.session, actor, "household.created", entity="household",
-                             entity_id=household.id, at=now, pharmacy_id=owner)
+        audit_service.record(
+            uow.session,
+            actor,
+            "household.created",
+            entity="household",
+            entity_id=household.id,
+            at=now,
+            pharmacy_id=owner,
+        )
         uow.commit()
         return household
 
 
 def add_child(
-    uow: UnitOfWork, *, actor: Actor, household_id: UUID, name: str, date_of_birth: date,
-    protection_status: str, social_worker_id: UUID | None, lives_from: date | None,
-    today: date, now: datetime,
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    household_id: UUID,
+    name: str,
+    date_of_birth: date,
+    protection_status: str,
+    social_worker_id: UUID | None,
+    lives_from: date | None,
+    today: date,
+    now: datetime,
 ) -> Child:
     """Record a child living in the household (restricted data: name or initials is enough)."""
     if actor is not SYSTEM:
@@ -106,21 +142,40 @@ def add_child(
             worker = uow.session.get(Contact, social_worker_id)
             if worker is None or worker.kind not in (ContactKind.SOCIAL_WORKER, ContactKind.MASH):
                 raise NotFound("social worker contact", social_worker_id)
-        child = Child(household_id=household.id, name=name, date_of_birth=date_of_birth,
-                      protection_status=protection_status, social_worker_id=social_worker_id,
-                      lives_from=lives_from, created_at=now)
+        child = Child(
+            household_id=household.id,
+            name=name,
+            date_of_birth=date_of_birth,
+            protection_status=protection_status,
+            social_worker_id=social_worker_id,
+            lives_from=lives_from,
+            created_at=now,
+        )
         uow.session.add(child)
         uow.session.flush()
-        audit_service.record(uow.session, actor, "household.child_added", entity="household",
-                             entity_id=household.id, at=now, pharmacy_id=household.pharmacy_id,
-                             facts={"child_id": child.id, "protection_status": protection_status})
+        audit_service.record(
+            uow.session,
+            actor,
+            "household.child_added",
+            entity="household",
+            entity_id=household.id,
+            at=now,
+            pharmacy_id=household.pharmacy_id,
+            facts={"child_id": child.id, "protection_status": protection_status},
+        )
         uow.commit()
         return child
 
 
 def confirm_children(
-    uow: UnitOfWork, *, actor: Actor, household_id: UUID, confirmed_on: date, note: str,
-    today: date, now: datetime,
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    household_id: UUID,
+    confirmed_on: date,
+    note: str,
+    today: date,
+    now: datetime,
 ) -> HouseholdConfirmation:
     """Record that somebody re-confirmed who lives in the household today."""
     if actor is not SYSTEM:
@@ -131,17 +186,30 @@ def confirm_children(
         household = load_visible(uow.session, actor, household_id, for_update=True)
         children = current_children(uow.session, household.id, confirmed_on)
         confirmation = HouseholdConfirmation(
-            household_id=household.id, confirmed_on=confirmed_on, confirmed_by_id=actor.id,
-            children_count=len(children), note=note, created_at=now,
+            household_id=household.id,
+            confirmed_on=confirmed_on,
+            confirmed_by_id=actor.id,
+            children_count=len(children),
+            note=note,
+            created_at=now,
         )
         uow.session.add(confirmation)
-        if household.children_confirmed_on is None or household.children_confirmed_on < confirmed_on:
+        if (
+            household.children_confirmed_on is None
+            or household.children_confirmed_on < confirmed_on
+        ):
             household.children_confirmed_on = confirmed_on
         uow.session.flush()
-        audit_service.record(uow.session, actor, "household.children_confirmed",
-                             entity="household", entity_id=household.id, at=now,
-                             pharmacy_id=household.pharmacy_id,
-                             facts={"confirmed_on": confirmed_on, "children": len(children)})
+        audit_service.record(
+            uow.session,
+            actor,
+            "household.children_confirmed",
+            entity="household",
+            entity_id=household.id,
+            at=now,
+            pharmacy_id=household.pharmacy_id,
+            facts={"confirmed_on": confirmed_on, "children": len(children)},
+        )
         uow.commit()
         return confirmation
 
@@ -156,20 +224,37 @@ class HouseholdView:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def view_household(uow: UnitOfWork, *, actor: Actor, household_id: UUID, today: date,
-                   now: datetime) -> HouseholdView:
+def view_household(
+    uow: UnitOfWork, *, actor: Actor, household_id: UUID, today: date, now: datetime
+) -> HouseholdView:
     """The household as one picture; the read itself is logged (who viewed which record)."""
     with uow:
         household = load_visible(uow.session, actor, household_id)
-        members = list(uow.session.scalars(
-            select(Patient).where(Patient.household_id == household.id)
-            .order_by(Patient.family_name, Patient.given_name)))
+        members = list(
+            uow.session.scalars(
+                select(Patient)
+                .where(Patient.household_id == household.id)
+                .order_by(Patient.family_name, Patient.given_name)
+            )
+        )
         children = current_children(uow.session, household.id, today)
-        confirmations = list(uow.session.scalars(
-            select(HouseholdConfirmation).where(HouseholdConfirmation.household_id == household.id)
-            .order_by(HouseholdConfirmation.confirmed_on.desc()).limit(20)))
-        audit_service.record(uow.session, actor, "household.viewed", entity="household",
-                             entity_id=household.id, at=now, pharmacy_id=actor.pharmacy_id)
+        confirmations = list(
+            uow.session.scalars(
+                select(HouseholdConfirmation)
+                .where(HouseholdConfirmation.household_id == household.id)
+                .order_by(HouseholdConfirmation.confirmed_on.desc())
+                .limit(20)
+            )
+        )
+        audit_service.record(
+            uow.session,
+            actor,
+            "household.viewed",
+            entity="household",
+            entity_id=household.id,
+            at=now,
+            pharmacy_id=household.pharmacy_id,
+        )
         uow.commit()
         return HouseholdView(household, members, children, confirmations, today)
 

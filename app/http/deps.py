@@ -37,9 +37,7 @@ def get_now(request: Request) -> datetime:
     return get_clock(request).now()
 
 
-def get_actor(
-    request: Request, token: Annotated[str | None, Depends(oauth2)]
-) -> Actor:
+def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """The signed-in caller, from a bearer token or (for pages) the session cookie."""
     uow = get_uow(request)
     now = get_now(request)
@@ -50,8 +48,9 @@ def get_actor(
         if not cookie:
             raise NotAuthenticated("Sign in required")
         settings = get_settings(request)
-        auth = auth_service.authenticate(uow, token=cookie, now=now, kind="web",
-                                         idle_seconds=settings.web_idle_seconds)
+        auth = auth_service.authenticate(
+            uow, token=cookie, now=now, kind="web", idle_seconds=settings.web_idle_seconds
+        )
     request.state.actor = auth.actor
     request.state.auth = auth
     return auth.actor

@@ -53,8 +53,15 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
     if exc.status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
-    return problem(request, status=exc.status, code=exc.code, title=exc.title,
-                   detail=exc.detail, headers=headers, **exc.extensions)
+    return problem(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=headers,
+        **exc.extensions,
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -65,33 +72,55 @@ def _field(loc: tuple[Any, ...]) -> str:
 async def invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": _field(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"),
-         "message": e.get("msg", "invalid")}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "rule": e.get("type", "invalid"),
+            "message": e.get("msg", "invalid"),
+        }
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(request, status=422, code="invalid_input", title="The request breaks a rule",
-                   detail=detail, errors=errors)
+    return problem(
+        request,
+        status=422,
+        code="invalid_input",
+        title="The request breaks a rule",
+        detail=detail,
+        errors=errors,
+    )
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
-    return problem(request, status=exc.status_code, code=codes.get(exc.status_code, "http_error"),
-                   title=str(exc.detail), headers=getattr(exc, "headers", None))
+    return problem(
+        request,
+        status=exc.status_code,
+        code=codes.get(exc.status_code, "http_error"),
+        title=str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.error("database unavailable: %s", type(exc).__name__)
-    return problem(request, status=503, code="database_unavailable",
-                   title="The database is not reachable; nothing was recorded",
-                   headers={"Retry-After": "5"})
+    return problem(
+        request,
+        status=503,
+        code="database_unavailable",
+        title="The database is not reachable; nothing was recorded",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem(request, status=500, code="internal_error",
-                   title="Something went wrong; nothing was recorded")
+    return problem(
+        request,
+        status=500,
+        code="internal_error",
+        title="Something went wrong; nothing was recorded",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -14,8 +14,9 @@ Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Postcode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True,
-                      pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"),
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"
+    ),
 ]
 
 

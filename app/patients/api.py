@@ -42,23 +42,37 @@ class PatientRead(Out):
 
 
 @router.post("/patients", status_code=201, response_model=PatientRead)
-def register_patient(body: PatientCreate, uow: UowDep, actor: ActorDep, now: NowDep,
-                     settings: SettingsDep) -> object:
+def register_patient(
+    body: PatientCreate, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
     """Register a patient; the NHS number must pass the Modulus 11 check."""
     return patients_service.register_patient(
-        uow, actor=actor, given_name=body.given_name, family_name=body.family_name,
-        date_of_birth=body.date_of_birth, nhs_number=body.nhs_number,
-        pharmacy_id=body.pharmacy_id, household_id=body.household_id,
-        key_worker_id=body.key_worker_id, prescriber_id=body.prescriber_id,
-        pregnant=body.pregnant, today=local_date(now, settings.timezone), now=now,
+        uow,
+        actor=actor,
+        given_name=body.given_name,
+        family_name=body.family_name,
+        date_of_birth=body.date_of_birth,
+        nhs_number=body.nhs_number,
+        pharmacy_id=body.pharmacy_id,
+        household_id=body.household_id,
+        key_worker_id=body.key_worker_id,
+        prescriber_id=body.prescriber_id,
+        pregnant=body.pregnant,
+        today=local_date(now, settings.timezone),
+        now=now,
     )
 
 
 @router.get("/patients", response_model=Paged[PatientRead])
 def search_patients(
-    uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep,
-    q: Annotated[str | None, Query(max_length=100,
-                                   description="Name, date of birth (YYYY-MM-DD) or NHS number")] = None,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Name, date of birth (YYYY-MM-DD) or NHS number"),
+    ] = None,
     household_id: UUID | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,7}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -66,7 +80,8 @@ def search_patients(
     offset = int(cursor or 0)
     limit = min(limit, settings.max_page_size)
     rows, more = patients_service.search_patients(
-        uow, actor=actor, q=q, household_id=household_id, offset=offset, limit=limit, now=now)
+        uow, actor=actor, q=q, household_id=household_id, offset=offset, limit=limit, now=now
+    )
     return {"items": rows, "next": str(offset + limit) if more else None}
 
 

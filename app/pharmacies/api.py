@@ -4,9 +4,8 @@ import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, field_validator
-
 from fastapi import APIRouter
+from pydantic import Field, field_validator
 
 from app.http.deps import ActorDep, NowDep, UowDep
 from app.http.schemas import In, Out, Paged, Text200, Text500
@@ -58,9 +57,15 @@ class PharmacyRead(Out):
 def create_pharmacy(body: PharmacyCreate, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
     """Register a branch with its opening days (0 = Monday) and known closures (administrators)."""
     return pharmacies_service.create_pharmacy(
-        uow, actor=actor, name=body.name, ods_code=body.ods_code, address=body.address,
-        phone=body.phone, open_weekdays=body.open_weekdays,
-        closures=[(c.date, c.reason) for c in body.closures], now=now,
+        uow,
+        actor=actor,
+        name=body.name,
+        ods_code=body.ods_code,
+        address=body.address,
+        phone=body.phone,
+        open_weekdays=body.open_weekdays,
+        closures=[(c.date, c.reason) for c in body.closures],
+        now=now,
     )
 
 

@@ -47,26 +47,47 @@ def create_pharmacy(
         require_role(actor, {Role.ADMIN}, "register pharmacies")
     with uow:
         pharmacy = Pharmacy(
-            name=name, ods_code=ods_code.upper(), address=address, phone=phone, timezone=timezone,
-            open_weekdays=sorted(set(open_weekdays)), created_at=now,
+            name=name,
+            ods_code=ods_code.upper(),
+            address=address,
+            phone=phone,
+            timezone=timezone,
+            open_weekdays=sorted(set(open_weekdays)),
+            created_at=now,
         )
         uow.session.add(pharmacy)
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict(f"A pharmacy with ODS code {ods_code!r} exists",
-                           code="duplicate_ods_code") from exc
+            raise Conflict(
+                f"A pharmacy with ODS code {ods_code!r} exists", code="duplicate_ods_code"
+            ) from exc
         for closed_on, reason in closures:
-            uow.session.add(Closure(pharmacy_id=pharmacy.id, closed_on=closed_on, reason=reason,
-                                    created_at=now, created_by_id=actor.id))
+            uow.session.add(
+                Closure(
+                    pharmacy_id=pharmacy.id,
+                    closed_on=closed_on,
+                    reason=reason,
+                    created_at=now,
+                    created_by_id=actor.id,
+                )
+            )
         try:
             uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict("The same closure date is listed twice", code="duplicate_closure") from exc
-        audit_service.record(uow.session, actor, "pharmacy.created", entity="pharmacy",
-                             entity_id=pharmacy.id, at=now, pharmacy_id=pharmacy.id,
-                             facts={"ods_code": pharmacy.ods_code,
-                                    "open_weekdays": pharmacy.open_weekdays})
+            raise Conflict(
+                "The same closure date is listed twice", code="duplicate_closure"
+            ) from exc
+        audit_service.record(
+            uow.session,
+            actor,
+            "pharmacy.created",
+            entity="pharmacy",
+            entity_id=pharmacy.id,
+            at=now,
+            pharmacy_id=pharmacy.id,
+            facts={"ods_code": pharmacy.ods_code, "open_weekdays": pharmacy.open_weekdays},
+        )
         uow.commit()
         return load_visible(uow.session, SYSTEM, pharmacy.id)
 
@@ -79,9 +100,9 @@ def get_pharmacy(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID) -> Pharmac
 def list_pharmacies(uow: UnitOfWork, *, actor: Actor) -> list[Pharmacy]:
     with uow:
         query = select(Pharmacy).options(selectinload(Pharmacy.closures)).order_by(Pharmacy.name)
+        if actor.role in (Role.PRESCRIBER, Role.KEY_WORKER):
+            return []  # before the scope: they have no pharmacy, which reads as "every one"
         scope = pharmacy_scope(actor)
         if scope is not None:
-            if actor.role in (Role.PRESCRIBER, Role.KEY_WORKER):
-                return []
             query = query.where(Pharmacy.id == scope)
         return list(uow.session.scalars(query))

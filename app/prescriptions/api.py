@@ -45,7 +45,8 @@ class PrescriptionCreate(In):
     start_on: date | None = None
     end_on: date | None = None
     total_quantity_ml: Dose | None = Field(
-        default=None, description="Total quantity in figures: mL for liquids, tablets for tablets")
+        default=None, description="Total quantity in figures: mL for liquids, tablets for tablets"
+    )
     total_quantity_words: Annotated[str, Field(max_length=300)] | None = None
     supervised_days: Annotated[list[DayName], Field(max_length=7)] = []
     collection_days: Annotated[list[DayName], Field(max_length=7)] = []
@@ -55,10 +56,14 @@ class PrescriptionCreate(In):
 
     def draft(self) -> rules.PrescriptionDraft:
         return rules.PrescriptionDraft(
-            product_code=self.product, daily_dose_mg=self.daily_dose_mg,
+            product_code=self.product,
+            daily_dose_mg=self.daily_dose_mg,
             form_type=self.form_type.value if self.form_type else None,
-            written_on=self.written_on, start_on=self.start_on, end_on=self.end_on,
-            total_quantity=self.total_quantity_ml, total_quantity_words=self.total_quantity_words,
+            written_on=self.written_on,
+            start_on=self.start_on,
+            end_on=self.end_on,
+            total_quantity=self.total_quantity_ml,
+            total_quantity_words=self.total_quantity_words,
             supervised_days=frozenset(DAY_NAMES.index(d) for d in self.supervised_days),
             collection_days=frozenset(DAY_NAMES.index(d) for d in self.collection_days),
             wording=rules.Wording(**self.wording.model_dump()),
@@ -80,6 +85,7 @@ class FindingRead(BaseModel):
     message: str
     field: str | None = None
     source: str | None = None
+    dates: list[date] = []
 
 
 class PrescriptionRead(Out):
@@ -136,85 +142,151 @@ def _ml(product: str, mg: Decimal) -> Decimal | None:
 
 def read(p: Prescription, days: list[dict[str, Any]]) -> PrescriptionRead:
     return PrescriptionRead(
-        id=p.id, patient_id=p.patient_id, prescriber_id=p.prescriber_id,
-        pharmacy_id=p.pharmacy_id, product=p.product, daily_dose_mg=p.daily_dose_mg,
-        daily_dose_ml=_ml(p.product, p.daily_dose_mg), form_type=p.form_type,
-        written_on=p.written_on, start_on=p.start_on, end_on=p.end_on,
-        total_quantity_ml=p.total_quantity, total_quantity_words=p.total_quantity_words,
+        id=p.id,
+        patient_id=p.patient_id,
+        prescriber_id=p.prescriber_id,
+        pharmacy_id=p.pharmacy_id,
+        product=p.product,
+        daily_dose_mg=p.daily_dose_mg,
+        daily_dose_ml=_ml(p.product, p.daily_dose_mg),
+        form_type=p.form_type,
+        written_on=p.written_on,
+        start_on=p.start_on,
+        end_on=p.end_on,
+        total_quantity_ml=p.total_quantity,
+        total_quantity_words=p.total_quantity_words,
         supervised_days=[DAY_NAMES[d] for d in p.supervised_days],
-        collection_days=[DAY_NAMES[d] for d in p.collection_days], wording=p.wording,
-        direction_text=p.direction_text, status=p.status,
-        warnings=[FindingRead(**w) for w in p.warnings], supersedes_id=p.supersedes_id,
-        entered_by_id=p.entered_by_id, entered_at=p.entered_at, verified_by_id=p.verified_by_id,
+        collection_days=[DAY_NAMES[d] for d in p.collection_days],
+        wording=p.wording,
+        direction_text=p.direction_text,
+        status=p.status,
+        warnings=[FindingRead(**w) for w in p.warnings],
+        supersedes_id=p.supersedes_id,
+        entered_by_id=p.entered_by_id,
+        entered_at=p.entered_at,
+        verified_by_id=p.verified_by_id,
         verified_at=p.verified_at,
         schedule=[ScheduledDoseRead(**d, dose_ml=_ml(p.product, d["dose_mg"])) for d in days],
     )
 
 
-@router.post("/prescriptions", status_code=201, response_model=PrescriptionRead,
-             responses={422: {"description": "Refused: `blocks` lists every failing rule"},
-                        409: {"description": "Overlaps another prescription"}})
-def transcribe(body: PrescriptionCreate, uow: UowDep, actor: ActorDep, now: NowDep,
-               settings: SettingsDep) -> PrescriptionRead:
+@router.post(
+    "/prescriptions",
+    status_code=201,
+    response_model=PrescriptionRead,
+    responses={
+        422: {"description": "Refused: `blocks` lists every failing rule"},
+        409: {"description": "Overlaps another prescription"},
+    },
+)
+def transcribe(
+    body: PrescriptionCreate, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> PrescriptionRead:
     """Transcribe an instalment prescription; 201 with the generated schedule and warnings.
 
     It is `pending_check` until a different pharmacist verifies it.
     """
     today = local_date(now, settings.timezone)
     prescription, planned = prescriptions_service.transcribe(
-        uow, actor=actor,
+        uow,
+        actor=actor,
         data=prescriptions_service.PrescriptionInput(
-            patient_id=body.patient_id, prescriber_id=body.prescriber_id, draft=body.draft(),
-            supersedes_id=body.supersedes_id),
-        policy=settings.policy, today=today, now=now)
-    days = [{"dose_date": d.dose_date, "collect_on": d.collect_on, "mode": d.mode,
-             "dose_mg": d.dose_mg, "state": "planned"} for d in planned]
+            patient_id=body.patient_id,
+            prescriber_id=body.prescriber_id,
+            draft=body.draft(),
+            supersedes_id=body.supersedes_id,
+        ),
+        policy=settings.policy,
+        today=today,
+        now=now,
+    )
+    days = [
+        {
+            "dose_date": d.dose_date,
+            "collect_on": d.collect_on,
+            "mode": d.mode,
+            "dose_mg": d.dose_mg,
+            "state": "planned",
+        }
+        for d in planned
+    ]
     return read(prescription, days)
 
 
 @router.get("/prescriptions/{prescription_id}", response_model=PrescriptionRead)
-def get_prescription(prescription_id: UUID, uow: UowDep, actor: ActorDep,
-                     now: NowDep) -> PrescriptionRead:
-    prescription, days = prescriptions_service.get(uow, actor=actor,
-                                                   prescription_id=prescription_id, now=now)
+def get_prescription(
+    prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep
+) -> PrescriptionRead:
+    prescription, days = prescriptions_service.get(
+        uow, actor=actor, prescription_id=prescription_id, now=now
+    )
     return read(prescription, days)
 
 
-@router.get("/prescriptions/{prescription_id}/schedule",
-            response_model=Paged[ScheduledDoseRead])
+@router.get("/prescriptions/{prescription_id}/schedule", response_model=Paged[ScheduledDoseRead])
 def get_schedule(prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
-    prescription, days = prescriptions_service.get(uow, actor=actor,
-                                                   prescription_id=prescription_id, now=now)
+    prescription, days = prescriptions_service.get(
+        uow, actor=actor, prescription_id=prescription_id, now=now
+    )
     return {"items": read(prescription, days).schedule, "next": None}
 
 
 @router.post("/prescriptions/{prescription_id}/verify", response_model=PrescriptionRead)
-def verify(prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep,
-           settings: SettingsDep) -> PrescriptionRead:
+def verify(
+    prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> PrescriptionRead:
     """Second-person check by a different pharmacist: the prescription becomes active."""
-    prescriptions_service.verify(uow, actor=actor, prescription_id=prescription_id,
-                                 policy=settings.policy,
-                                 today=local_date(now, settings.timezone), now=now)
+    prescriptions_service.verify(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        policy=settings.policy,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
     return get_prescription(prescription_id, uow, actor, now)
 
 
 @router.post("/prescriptions/{prescription_id}/cancel", response_model=PrescriptionRead)
-def cancel(prescription_id: UUID, body: CancelBody, uow: UowDep, actor: ActorDep, now: NowDep,
-           settings: SettingsDep) -> PrescriptionRead:
-    prescriptions_service.cancel(uow, actor=actor, prescription_id=prescription_id,
-                                 reason=body.reason, today=local_date(now, settings.timezone),
-                                 now=now)
+def cancel(
+    prescription_id: UUID,
+    body: CancelBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> PrescriptionRead:
+    prescriptions_service.cancel(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        reason=body.reason,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
     return get_prescription(prescription_id, uow, actor, now)
 
 
-@router.post("/prescriptions/{prescription_id}/release", status_code=201,
-             response_model=ReleaseRead)
-def release(prescription_id: UUID, body: ReleaseBody, uow: UowDep, actor: ActorDep,
-            now: NowDep, settings: SettingsDep) -> object:
+@router.post(
+    "/prescriptions/{prescription_id}/release", status_code=201, response_model=ReleaseRead
+)
+def release(
+    prescription_id: UUID,
+    body: ReleaseBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
     """The prescriber's review after missed doses; the counter may supply again."""
-    return prescriptions_service.release(uow, actor=actor, prescription_id=prescription_id,
-                                         note=body.note,
-                                         today=local_date(now, settings.timezone), now=now)
+    return prescriptions_service.release(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
 
 
 @router.get("/patients/{patient_id}/prescriptions", response_model=Paged[PrescriptionRead])
@@ -234,10 +306,23 @@ class ClosureAdded(BaseModel):
 
 
 @router.post("/pharmacies/{pharmacy_id}/closures", status_code=201, response_model=ClosureAdded)
-def add_closure(pharmacy_id: UUID, body: ClosureCreate, uow: UowDep, actor: ActorDep,
-                now: NowDep, settings: SettingsDep) -> ClosureAdded:
+def add_closure(
+    pharmacy_id: UUID,
+    body: ClosureCreate,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> ClosureAdded:
     """Close the pharmacy on a date; affected schedules are re-planned and the moves audited."""
     moved = prescriptions_service.add_closure(
-        uow, actor=actor, pharmacy_id=pharmacy_id, closed_on=body.date, reason=body.reason,
-        today=local_date(now, settings.timezone), now=now)
+        uow,
+        actor=actor,
+        pharmacy_id=pharmacy_id,
+        closed_on=body.date,
+        reason=body.reason,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
     return ClosureAdded(date=body.date, moved_days=moved)

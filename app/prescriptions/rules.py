@@ -47,6 +47,13 @@ Choices made where the rules are silent (each is pinned by a test):
 - `benzodiazepine_coprescribed` is raised for an opioid with a benzodiazepine on record, and for
   a benzodiazepine with an opioid on record (MHRA: the pair is the risk, whichever is new); the
   context flag says the other half of the pair is present.
+- Input sanity (blocks, thresholds in `IntakePolicy`): a dose must be above 0 and at most
+  `max_dose_mg`; the date signed may not be after today or be more than `max_years_back` ago,
+  nor after the start date; the start may not be more than `max_days_ahead` ahead or
+  `max_years_back` ago; no form covers more than `max_days_covered` days; supervised days must
+  be collection days (a dose is only supervised when it is collected), all weekdays 0-6.
+- The quantity in words must be readable as number words (`words.words_to_number`); figures
+  typed into the words field are not words, so they are `quantity_words_unreadable`.
 """
 
 from __future__ import annotations
@@ -312,7 +319,8 @@ def check_intake(
     blocks += _validity_problems(draft, ctx.today, policy)
     blocks += _quantity_problems(draft, product, policy)
     schedule: tuple[ScheduledDose, ...] = ()
-    if not bad_inputs and not any(f.field in _SCHEDULE_FIELDS for f in missing):
+    # A bad written date alone does not stop the schedule: only the fields it is built from do.
+    if not any(finding.field in _SCHEDULE_FIELDS for finding in missing + bad_inputs):
         schedule, problems = _build_schedule(draft, calendar)
         blocks += problems
     blocks.sort(key=lambda finding: _ORDER[finding.code])  # stable: field order kept within a code
@@ -433,7 +441,8 @@ def _closed_day(stranded: Mapping[date, list[date]], wording: Wording) -> Findin
     return Finding(
         code=Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION,
         message=(
-            f"The pharmacy is closed on {closed}, when an instalment is due{covering}, and "
+            f"The pharmacy is closed on {closed}, when "
+            f"{'instalments are' if len(stranded) > 1 else 'an instalment is'} due{covering}, and "
             f"{reason}. An instalment can never be supplied late. Ask the prescriber to amend "
             "the prescription before then."
         ),
@@ -491,9 +500,9 @@ def _missing_fields(draft: PrescriptionDraft) -> list[Finding]:
             # Words or figures but not both: the one defect a pharmacist may correct.
             other = "words" if name == "total_quantity" else "figures"
             message = (
-                f"The {what} is missing, though it is given in {other}. If you are satisfied the "
-                "prescription is genuine and of the prescriber's intention, you may add it "
-                "yourself, indelibly, marking the amendment as yours; otherwise ask the "
+                f"The {what} is missing, though it is given in {other}. If you are satisfied that "
+                "the prescription is genuine and you know what the prescriber intended, you may "
+                "add it yourself, indelibly, marking the amendment as yours; otherwise ask the "
                 "prescriber."
             )
             findings.append(Finding(Code.MISSING_FIELD, message, name, _REG16_1A))
@@ -509,11 +518,11 @@ def _missing_fields(draft: PrescriptionDraft) -> list[Finding]:
 
 
 def _is_blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str | frozenset):
-        return not (value.strip() if isinstance(value, str) else value)
-    return False
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, frozenset):
+        return not value
+    return value is None
 
 
 def _schedule_input_problems(
@@ -590,14 +599,17 @@ def _date_range_problems(
 ) -> list[Finding]:
     """Dates that cannot be meant: the wrong year, a signature in the future, a vast span."""
     earliest = _years_before(today, policy.max_years_back)
+    years = "a year" if policy.max_years_back == 1 else f"{policy.max_years_back} years"
     findings: list[Finding] = []
 
     def out_of_range(name: str, value: date, why: str) -> None:
+        what = {"written_on": "date signed", "start_on": "start date", "end_on": "end date"}[name]
         findings.append(
             Finding(
                 Code.DATE_OUT_OF_RANGE,
-                f"The {why} ({_day(value)}). Check the date against the prescription; if it "
-                "really says this, ask the prescriber.",
+                f"The {what} ({_day(value)}) {why}, which is almost certainly a typing error. "
+                "Check the date against the prescription; if it really says this, ask the "
+                "prescriber.",
                 name,
                 _TRANSCRIPTION,
             )
@@ -606,9 +618,9 @@ def _date_range_problems(
     written, start, end = draft.written_on, draft.start_on, draft.end_on
     if written is not None:
         if written > today:
-            out_of_range("written_on", written, "prescription is dated after today")
+            out_of_range("written_on", written, "is after today")
         elif written < earliest:
-            out_of_range("written_on", written, "prescription was signed over a year ago")
+            out_of_range("written_on", written, f"is more than {years} ago")
         if start is not None and written > start:
             findings.append(
                 Finding(
@@ -622,17 +634,17 @@ def _date_range_problems(
             )
     if start is not None:
         if start < earliest:
-            out_of_range("start_on", start, "start date is over a year ago")
+            out_of_range("start_on", start, f"is more than {years} ago")
         elif (start - today).days > policy.max_days_ahead:
-            out_of_range(
-                "start_on", start, f"start date is more than {policy.max_days_ahead} days ahead"
-            )
+            out_of_range("start_on", start, f"is more than {policy.max_days_ahead} days ahead")
     if end is not None:
         if end < earliest:
-            out_of_range("end_on", end, "end date is over a year ago")
+            out_of_range("end_on", end, f"is more than {years} ago")
         elif start is not None and (end - start).days + 1 > policy.max_days_covered:
             out_of_range(
-                "end_on", end, f"prescription would cover more than {policy.max_days_covered} days"
+                "end_on",
+                end,
+                f"makes the prescription cover more than {policy.max_days_covered} days",
             )
     return findings
 
@@ -666,7 +678,7 @@ def _product_and_form_problems(
         where = (
             "on a WP10MDA only Schedule 2 to 5 controlled drugs can be"
             if form == "WP10MDA"
-            else "only Schedule 2 controlled drugs, buprenorphine and diazepam can be"
+            else "in England only Schedule 2 controlled drugs, buprenorphine and diazepam can be"
         )
         findings.append(
             Finding(
@@ -790,9 +802,10 @@ def _quantity_problems(
             findings.append(
                 Finding(
                     Code.DOSE_NOT_WHOLE_UNITS,
-                    f"{_number(dose)} mg a day is {_number(units)} of {product.name}, which "
-                    f"cannot be measured out: a dose must be a whole number of {unit}s. Ask the "
-                    "prescriber to prescribe a strength, or combination, that makes the dose.",
+                    f"{_number(dose)} mg a day is {_amount(units, unit)} a day of "
+                    f"{product.name}, which cannot be measured out: a dose must be a whole number "
+                    f"of {unit}s. Ask the prescriber for a strength, or a combination of "
+                    "strengths, that makes the dose.",
                     "daily_dose_mg",
                     _TRANSCRIPTION,
                 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,36 +34,55 @@ LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
 
 
 def intake_policy(policy: PolicySettings) -> rules.IntakePolicy:
-    return rules.IntakePolicy(high_dose_mg=policy.high_dose_mg,
-                              large_increase_mg=policy.large_increase_mg,
-                              first_dose_mg=policy.first_dose_mg)
+    return rules.IntakePolicy(
+        high_dose_mg=policy.high_dose_mg,
+        large_increase_mg=policy.large_increase_mg,
+        first_dose_mg=policy.first_dose_mg,
+    )
 
 
 def calendar_for(session: Session, pharmacy_id: UUID) -> rules.Calendar:
     pharmacy = session.get(Pharmacy, pharmacy_id)
     assert pharmacy is not None
     closures = session.scalars(select(Closure.closed_on).where(Closure.pharmacy_id == pharmacy_id))
-    return rules.Calendar(open_weekdays=frozenset(pharmacy.open_weekdays),
-                          closures=frozenset(closures))
+    return rules.Calendar(
+        open_weekdays=frozenset(pharmacy.open_weekdays), closures=frozenset(closures)
+    )
 
 
 def findings(items: Sequence[rules.Finding]) -> list[dict[str, Any]]:
-    return [{"code": str(f.code), "message": f.message, "field": f.field, "source": f.source}
-            for f in items]
+    return [
+        {
+            "code": str(f.code),
+            "message": f.message,
+            "field": f.field,
+            "source": f.source,
+            **({"dates": [d.isoformat() for d in f.dates]} if f.dates else {}),
+        }
+        for f in items
+    ]
 
 
 def draft_of(p: Prescription) -> rules.PrescriptionDraft:
     return rules.PrescriptionDraft(
-        product_code=p.product, daily_dose_mg=p.daily_dose_mg, form_type=p.form_type,
-        written_on=p.written_on, start_on=p.start_on, end_on=p.end_on,
-        total_quantity=p.total_quantity, total_quantity_words=p.total_quantity_words,
-        supervised_days=frozenset(p.supervised_days), collection_days=frozenset(p.collection_days),
-        wording=rules.Wording(**p.wording), direction_text=p.direction_text,
+        product_code=p.product,
+        daily_dose_mg=p.daily_dose_mg,
+        form_type=p.form_type,
+        written_on=p.written_on,
+        start_on=p.start_on,
+        end_on=p.end_on,
+        total_quantity=p.total_quantity,
+        total_quantity_words=p.total_quantity_words,
+        supervised_days=frozenset(p.supervised_days),
+        collection_days=frozenset(p.collection_days),
+        wording=rules.Wording(**p.wording),
+        direction_text=p.direction_text,
     )
 
 
-def load_visible(session: Session, actor: Actor, prescription_id: UUID, *,
-                 for_update: bool = False) -> Prescription:
+def load_visible(
+    session: Session, actor: Actor, prescription_id: UUID, *, for_update: bool = False
+) -> Prescription:
     query = select(Prescription).where(Prescription.id == prescription_id)
     if for_update:
         query = query.with_for_update()
@@ -78,25 +96,46 @@ def load_visible(session: Session, actor: Actor, prescription_id: UUID, *,
     return prescription
 
 
-def _context(session: Session, *, patient_id: UUID, product: rules.Product | None,
-             today: date, exclude: UUID | None = None) -> rules.IntakeContext:
+def _context(
+    session: Session,
+    *,
+    patient_id: UUID,
+    product: rules.Product | None,
+    today: date,
+    exclude: UUID | None = None,
+) -> rules.IntakeContext:
     """The patient's history the intake rules need: previous dose, co-prescribed benzodiazepine."""
-    others = list(session.scalars(
-        select(Prescription).where(Prescription.patient_id == patient_id,
-                                   Prescription.id != exclude if exclude else True)
-        .order_by(Prescription.start_on.desc())))
-    previous = next((p.daily_dose_mg for p in others
-                     if product is not None and p.product == product.code
-                     and p.status != Status.CANCELLED), None)
+    others = list(
+        session.scalars(
+            select(Prescription)
+            .where(Prescription.patient_id == patient_id, Prescription.id != exclude)
+            .order_by(Prescription.start_on.desc())
+        )
+    )
+    previous = next(
+        (
+            p.daily_dose_mg
+            for p in others
+            if product is not None and p.product == product.code and p.status != Status.CANCELLED
+        ),
+        None,
+    )
     benzo = False
     if product is not None:
         for other in others:
             other_product = rules.PRODUCTS.get(other.product)
-            if (other.status in (Status.ACTIVE, Status.PENDING_CHECK) and other_product
-                    and other_product.benzodiazepine != product.benzodiazepine):
+            if (
+                other.status in (Status.ACTIVE, Status.PENDING_CHECK)
+                and other_product
+                and (
+                    (other_product.opioid and product.benzodiazepine)
+                    or (other_product.benzodiazepine and product.opioid)
+                )
+            ):
                 benzo = True
-    return rules.IntakeContext(today=today, previous_daily_dose_mg=previous,
-                               benzodiazepine_coprescribed=benzo)
+    return rules.IntakeContext(
+        today=today, previous_daily_dose_mg=previous, benzodiazepine_coprescribed=benzo
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +148,43 @@ class PrescriptionInput:
     supersedes_id: UUID | None = None
 
 
-def _raise_closed_day_alerts(session: Session, problems: Sequence[rules.Finding], *,
-                             actor: Actor, prescription: Prescription, household_id: UUID | None,
-                             today: date, now: datetime) -> None:
+def _raise_closed_day_alerts(
+    session: Session,
+    problems: Sequence[rules.Finding],
+    *,
+    actor: Actor,
+    prescription: Prescription,
+    household_id: UUID | None,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> None:
     closed = [f for f in problems if f.code == rules.Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION]
     if not closed:
         return
     for event in safeguarding_rules.closed_day_events(closed_dose_days=len(closed)):
-        safeguarding_service.raise_alert(session, event, actor=actor,
-                                     pharmacy_id=prescription.pharmacy_id,
-                                     patient_id=prescription.patient_id,
-                                     household_id=household_id, day=today, now=now)
+        safeguarding_service.raise_alert(
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=prescription.pharmacy_id,
+            patient_id=prescription.patient_id,
+            household_id=household_id,
+            day=today,
+            now=now,
+            routing=policy.alert_routing,
+        )
 
 
-def transcribe(uow: UnitOfWork, *, actor: Actor, data: PrescriptionInput, policy: PolicySettings,
-               today: date, now: datetime) -> tuple[Prescription, list[rules.ScheduledDose]]:
+def transcribe(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    data: PrescriptionInput,
+    policy: PolicySettings,
+    today: date,
+    now: datetime,
+) -> tuple[Prescription, list[rules.ScheduledDose]]:
     """Enter a prescription as written; it waits for a second pharmacist's check before supply.
 
     Every intake rule runs; any block refuses the whole form (422 with every code at once) and
@@ -143,36 +204,94 @@ def transcribe(uow: UnitOfWork, *, actor: Actor, data: PrescriptionInput, policy
         draft = data.draft
         product = rules.PRODUCTS.get(draft.product_code)
         decision = rules.check_intake(
-            draft, _context(session, patient_id=patient.id, product=product, today=today),
-            calendar_for(session, patient.pharmacy_id), intake_policy(policy))
+            draft,
+            _context(session, patient_id=patient.id, product=product, today=today),
+            calendar_for(session, patient.pharmacy_id),
+            intake_policy(policy),
+        )
         if not decision.accepted:
+            if any(
+                f.code == rules.Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION for f in decision.blocks
+            ):
+                # Only the prescriber can fix it, so they hear now, whatever else is wrong.
+                for event in safeguarding_rules.closed_day_events(
+                    closed_dose_days=sum(
+                        len(f.dates) or 1
+                        for f in decision.blocks
+                        if f.code == rules.Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION
+                    )
+                ):
+                    safeguarding_service.raise_alert(
+                        session,
+                        event,
+                        actor=actor,
+                        pharmacy_id=patient.pharmacy_id,
+                        patient_id=patient.id,
+                        household_id=patient.household_id,
+                        day=today,
+                        now=now,
+                        routing=policy.alert_routing,
+                    )
+                audit_service.record(
+                    session,
+                    actor,
+                    "prescription.refused",
+                    entity="patient",
+                    entity_id=patient.id,
+                    at=now,
+                    pharmacy_id=patient.pharmacy_id,
+                    facts={"blocks": [str(f.code) for f in decision.blocks]},
+                )
+                uow.commit()  # the request to the prescriber is part of the record
             raise Refused(
                 "The prescription cannot be accepted: "
                 + "; ".join(f.message for f in decision.blocks),
                 code="prescription_refused",
-                blocks=findings(decision.blocks), warnings=findings(decision.warnings),
+                blocks=findings(decision.blocks),
+                warnings=findings(decision.warnings),
             )
-        # Accepted: every element of the form is present from here on.
-        assert draft.daily_dose_mg is not None and draft.form_type is not None
-        assert draft.written_on and draft.start_on and draft.end_on
-        assert draft.total_quantity is not None and draft.total_quantity_words
-        assert draft.direction_text
-        overlap = _overlapping(session, patient_id=patient.id, product=draft.product_code,
-                               start_on=draft.start_on, end_on=draft.end_on)
+        # Accepted: the intake rules have checked every element of the form is present.
+        if (
+            draft.daily_dose_mg is None
+            or draft.form_type is None
+            or draft.written_on is None
+            or draft.start_on is None
+            or draft.end_on is None
+            or draft.total_quantity is None
+            or not draft.total_quantity_words
+            or not draft.direction_text
+        ):
+            raise RuntimeError("intake accepted a form with a missing element")
+        overlap = _overlapping(
+            session,
+            patient_id=patient.id,
+            product=draft.product_code,
+            start_on=draft.start_on,
+            end_on=draft.end_on,
+        )
         if overlap and data.supersedes_id not in {p.id for p in overlap}:
             raise Conflict(
                 "Another prescription for this medicine covers some of the same days; say which "
                 "one this replaces (supersedes_id) so no day is supplied twice",
-                code="overlapping_prescription", overlapping=[str(p.id) for p in overlap])
+                code="overlapping_prescription",
+                overlapping=[str(p.id) for p in overlap],
+            )
         if data.supersedes_id and not overlap:
-            raise InvalidInput("supersedes_id", "overlaps",
-                               "names a prescription this one does not overlap")
+            raise InvalidInput(
+                "supersedes_id", "overlaps", "names a prescription this one does not overlap"
+            )
         prescription = Prescription(
-            patient_id=patient.id, pharmacy_id=patient.pharmacy_id,
-            prescriber_id=prescriber.id, product=draft.product_code,
-            daily_dose_mg=draft.daily_dose_mg, form_type=draft.form_type,
-            written_on=draft.written_on, start_on=draft.start_on, end_on=draft.end_on,
-            total_quantity=draft.total_quantity, total_quantity_words=draft.total_quantity_words,
+            patient_id=patient.id,
+            pharmacy_id=patient.pharmacy_id,
+            prescriber_id=prescriber.id,
+            product=draft.product_code,
+            daily_dose_mg=draft.daily_dose_mg,
+            form_type=draft.form_type,
+            written_on=draft.written_on,
+            start_on=draft.start_on,
+            end_on=draft.end_on,
+            total_quantity=draft.total_quantity,
+            total_quantity_words=draft.total_quantity_words,
             supervised_days=sorted(draft.supervised_days),
             collection_days=sorted(draft.collection_days),
             wording_closed_day_prior=draft.wording.closed_day_prior,
@@ -180,49 +299,96 @@ def transcribe(uow: UnitOfWork, *, actor: Actor, data: PrescriptionInput, policy
             wording_consult_after_3_missed=draft.wording.consult_after_3_missed,
             wording_supervise_on_collection=draft.wording.supervise_on_collection,
             wording_separate_containers=draft.wording.separate_containers,
-            direction_text=draft.direction_text, status=Status.PENDING_CHECK,
-            warnings=findings(decision.warnings), supersedes_id=data.supersedes_id,
-            entered_by_id=actor.id, entered_at=now,
+            direction_text=draft.direction_text,
+            status=Status.PENDING_CHECK,
+            warnings=findings(decision.warnings),
+            supersedes_id=data.supersedes_id,
+            entered_by_id=actor.id,
+            entered_at=now,
         )
         session.add(prescription)
         session.flush()
         _, problems = rules.generate_schedule(draft, calendar_for(session, patient.pharmacy_id))
-        _raise_closed_day_alerts(session, problems, actor=actor, prescription=prescription,
-                                 household_id=patient.household_id, today=today, now=now)
-        audit_service.record(session, actor, "prescription.transcribed", entity="prescription",
-                             entity_id=prescription.id, at=now, pharmacy_id=prescription.pharmacy_id,
-                             facts={"patient_id": patient.id, "product": draft.product_code,
-                                    "daily_dose_mg": draft.daily_dose_mg,
-                                    "warnings": [str(w.code) for w in decision.warnings],
-                                    "supersedes_id": data.supersedes_id})
+        _raise_closed_day_alerts(
+            session,
+            problems,
+            actor=actor,
+            prescription=prescription,
+            household_id=patient.household_id,
+            today=today,
+            now=now,
+            policy=policy,
+        )
+        audit_service.record(
+            session,
+            actor,
+            "prescription.transcribed",
+            entity="prescription",
+            entity_id=prescription.id,
+            at=now,
+            pharmacy_id=prescription.pharmacy_id,
+            facts={
+                "patient_id": patient.id,
+                "product": draft.product_code,
+                "daily_dose_mg": draft.daily_dose_mg,
+                "warnings": [str(w.code) for w in decision.warnings],
+                "supersedes_id": data.supersedes_id,
+            },
+        )
         uow.commit()
         return prescription, list(decision.schedule)
 
 
-def _overlapping(session: Session, *, patient_id: UUID, product: str, start_on: date,
-                 end_on: date, exclude: UUID | None = None) -> list[Prescription]:
+def _overlapping(
+    session: Session,
+    *,
+    patient_id: UUID,
+    product: str,
+    start_on: date,
+    end_on: date,
+    exclude: UUID | None = None,
+) -> list[Prescription]:
     query = select(Prescription).where(
-        Prescription.patient_id == patient_id, Prescription.product == product,
-        Prescription.status.in_(LIVE), Prescription.start_on <= end_on,
-        Prescription.end_on >= start_on)
+        Prescription.patient_id == patient_id,
+        Prescription.product == product,
+        Prescription.status.in_(LIVE),
+        Prescription.start_on <= end_on,
+        Prescription.end_on >= start_on,
+    )
     if exclude is not None:
         query = query.where(Prescription.id != exclude)
     return list(session.scalars(query))
 
 
-def _rows_for(prescription: Prescription, household_id: UUID | None,
-              schedule: Sequence[rules.ScheduledDose]) -> list[InstalmentDay]:
+def _rows_for(
+    prescription: Prescription, household_id: UUID | None, schedule: Sequence[rules.ScheduledDose]
+) -> list[InstalmentDay]:
     return [
-        InstalmentDay(prescription_id=prescription.id, patient_id=prescription.patient_id,
-                      pharmacy_id=prescription.pharmacy_id, household_id=household_id,
-                      product=prescription.product, dose_date=d.dose_date, collect_on=d.collect_on,
-                      mode=d.mode, dose_mg=d.dose_mg, state=DoseState.DUE)
+        InstalmentDay(
+            prescription_id=prescription.id,
+            patient_id=prescription.patient_id,
+            pharmacy_id=prescription.pharmacy_id,
+            household_id=household_id,
+            product=prescription.product,
+            dose_date=d.dose_date,
+            collect_on=d.collect_on,
+            mode=d.mode,
+            dose_mg=d.dose_mg,
+            state=DoseState.DUE,
+        )
         for d in schedule
     ]
 
 
-def verify(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, policy: PolicySettings,
-           today: date, now: datetime) -> Prescription:
+def verify(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    prescription_id: UUID,
+    policy: PolicySettings,
+    today: date,
+    now: datetime,
+) -> Prescription:
     """A second pharmacist confirms the transcription; the schedule becomes the ledger.
 
     The intake rules run again (the 28-day window may have closed since), any superseded
@@ -236,91 +402,149 @@ def verify(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, policy: Poli
         if prescription.pharmacy_id != actor.pharmacy_id:
             raise NotFound("prescription", prescription_id)
         if prescription.status != Status.PENDING_CHECK:
-            raise Conflict(f"The prescription is {prescription.status}, not waiting for a check",
-                           code="not_pending_check")
+            raise Conflict(
+                f"The prescription is {prescription.status}, not waiting for a check",
+                code="not_pending_check",
+            )
         if prescription.entered_by_id == actor.id:
-            raise PermissionDenied("A different pharmacist must check the transcription",
-                                   code="second_person_required")
+            raise PermissionDenied(
+                "A different pharmacist must check the transcription", code="second_person_required"
+            )
         product = rules.PRODUCTS.get(prescription.product)
         decision = rules.check_intake(
             draft_of(prescription),
-            _context(session, patient_id=prescription.patient_id, product=product, today=today,
-                     exclude=prescription.id),
-            calendar_for(session, prescription.pharmacy_id), intake_policy(policy))
+            _context(
+                session,
+                patient_id=prescription.patient_id,
+                product=product,
+                today=today,
+                exclude=prescription.id,
+            ),
+            calendar_for(session, prescription.pharmacy_id),
+            intake_policy(policy),
+        )
         if not decision.accepted:
-            raise Refused("The prescription can no longer be accepted",
-                          code="prescription_refused", blocks=findings(decision.blocks),
-                          warnings=findings(decision.warnings))
+            raise Refused(
+                "The prescription can no longer be accepted",
+                code="prescription_refused",
+                blocks=findings(decision.blocks),
+                warnings=findings(decision.warnings),
+            )
         patient = patients_service.load_visible(session, actor, prescription.patient_id)
-        for old in _overlapping(session, patient_id=prescription.patient_id,
-                                product=prescription.product, start_on=prescription.start_on,
-                                end_on=prescription.end_on, exclude=prescription.id):
+        for old in _overlapping(
+            session,
+            patient_id=prescription.patient_id,
+            product=prescription.product,
+            start_on=prescription.start_on,
+            end_on=prescription.end_on,
+            exclude=prescription.id,
+        ):
             if old.id != prescription.supersedes_id:
-                raise Conflict("Another live prescription overlaps this one",
-                               code="overlapping_prescription", overlapping=[str(old.id)])
-            recorded = session.scalar(select(InstalmentDay.dose_date).where(
-                InstalmentDay.prescription_id == old.id,
-                InstalmentDay.dose_date >= prescription.start_on,
-                InstalmentDay.state != DoseState.DUE).limit(1))
+                raise Conflict(
+                    "Another live prescription overlaps this one",
+                    code="overlapping_prescription",
+                    overlapping=[str(old.id)],
+                )
+            recorded = session.scalar(
+                select(InstalmentDay.dose_date)
+                .where(
+                    InstalmentDay.prescription_id == old.id,
+                    InstalmentDay.dose_date >= prescription.start_on,
+                    InstalmentDay.state != DoseState.DUE,
+                )
+                .limit(1)
+            )
             if recorded is not None:
-                raise Conflict(f"A dose for {recorded} was already recorded under the "
-                               "prescription this replaces; start the new one after it",
-                               code="overlap_already_recorded")
-            removed = session.execute(delete(InstalmentDay).where(
-                InstalmentDay.prescription_id == old.id,
-                InstalmentDay.dose_date >= prescription.start_on,
-                InstalmentDay.state == DoseState.DUE)).rowcount  # type: ignore[attr-defined]
+                raise Conflict(
+                    f"A dose for {recorded} was already recorded under the "
+                    "prescription this replaces; start the new one after it",
+                    code="overlap_already_recorded",
+                )
+            removed = session.execute(
+                delete(InstalmentDay).where(
+                    InstalmentDay.prescription_id == old.id,
+                    InstalmentDay.dose_date >= prescription.start_on,
+                    InstalmentDay.state == DoseState.DUE,
+                )
+            ).rowcount  # type: ignore[attr-defined]
             if old.start_on >= prescription.start_on:
                 old.status = Status.CANCELLED
                 old.cancelled_at = now
                 old.cancelled_by_id = actor.id
                 old.cancel_reason = "superseded"
-            audit_service.record(session, actor, "prescription.superseded",
-                                 entity="prescription", entity_id=old.id, at=now,
-                                 pharmacy_id=old.pharmacy_id,
-                                 facts={"by": prescription.id, "from": prescription.start_on,
-                                        "days_removed": removed})
+            audit_service.record(
+                session,
+                actor,
+                "prescription.superseded",
+                entity="prescription",
+                entity_id=old.id,
+                at=now,
+                pharmacy_id=old.pharmacy_id,
+                facts={
+                    "by": prescription.id,
+                    "from": prescription.start_on,
+                    "days_removed": removed,
+                },
+            )
         session.add_all(_rows_for(prescription, patient.household_id, decision.schedule))
         prescription.status = Status.ACTIVE
         prescription.verified_by_id = actor.id
         prescription.verified_at = now
         session.flush()
-        audit_service.record(session, actor, "prescription.verified", entity="prescription",
-                             entity_id=prescription.id, at=now,
-                             pharmacy_id=prescription.pharmacy_id,
-                             facts={"days": len(decision.schedule)})
+        audit_service.record(
+            session,
+            actor,
+            "prescription.verified",
+            entity="prescription",
+            entity_id=prescription.id,
+            at=now,
+            pharmacy_id=prescription.pharmacy_id,
+            facts={"days": len(decision.schedule)},
+        )
         uow.commit()
         return prescription
 
 
-def cancel(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, reason: str, today: date,
-           now: datetime) -> Prescription:
+def cancel(
+    uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, reason: str, today: date, now: datetime
+) -> Prescription:
     """Stop a prescription: its uncollected days from today on are removed from the schedule."""
     require_role(actor, {Role.PHARMACIST, Role.PRESCRIBER, Role.ADMIN}, "cancel prescriptions")
     with uow:
         session = uow.session
         prescription = load_visible(session, actor, prescription_id, for_update=True)
         if prescription.status in (Status.CANCELLED, Status.COMPLETED):
-            raise Conflict(f"The prescription is already {prescription.status}",
-                           code="not_cancellable")
-        removed = session.execute(delete(InstalmentDay).where(
-            InstalmentDay.prescription_id == prescription.id,
-            InstalmentDay.collect_on >= today,
-            InstalmentDay.state == DoseState.DUE)).rowcount  # type: ignore[attr-defined]
+            raise Conflict(
+                f"The prescription is already {prescription.status}", code="not_cancellable"
+            )
+        removed = session.execute(
+            delete(InstalmentDay).where(
+                InstalmentDay.prescription_id == prescription.id,
+                InstalmentDay.collect_on >= today,
+                InstalmentDay.state == DoseState.DUE,
+            )
+        ).rowcount  # type: ignore[attr-defined]
         prescription.status = Status.CANCELLED
         prescription.cancelled_by_id = actor.id
         prescription.cancelled_at = now
         prescription.cancel_reason = reason
-        audit_service.record(session, actor, "prescription.cancelled", entity="prescription",
-                             entity_id=prescription.id, at=now,
-                             pharmacy_id=prescription.pharmacy_id,
-                             facts={"days_removed": removed})
+        audit_service.record(
+            session,
+            actor,
+            "prescription.cancelled",
+            entity="prescription",
+            entity_id=prescription.id,
+            at=now,
+            pharmacy_id=prescription.pharmacy_id,
+            facts={"days_removed": removed},
+        )
         uow.commit()
         return prescription
 
 
-def release(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, note: str, today: date,
-            now: datetime) -> Release:
+def release(
+    uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, note: str, today: date, now: datetime
+) -> Release:
     """The prescriber's review after missed doses: the counter may supply again."""
     require_role(actor, {Role.PRESCRIBER}, "release a patient after missed doses")
     with uow:
@@ -328,41 +552,82 @@ def release(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, note: str, 
         prescription = load_visible(session, actor, prescription_id)
         if prescription.status != Status.ACTIVE:
             raise Conflict(f"The prescription is {prescription.status}", code="not_active")
-        row = Release(prescription_id=prescription.id, patient_id=prescription.patient_id,
-                      released_on=today, released_by_id=actor.id, note=note, created_at=now)
+        row = Release(
+            prescription_id=prescription.id,
+            patient_id=prescription.patient_id,
+            released_on=today,
+            released_by_id=actor.id,
+            note=note,
+            created_at=now,
+        )
         session.add(row)
         session.flush()
-        audit_service.record(session, actor, "prescription.released", entity="prescription",
-                             entity_id=prescription.id, at=now,
-                             pharmacy_id=prescription.pharmacy_id,
-                             facts={"release_id": row.id})
+        audit_service.record(
+            session,
+            actor,
+            "prescription.released",
+            entity="prescription",
+            entity_id=prescription.id,
+            at=now,
+            pharmacy_id=prescription.pharmacy_id,
+            facts={"release_id": row.id},
+        )
         uow.commit()
         return row
 
 
 def schedule(session: Session, prescription: Prescription) -> list[dict[str, Any]]:
     """The ledger rows once checked; before that, the schedule the rules would generate."""
-    rows = list(session.scalars(select(InstalmentDay).where(
-        InstalmentDay.prescription_id == prescription.id).order_by(InstalmentDay.dose_date)))
+    rows = list(
+        session.scalars(
+            select(InstalmentDay)
+            .where(InstalmentDay.prescription_id == prescription.id)
+            .order_by(InstalmentDay.dose_date)
+        )
+    )
     if rows:
-        return [{"dose_date": r.dose_date, "collect_on": r.collect_on, "mode": r.mode,
-                 "dose_mg": r.dose_mg, "state": r.state} for r in rows]
+        return [
+            {
+                "dose_date": r.dose_date,
+                "collect_on": r.collect_on,
+                "mode": r.mode,
+                "dose_mg": r.dose_mg,
+                "state": r.state,
+            }
+            for r in rows
+        ]
     if prescription.status != Status.PENDING_CHECK:
         return []
-    planned, _ = rules.generate_schedule(draft_of(prescription),
-                                         calendar_for(session, prescription.pharmacy_id))
-    return [{"dose_date": d.dose_date, "collect_on": d.collect_on, "mode": d.mode,
-             "dose_mg": d.dose_mg, "state": "planned"} for d in planned]
+    planned, _ = rules.generate_schedule(
+        draft_of(prescription), calendar_for(session, prescription.pharmacy_id)
+    )
+    return [
+        {
+            "dose_date": d.dose_date,
+            "collect_on": d.collect_on,
+            "mode": d.mode,
+            "dose_mg": d.dose_mg,
+            "state": "planned",
+        }
+        for d in planned
+    ]
 
 
-def get(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID,
-        now: datetime) -> tuple[Prescription, list[dict[str, Any]]]:
+def get(
+    uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, now: datetime
+) -> tuple[Prescription, list[dict[str, Any]]]:
     with uow:
         prescription = load_visible(uow.session, actor, prescription_id)
         days = schedule(uow.session, prescription)
-        audit_service.record(uow.session, actor, "prescription.viewed", entity="prescription",
-                             entity_id=prescription.id, at=now,
-                             pharmacy_id=prescription.pharmacy_id)
+        audit_service.record(
+            uow.session,
+            actor,
+            "prescription.viewed",
+            entity="prescription",
+            entity_id=prescription.id,
+            at=now,
+            pharmacy_id=prescription.pharmacy_id,
+        )
         uow.commit()
         return prescription, days
 
@@ -370,51 +635,97 @@ def get(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID,
 def list_for_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID) -> list[Prescription]:
     with uow:
         patients_service.load_visible(uow.session, actor, patient_id)
-        return list(uow.session.scalars(select(Prescription).where(
-            Prescription.patient_id == patient_id).order_by(Prescription.start_on.desc())))
+        return list(
+            uow.session.scalars(
+                select(Prescription)
+                .where(Prescription.patient_id == patient_id)
+                .order_by(Prescription.start_on.desc())
+            )
+        )
 
 
-def recalculate_for_closure(session: Session, *, actor: Actor, pharmacy_id: UUID,
-                            closed_on: date, today: date, now: datetime) -> int:
+def recalculate_for_closure(
+    session: Session,
+    *,
+    actor: Actor,
+    pharmacy_id: UUID,
+    closed_on: date,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> int:
     """Re-plan the uncollected days of active prescriptions around a newly added closure.
 
     Only days still due are moved; a recorded dose never changes. Returns how many days moved.
     """
     calendar = calendar_for(session, pharmacy_id)
-    affected = list(session.scalars(select(Prescription).where(
-        Prescription.pharmacy_id == pharmacy_id, Prescription.status == Status.ACTIVE,
-        Prescription.start_on <= closed_on, Prescription.end_on >= closed_on)))
+    affected = list(
+        session.scalars(
+            select(Prescription).where(
+                Prescription.pharmacy_id == pharmacy_id,
+                Prescription.status == Status.ACTIVE,
+                Prescription.start_on <= closed_on,
+                Prescription.end_on >= closed_on,
+            )
+        )
+    )
     moved = 0
     for prescription in affected:
         planned, problems = rules.generate_schedule(draft_of(prescription), calendar)
         by_date = {d.dose_date: d for d in planned}
-        rows = session.scalars(select(InstalmentDay).where(
-            InstalmentDay.prescription_id == prescription.id,
-            InstalmentDay.state == DoseState.DUE, InstalmentDay.collect_on >= today))
+        rows = session.scalars(
+            select(InstalmentDay).where(
+                InstalmentDay.prescription_id == prescription.id,
+                InstalmentDay.state == DoseState.DUE,
+                InstalmentDay.collect_on >= today,
+            )
+        )
         changes = []
         for row in rows:
             new = by_date.get(row.dose_date)
             if new and (new.collect_on, new.mode) != (row.collect_on, row.mode):
-                changes.append({"dose_date": row.dose_date, "from": row.collect_on,
-                                "to": new.collect_on})
+                changes.append(
+                    {"dose_date": row.dose_date, "from": row.collect_on, "to": new.collect_on}
+                )
                 row.collect_on = new.collect_on
                 row.mode = new.mode
         moved += len(changes)
         patient = session.get(Patient, prescription.patient_id)
-        _raise_closed_day_alerts(session, problems, actor=actor, prescription=prescription,
-                                 household_id=patient.household_id if patient else None,
-                                 today=today, now=now)
+        _raise_closed_day_alerts(
+            session,
+            problems,
+            actor=actor,
+            prescription=prescription,
+            household_id=patient.household_id if patient else None,
+            today=today,
+            now=now,
+            policy=policy,
+        )
         if changes or problems:
-            audit_service.record(session, actor, "prescription.schedule_recalculated",
-                                 entity="prescription", entity_id=prescription.id, at=now,
-                                 pharmacy_id=pharmacy_id,
-                                 facts={"closure": closed_on, "moved": changes,
-                                        "needs_amendment": len(problems)})
+            audit_service.record(
+                session,
+                actor,
+                "prescription.schedule_recalculated",
+                entity="prescription",
+                entity_id=prescription.id,
+                at=now,
+                pharmacy_id=pharmacy_id,
+                facts={"closure": closed_on, "moved": changes, "needs_amendment": len(problems)},
+            )
     return moved
 
 
-def add_closure(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, closed_on: date,
-                reason: str, today: date, now: datetime) -> int:
+def add_closure(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    pharmacy_id: UUID,
+    closed_on: date,
+    reason: str,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> int:
     """Close the pharmacy on a date and re-plan every affected schedule in the same step."""
     from app.pharmacies import service as pharmacies_service
 
@@ -424,18 +735,42 @@ def add_closure(uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, closed_on: 
     with uow:
         session = uow.session
         pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
-        if session.scalar(select(Closure).where(Closure.pharmacy_id == pharmacy.id,
-                                                Closure.closed_on == closed_on)):
-            raise Conflict(f"The pharmacy is already closed on {closed_on}",
-                           code="duplicate_closure")
-        session.add(Closure(pharmacy_id=pharmacy.id, closed_on=closed_on, reason=reason,
-                            created_at=now, created_by_id=actor.id))
+        if session.scalar(
+            select(Closure).where(
+                Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on
+            )
+        ):
+            raise Conflict(
+                f"The pharmacy is already closed on {closed_on}", code="duplicate_closure"
+            )
+        session.add(
+            Closure(
+                pharmacy_id=pharmacy.id,
+                closed_on=closed_on,
+                reason=reason,
+                created_at=now,
+                created_by_id=actor.id,
+            )
+        )
         session.flush()
-        audit_service.record(session, actor, "pharmacy.closure_added", entity="pharmacy",
-                             entity_id=pharmacy.id, at=now, pharmacy_id=pharmacy.id,
-                             facts={"closed_on": closed_on})
-        moved = recalculate_for_closure(session, actor=actor, pharmacy_id=pharmacy.id,
-                                        closed_on=closed_on, today=today, now=now)
+        audit_service.record(
+            session,
+            actor,
+            "pharmacy.closure_added",
+            entity="pharmacy",
+            entity_id=pharmacy.id,
+            at=now,
+            pharmacy_id=pharmacy.id,
+            facts={"closed_on": closed_on},
+        )
+        moved = recalculate_for_closure(
+            session,
+            actor=actor,
+            pharmacy_id=pharmacy.id,
+            closed_on=closed_on,
+            today=today,
+            now=now,
+            policy=policy,
+        )
         uow.commit()
         return moved
-

@@ -80,6 +80,8 @@ class EventKind(StrEnum):
     HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
     PRESCRIPTION_ENDING = "prescription_ending"
     CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION = "closed_day_needs_amended_prescription"
+    # An alert could not be delivered to someone after every retry: the lead must act.
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class Severity(StrEnum):
@@ -437,3 +439,25 @@ def _facts(**values: FactValue) -> Mapping[str, FactValue]:
 def _mg(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def delivery_failed_events(*, original_kind: str, channel: str) -> tuple[SafeguardingEvent, ...]:
+    """Return the event telling the safeguarding lead an alert never reached a recipient.
+
+    "Shared" is not "received": a dead delivery means someone who should know does not, so a
+    person must pick up the phone. A failure to deliver this alert itself raises nothing more
+    (it stays visible on the web feed), so failures cannot cascade.
+    """
+    if original_kind == EventKind.DELIVERY_FAILED:
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.DELIVERY_FAILED,
+            Severity.URGENT,
+            (Recipient.SAFEGUARDING_LEAD,),
+            f"A {original_kind.replace('_', ' ')} alert could not be delivered by {channel} "
+            "after every retry: contact the recipient another way.",
+            _facts(original_kind=original_kind, channel=channel),
+            "patient",
+        ),
+    )

@@ -6,7 +6,7 @@ intake), so the alert exists if and only if the event that caused it was recorde
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from uuid import UUID
 
@@ -20,6 +20,8 @@ from app.auth.models import Role
 from app.auth.policy import CLINICIANS, pharmacy_scope
 from app.db import UnitOfWork
 from app.errors import Conflict, NotFound
+from app.notify import outbox
+from app.notify import routing as notify_routing
 from app.patients.models import Patient
 from app.safeguarding.models import Alert, AlertHistory, AlertState
 from app.safeguarding.rules import SafeguardingEvent
@@ -43,8 +45,10 @@ def raise_alert(
     household_id: UUID | None,
     day: date,
     now: datetime,
+    routing: Mapping[str, Sequence[str]],
 ) -> Alert:
-    """Record an alert in the caller's transaction, or note a repeat on today's existing one."""
+    """Record an alert and its deliveries in the caller's transaction, or note a repeat on
+    today's existing one (no second round of messages for the same thing on the same day)."""
     key = dedupe_key(event, patient_id=patient_id, household_id=household_id, day=day)
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
     if existing is None:
@@ -83,6 +87,16 @@ def raise_alert(
                 pharmacy_id=pharmacy_id,
                 facts={"kind": str(event.kind), "severity": str(event.severity)},
             )
+            roles = notify_routing.roles_for(str(event.kind), alert.recipients, routing)
+            targets = notify_routing.resolve(
+                session,
+                roles,
+                pharmacy_id=pharmacy_id,
+                patient_id=patient_id,
+                household_id=household_id,
+                today=day,
+            )
+            outbox.enqueue(session, alert, targets, level=0, now=now, actor=actor.name)
             return alert
     assert existing is not None
     session.add(
@@ -143,7 +157,7 @@ def get_alert(session: Session, actor: Actor, alert_id: UUID, *, for_update: boo
     query = _visible(select(Alert).where(Alert.id == alert_id), actor)
     if for_update:
         query = query.with_for_update(of=Alert)
-    alert = session.scalar(query)
+    alert: Alert | None = session.scalar(query)
     if alert is None:
         raise NotFound("alert", alert_id)
     return alert
@@ -202,3 +216,80 @@ ACKNOWLEDGERS = {
     Role.SAFEGUARDING_LEAD,
     Role.ADMIN,
 }
+
+
+def acknowledge_by_contact(
+    uow: UnitOfWork, *, alert_id: UUID, contact_id: UUID, note: str, now: datetime
+) -> Alert:
+    """A recipient who is not a user acknowledges through their signed link."""
+    with uow:
+        alert = uow.session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
+        if alert is None:
+            raise NotFound("alert", alert_id)
+        who = f"contact:{contact_id}"
+        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
+            raise Conflict(
+                f"The alert was already acknowledged at {alert.acknowledged_at}",
+                code="already_acknowledged",
+            )
+        alert.state = AlertState.ACKNOWLEDGED
+        alert.acknowledged_at = now
+        alert.acknowledgement_note = note
+        alert.next_escalation_at = None
+        uow.session.add(
+            AlertHistory(alert_id=alert.id, at=now, action="acknowledged", actor=who, note=note)
+        )
+        audit_service.record(
+            uow.session,
+            Actor(id=None, name=who, role="contact"),
+            "alert.acknowledged",
+            entity="alert",
+            entity_id=alert.id,
+            at=now,
+            pharmacy_id=alert.pharmacy_id,
+            facts={"contact_id": contact_id},
+        )
+        uow.commit()
+        return alert
+
+
+def alerts_for_contact(uow: UnitOfWork, *, contact_id: UUID, limit: int = 100) -> list[Alert]:
+    """Alerts a contact was sent, newest first (their Atom feed)."""
+    from app.notify.models import Delivery
+
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(Alert)
+                .where(
+                    Alert.id.in_(select(Delivery.alert_id).where(Delivery.contact_id == contact_id))
+                )
+                .order_by(Alert.created_at.desc())
+                .limit(limit)
+            )
+        )
+
+
+def deliveries_for(
+    session: Session, alert_ids: Sequence[UUID]
+) -> dict[UUID, list[dict[str, object]]]:
+    from app.notify.models import Delivery
+
+    found: dict[UUID, list[dict[str, object]]] = {a: [] for a in alert_ids}
+    if not alert_ids:
+        return found
+    for d in session.scalars(
+        select(Delivery).where(Delivery.alert_id.in_(alert_ids)).order_by(Delivery.created_at)
+    ):
+        found[d.alert_id].append(
+            {
+                "contact_id": d.contact_id,
+                "channel": d.channel,
+                "state": d.state,
+                "attempts": d.attempts,
+                "escalation_level": d.escalation_level,
+                "reason": d.reason,
+                "last_error": d.last_error,
+            }
+        )
+    return found

@@ -115,7 +115,7 @@ def test_codes_are_either_blocks_or_warnings() -> None:
 
 # --- blocks: one behaviour per code --------------------------------------------------------
 
-REQUIRED_FIELDS = [
+REQUIRED_FIELDS: list[tuple[str, Any]] = [
     ("product_code", ""),
     ("form_type", None),
     ("written_on", None),
@@ -540,6 +540,12 @@ def test_no_schedule_is_built_from_invalid_inputs() -> None:
     assert decide(replace(RX, daily_dose_mg=D(0))).schedule == ()
     assert decide(replace(RX, start_on=END, end_on=START)).schedule == ()
     assert decide(replace(RX, collection_days=frozenset({9}))).schedule == ()
+
+
+def test_a_bad_written_date_alone_still_shows_the_schedule() -> None:
+    decision = decide(replace(RX, written_on=TODAY + timedelta(days=1)))
+    assert codes(decision.blocks) == [Code.DATE_OUT_OF_RANGE]
+    assert len(decision.schedule) == 14
 
 
 # --- warnings ------------------------------------------------------------------------------

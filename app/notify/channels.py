@@ -1,0 +1,139 @@
+"""Channels: deliver one message and say what happened. No database here; the worker records
+the outcome. Channels never follow redirects and never raise for a receiver's failure."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Literal, Protocol
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+Outcome = Literal["delivered", "retry", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    status_code: int | None = None
+    detail: str = ""
+    retry_after: float | None = None  # seconds, when the receiver asked for it
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+class WebhookSender:
+    """POST a signed CloudEvent (Standard Webhooks headers, HMAC-SHA256)."""
+
+    def __init__(self, *, timeout: float, client: httpx.Client | None = None) -> None:
+        self._client = client or httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send(self, url: str, secret: str, *, event_id: str, body: bytes) -> Result:
+        # Sign and stamp from one UTC instant (the library replaces, not converts, the zone).
+        now = datetime.now(UTC)
+        signature = Webhook(secret).sign(event_id, now, body.decode())
+        headers = {
+            "content-type": "application/cloudevents+json; charset=utf-8",
+            "webhook-id": event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature,
+            "user-agent": "Dosekeeper-Webhooks/1",
+        }
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return Result("retry", detail="timed out")
+        except httpx.HTTPError as exc:
+            return Result("retry", detail=f"{type(exc).__name__}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return Result("delivered", status)
+        if status == 410:
+            return Result("gone", status, "receiver answered 410 Gone")
+        retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        kind = "redirect not followed" if 300 <= status < 400 else "receiver error"
+        return Result("retry", status, f"{kind} ({status})", retry_after)
+
+
+class EmailSender(Protocol):
+    def send(self, message: EmailMessage) -> Result: ...
+
+
+class SmtpSender:
+    """SMTP with STARTTLS whenever the server offers it (`smtp://user:pass@host:port`)."""
+
+    def __init__(self, url: str, *, timeout: float = 15) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 25
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.implicit_tls = parts.scheme == "smtps"
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage) -> Result:
+        try:
+            smtp_class = smtplib.SMTP_SSL if self.implicit_tls else smtplib.SMTP
+            with smtp_class(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if not self.implicit_tls and smtp.has_extn("starttls"):
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                if self.username and self.password:
+                    smtp.login(self.username, self.password)
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            return Result("retry", detail=f"recipient refused ({len(exc.recipients)})")
+        except (smtplib.SMTPException, OSError) as exc:
+            return Result("retry", detail=type(exc).__name__)
+        return Result("delivered", 250)
+
+
+class FileMailSink:
+    """The first-run default: each message is an .eml file under the data folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> Result:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = str(message["Message-ID"]).strip("<>").replace("@", "_at_")
+        (self.folder / f"{name}.eml").write_bytes(bytes(message))
+        return Result("delivered", 250, "written to the local mail sink")
+
+
+def mail_sender(smtp_url: str, data_dir: Path) -> EmailSender:
+    if smtp_url:
+        return SmtpSender(smtp_url)
+    return FileMailSink(data_dir / "mail")
+
+
+def elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

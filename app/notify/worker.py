@@ -1,0 +1,389 @@
+"""The delivery worker: claim due deliveries, send them outside any transaction, record what
+happened, escalate what nobody has acknowledged.
+
+Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) that also sets a lease,
+so on PostgreSQL several workers never claim the same row, and on SQLite (one worker,
+BEGIN IMMEDIATE) the same statement is serialised. A worker killed mid-send leaves rows in
+`sending` whose lease runs out; the next claim takes them again and sends them with the same
+`webhook-id` (at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.audit import service as audit_service
+from app.audit.service import SYSTEM
+from app.clock import Clock, local_date
+from app.config import Settings
+from app.contacts.models import Contact
+from app.db import UnitOfWork
+from app.notify import links, outbox, payloads
+from app.notify import routing as notify_routing
+from app.notify.channels import EmailSender, Result, WebhookSender, elapsed_ms, mail_sender
+from app.notify.models import Delivery, DeliveryAttempt, DeliveryState
+from app.pharmacies.models import Pharmacy
+from app.safeguarding import rules as safeguarding_rules
+from app.safeguarding import service as safeguarding_service
+from app.safeguarding.models import Alert, AlertHistory, AlertState
+
+log = logging.getLogger("dosekeeper.notify")
+
+
+def next_delay(attempts: int, settings: Settings, rng: random.Random) -> float:
+    """Seconds before retry number `attempts` (1-based), with jitter so retries spread out."""
+    delays = settings.notify.retry_delays_seconds or (60.0,)
+    base = delays[min(attempts, len(delays)) - 1]
+    jitter = settings.notify.retry_jitter
+    return max(0.0, base * (1 + rng.uniform(-jitter, jitter)))
+
+
+@dataclass
+class Job:
+    delivery_id: UUID
+    event_id: str
+    channel: str
+    attempts: int
+    created_at: datetime
+    alert_kind: str
+    url: str | None
+    secret: str | None
+    email: str | None
+    contact_id: UUID
+    ref: payloads.AlertRef
+
+
+class Worker:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        clock: Clock,
+        *,
+        name: str | None = None,
+        webhooks: WebhookSender | None = None,
+        mail: EmailSender | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{threading.get_native_id()}"
+        self.webhooks = webhooks or WebhookSender(timeout=settings.notify.webhook_timeout_seconds)
+        self.mail = mail or mail_sender(settings.smtp_url, settings.data_dir)
+        self.rng = random.Random(seed)
+        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory)
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def claim(self) -> list[Job]:
+        now = self.clock.now()
+        lease = now + timedelta(seconds=self.settings.notify.lease_seconds)
+        notify = self.settings.notify
+        with self.uow() as uow:
+            session = uow.session
+            due = (
+                select(Delivery.id)
+                .where(
+                    or_(
+                        (Delivery.state == DeliveryState.PENDING)
+                        & (Delivery.next_attempt_at <= now),
+                        (Delivery.state == DeliveryState.SENDING) & (Delivery.locked_until <= now),
+                    )
+                )
+                .order_by(Delivery.next_attempt_at)
+                .limit(notify.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            claimed = list(
+                session.scalars(
+                    update(Delivery)
+                    .where(Delivery.id.in_(due))
+                    .values(state=DeliveryState.SENDING, locked_until=lease, locked_by=self.name)
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            if not claimed:
+                uow.commit()
+                return []
+            rows = session.execute(
+                select(Delivery, Alert, Contact, Pharmacy.ods_code)
+                .join(Alert, Alert.id == Delivery.alert_id)
+                .join(Contact, Contact.id == Delivery.contact_id)
+                .outerjoin(Pharmacy, Pharmacy.id == Alert.pharmacy_id)
+                .where(Delivery.id.in_(claimed))
+            ).all()
+            uow.commit()
+        base = notify.public_base_url.rstrip("/")
+        secret = self.settings.secret_key.get_secret_value()
+        jobs = []
+        for delivery, alert, contact, ods in rows:
+            ref = payloads.AlertRef(
+                alert_id=str(alert.id),
+                kind=alert.kind,
+                severity=alert.severity,
+                pharmacy_ods=ods or "-",
+                escalation_level=delivery.escalation_level,
+                raised_at=alert.created_at,
+                link=f"{base}/alerts/{alert.id}",
+                acknowledge_link=links.acknowledge_link(
+                    base, secret, alert_id=alert.id, contact_id=contact.id, now=now
+                ),
+            )
+            jobs.append(
+                Job(
+                    delivery.id,
+                    str(delivery.event_id),
+                    delivery.channel,
+                    delivery.attempts,
+                    delivery.created_at,
+                    alert.kind,
+                    contact.webhook_url,
+                    contact.webhook_secret,
+                    contact.email,
+                    contact.id,
+                    ref,
+                )
+            )
+        return jobs
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send(self, job: Job) -> tuple[Result, int]:
+        started = time.perf_counter()
+        if job.channel == "webhook":
+            if not job.url or not job.secret:
+                return Result("gone", detail="contact has no webhook any more"), 0
+            body = payloads.cloud_event(job.ref, event_id=job.event_id)
+            result = self.webhooks.send(job.url, job.secret, event_id=job.event_id, body=body)
+        else:
+            if not job.email:
+                return Result("gone", detail="contact has no email address any more"), 0
+            domain = self.settings.notify.mail_from.rsplit("@", 1)[-1].strip("> ")
+            message = payloads.email(
+                job.ref,
+                event_id=job.event_id,
+                to=job.email,
+                sender=self.settings.notify.mail_from,
+                domain=domain,
+            )
+            result = self.mail.send(message)
+        return result, elapsed_ms(started)
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record(self, outcomes: list[tuple[Job, Result, int]]) -> None:
+        now = self.clock.now()
+        retry_for = timedelta(seconds=self.settings.notify.retry_for_seconds)
+        with self.uow() as uow:
+            session = uow.session
+            for job, result, took in outcomes:
+                delivery = session.get(Delivery, job.delivery_id)
+                if (
+                    delivery is None
+                    or delivery.state != DeliveryState.SENDING
+                    or delivery.locked_by != self.name
+                ):
+                    continue  # our lease ran out and another worker took it: theirs to record
+                delivery.attempts += 1
+                delivery.locked_until = None
+                delivery.locked_by = None
+                outcome = "delivered"
+                if result.outcome == "delivered":
+                    delivery.state = DeliveryState.DELIVERED
+                    delivery.delivered_at = now
+                    delivery.last_error = None
+                elif (
+                    result.outcome == "gone"
+                    or now
+                    + timedelta(seconds=next_delay(delivery.attempts, self.settings, self.rng))
+                    > delivery.created_at + retry_for
+                ):
+                    outcome = "disabled" if result.outcome == "gone" else "dead"
+                    delivery.state = DeliveryState.DEAD
+                    delivery.last_error = result.detail[:500]
+                    if result.outcome == "gone" and job.channel == "webhook":
+                        contact = session.get(Contact, job.contact_id)
+                        if contact is not None and contact.webhook_disabled_at is None:
+                            contact.webhook_disabled_at = now
+                    self._dead(session, delivery, job, now)
+                else:
+                    outcome = "retry"
+                    delay = next_delay(delivery.attempts, self.settings, self.rng)
+                    if result.retry_after is not None:
+                        delay = max(delay, result.retry_after)
+                    delivery.state = DeliveryState.PENDING
+                    delivery.next_attempt_at = now + timedelta(seconds=delay)
+                    delivery.last_error = result.detail[:500]
+                session.add(
+                    DeliveryAttempt(
+                        delivery_id=delivery.id,
+                        at=now,
+                        outcome=outcome,
+                        status_code=result.status_code,
+                        detail=result.detail[:500],
+                        duration_ms=took,
+                        worker=self.name,
+                    )
+                )
+            uow.commit()
+
+    def _dead(self, session: Session, delivery: Delivery, job: Job, now: datetime) -> None:
+        """A dead delivery is itself an alert to the safeguarding lead (never only a log line)."""
+        alert = session.get(Alert, delivery.alert_id)
+        assert alert is not None
+        session.add(
+            AlertHistory(
+                alert_id=alert.id,
+                at=now,
+                action="delivery_dead",
+                actor="system",
+                note=f"{job.channel} to contact {job.contact_id}",
+            )
+        )
+        audit_service.record(
+            session,
+            SYSTEM,
+            "delivery.dead",
+            entity="alert",
+            entity_id=alert.id,
+            at=now,
+            pharmacy_id=alert.pharmacy_id,
+            facts={"delivery_id": delivery.id, "channel": job.channel},
+        )
+        for event in safeguarding_rules.delivery_failed_events(
+            original_kind=alert.kind, channel=job.channel
+        ):
+            safeguarding_service.raise_alert(
+                session,
+                event,
+                actor=SYSTEM,
+                pharmacy_id=alert.pharmacy_id,
+                patient_id=alert.patient_id,
+                household_id=alert.household_id,
+                day=local_date(now, self.settings.timezone),
+                now=now,
+                routing=self.settings.policy.alert_routing,
+            )
+
+    # -- escalation -------------------------------------------------------------------------
+
+    def escalate_due(self) -> int:
+        """Arm new alerts' SLA clocks; escalate those nobody acknowledged in time."""
+        now = self.clock.now()
+        sla = self.settings.notify.sla_seconds
+        escalated = 0
+        with self.uow() as uow:
+            session = uow.session
+            for alert in session.scalars(
+                select(Alert)
+                .where(
+                    Alert.state == AlertState.OPEN,
+                    Alert.escalation_level == 0,
+                    Alert.next_escalation_at.is_(None),
+                )
+                .limit(500)
+            ):
+                alert.next_escalation_at = alert.created_at + timedelta(
+                    seconds=sla.get(alert.severity, 3600)
+                )
+            session.flush()
+            due = list(
+                session.scalars(
+                    select(Alert)
+                    .where(
+                        Alert.state.in_((AlertState.OPEN, AlertState.ESCALATED)),
+                        Alert.next_escalation_at <= now,
+                    )
+                    .order_by(Alert.next_escalation_at)
+                    .limit(200)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for alert in due:
+                level = alert.escalation_level + 1
+                targets = notify_routing.escalation_targets(
+                    session,
+                    level,
+                    pharmacy_id=alert.pharmacy_id,
+                    today=local_date(now, self.settings.timezone),
+                )
+                alert.escalation_level = level
+                alert.state = AlertState.ESCALATED
+                more = level < len(notify_routing.ESCALATION)
+                alert.next_escalation_at = (
+                    now + timedelta(seconds=sla.get(alert.severity, 3600)) if more else None
+                )
+                outbox.enqueue(session, alert, targets, level=level, now=now, actor="system")
+                if not targets:
+                    session.add(
+                        AlertHistory(
+                            alert_id=alert.id,
+                            at=now,
+                            action="escalated",
+                            actor="system",
+                            note=f"level {level}: nobody to escalate to",
+                        )
+                    )
+                audit_service.record(
+                    session,
+                    SYSTEM,
+                    "alert.escalated",
+                    entity="alert",
+                    entity_id=alert.id,
+                    at=now,
+                    pharmacy_id=alert.pharmacy_id,
+                    facts={"level": level, "recipients": len(targets)},
+                )
+                escalated += 1
+            uow.commit()
+        return escalated
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """One pass: escalate, then claim and deliver one batch. Returns deliveries attempted."""
+        self.escalate_due()
+        jobs = self.claim()
+        if not jobs:
+            return 0
+        outcomes = []
+        for job, (result, took) in zip(jobs, self.pool.map(self.send, jobs), strict=True):
+            outcomes.append((job, result, took))
+        self.record(outcomes)
+        return len(jobs)
+
+    def run(
+        self, stop: threading.Event, *, on_error: Callable[[BaseException], None] | None = None
+    ) -> None:
+        """Deliver until `stop` is set; the current batch always finishes first."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as exc:  # keep delivering: a bad row must not stop every alert
+                log.exception("delivery pass failed")
+                if on_error:
+                    on_error(exc)
+                busy = 0
+            if not busy:
+                stop.wait(self.settings.notify.worker_poll_seconds)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.webhooks.close()
