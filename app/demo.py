@@ -7,12 +7,15 @@ Refused in production: demo accounts have published passwords.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy import func, select
 
 from app.audit.service import SYSTEM
 from app.auth import service as auth_service
+from app.auth.models import User
+from app.auth.service import actor_for
 from app.clock import SystemClock, local_date
 from app.config import Settings
 from app.contacts import service as contacts_service
@@ -22,6 +25,9 @@ from app.patients import service as patients_service
 from app.patients.rules import WEIGHTS
 from app.pharmacies import service as pharmacies_service
 from app.pharmacies.models import Pharmacy
+from app.prescriptions import rules
+from app.prescriptions import service as prescriptions_service
+from app.prescriptions.words import number_to_words
 
 DEMO_PASSWORD = "dosekeeper-demo"
 DEMO_ODS = "FDK01"
@@ -36,6 +42,11 @@ def test_range_nhs_number(serial: int) -> str:
         if check != 10:
             return body + str(check)
         serial += 1
+
+
+def uow_users(uow: UnitOfWork) -> list[User]:
+    with uow:
+        return list(uow.session.scalars(select(User)))
 
 
 def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) -> str:
@@ -183,6 +194,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             now=now,
         )
 
+    patient_ids: list[UUID] = []
     people = [
         ("Morgan", "Marsh", 0),
         ("Casey", "Marsh", 0),
@@ -198,7 +210,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         ("Jamie", "Reed", 3),
     ]
     for i, (given, family, h) in enumerate(people):
-        patients_service.register_patient(
+        registered = patients_service.register_patient(
             uow,
             actor=SYSTEM,
             given_name=given,
@@ -209,6 +221,73 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             household_id=households[h],
             key_worker_id=key_worker,
             prescriber_id=prescriber,
+            today=today,
+            now=now,
+        )
+        patient_ids.append(registered.id)
+
+    staff = {u.username: u for u in uow_users(uow)}
+    transcriber = actor_for(staff["pharmacist"])
+    checker = actor_for(staff["pharmacist2"])
+    # Start on the next day the pharmacy opens (today on a weekday), so a seed on a Sunday
+    # or Christmas Day gives the same kind of schedule.
+    start = today
+    while start.weekday() == 6 or start == date(today.year, 12, 25):
+        start += timedelta(days=1)
+    daily = frozenset(range(7))
+    twice_weekly = frozenset({start.weekday(), (start.weekday() + 3) % 7})
+    regimes = [
+        # (patient index, mg, supervised days, collection days)
+        (0, 60, frozenset(range(6)), daily),  # Morgan Marsh: supervised Mon-Sat
+        (1, 50, frozenset(), twice_weekly),  # Casey Marsh: twice-weekly take-home, child on a plan
+        (2, 40, frozenset(range(6)), daily),
+        (3, 80, frozenset(range(6)), daily),  # a baby on a child-in-need plan at home
+        (4, 30, frozenset({0, 2, 4}), daily),
+        (5, 90, frozenset(range(6)), daily),
+        (6, 110, frozenset(range(6)), daily),  # above 100 mg: QT monitoring warning
+        (9, 45, frozenset(), twice_weekly),
+    ]
+    for index, mg, supervised, collection in regimes:
+        days = 14
+        total = mg * days
+        draft = rules.PrescriptionDraft(
+            product_code="methadone-1mg-ml",
+            daily_dose_mg=Decimal(mg),
+            form_type="FP10MDA",
+            written_on=today,
+            start_on=start,
+            end_on=start + timedelta(days=days - 1),
+            total_quantity=Decimal(total),
+            total_quantity_words=number_to_words(total),
+            supervised_days=supervised,
+            collection_days=collection,
+            wording=rules.Wording(
+                closed_day_prior=True,
+                supervise_on_collection=bool(supervised),
+                consult_after_3_missed=True,
+            ),
+            direction_text=f"{mg}mg ({mg}ml) daily. "
+            + (
+                "Supervised consumption on collection days."
+                if supervised
+                else "Collect twice weekly; take home."
+            ),
+        )
+        prescription, _ = prescriptions_service.transcribe(
+            uow,
+            actor=transcriber,
+            data=prescriptions_service.PrescriptionInput(
+                patient_id=patient_ids[index], prescriber_id=prescriber, draft=draft
+            ),
+            policy=settings.policy,
+            today=today,
+            now=now,
+        )
+        prescriptions_service.verify(
+            uow,
+            actor=checker,
+            prescription_id=prescription.id,
+            policy=settings.policy,
             today=today,
             now=now,
         )

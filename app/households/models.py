@@ -56,7 +56,8 @@ class HouseholdConfirmation(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
     confirmed_on: Mapped[date] = mapped_column(Date)
-    confirmed_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    # None when the system recorded it (an import or the demo seed).
+    confirmed_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     children_count: Mapped[int]
     note: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

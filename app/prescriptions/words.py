@@ -206,3 +206,27 @@ def _below_hundred(tokens: _Tokens) -> int | None:
         tokens.take()
         value += _SMALL[unit]
     return value
+
+
+_SAY_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_SAY_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_to_words(value: int) -> str:
+    """British English words for a whole quantity (the demo seed and printed summaries)."""
+    if not 0 <= value < 1_000_000:
+        raise ValueError("only 0 to 999,999 are written out")
+    if value < 20:
+        return _SAY_ONES[value]
+    if value < 100:
+        tens, ones = divmod(value, 10)
+        return _SAY_TENS[tens] + (f"-{_SAY_ONES[ones]}" if ones else "")
+    if value < 1000:
+        hundreds, rest = divmod(value, 100)
+        return f"{_SAY_ONES[hundreds]} hundred" + (f" and {number_to_words(rest)}" if rest else "")
+    thousands, rest = divmod(value, 1000)
+    words = f"{number_to_words(thousands)} thousand"
+    if rest:
+        words += (" and " if rest < 100 else " ") + number_to_words(rest)
+    return words

@@ -294,7 +294,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("household_id", sa.Uuid(), nullable=False),
         sa.Column("confirmed_on", sa.Date(), nullable=False),
-        sa.Column("confirmed_by_id", sa.Uuid(), nullable=False),
+        sa.Column("confirmed_by_id", sa.Uuid(), nullable=True),
         sa.Column("children_count", sa.Integer(), nullable=False),
         sa.Column("note", sa.String(length=2000), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
