@@ -149,6 +149,54 @@ def close_day(
     )
 
 
+@cli.command("print-test")
+def print_test() -> None:
+    """Print a sample label (fictional) on the configured printer and report what happened."""
+    from datetime import date
+    from decimal import Decimal
+
+    from app.labelling import content
+    from devices import DeviceError, LabelLine, open_printer
+    from devices import Label as DeviceLabel
+
+    settings = _settings()
+    printer = open_printer(settings.printer_url, preview_dir=settings.data_dir / "labels")
+    facts = content.LabelFacts(
+        patient_name="TEST PATIENT (not a real person)",
+        pharmacy_name="Dosekeeper print test",
+        pharmacy_address="1 Example Parade, Demotown",
+        pharmacy_phone="01632 960000",
+        supplied_on=date.today(),
+        medicine="Methadone 1mg/mL oral solution",  # noqa: DTZ011
+        strength_mg_per_ml=Decimal(1),
+        dose_mg=Decimal(60),
+        dose_dates=(date.today(),),
+        directions="TEST LABEL - do not use.",  # noqa: DTZ011
+        cautionary_wording=(),
+        separate_containers=False,
+    )
+    lines = content.label_lines(facts, facts.dose_dates, number=1, of=1)
+    label = DeviceLabel(
+        lines=tuple(
+            LabelLine(
+                line.text, bold=line.bold, centre=line.centre, double_height=line.double_height
+            )
+            for line in lines
+        ),
+        barcode="DKL-TEST",
+        columns=32 if printer.columns == 32 else 48,
+    )
+    try:
+        result = printer.print_label(label, job_id="print-test")
+    except DeviceError as exc:
+        typer.echo(f"printer fault on {printer.url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"printed on {printer.url}: {result.bytes_sent} bytes"
+        + (f"; preview {result.text_path}" if result.text_path else "")
+    )
+
+
 @users.command("add")
 def users_add(
     username: str,

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/dosekeeper.sqlite3"
     data_dir: Path = Path("./var")
     printer_url: str = "preview://"
+    # A serial barcode scanner (e.g. serial:///dev/ttyACM0?baudrate=9600); empty: keyboard-wedge
+    # scanners typing into the counter page only.
+    scanner_url: str = ""
     # Empty means "write .eml files under <data_dir>/mail" (the local sink).
     smtp_url: str = ""
     timezone: str = "Europe/London"

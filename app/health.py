@@ -42,5 +42,10 @@ def healthz(request: Request) -> JSONResponse:
     except Exception as exc:  # the health endpoint reports, it never raises
         body["status"] = "unavailable"
         body["database"] = {"reachable": False, "error": type(exc).__name__}
+    from app.counter.api import device_status
+
+    # Devices are reported, not required: a printer fault never makes the service unhealthy,
+    # because doses are recorded whatever the printer does.
+    body["devices"] = device_status(request)
     code = 200 if body["status"] == "ok" else 503
     return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})

@@ -16,6 +16,8 @@ from app.auth import api as auth_api
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
+from app.counter import api as counter_api
+from app.counter.scans import ScanHub
 from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
 from app.households import api as households_api
@@ -26,6 +28,7 @@ from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
+from devices import LabelPrinter, open_printer
 
 API = "/api/v1"
 
@@ -39,6 +42,32 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[None]:
+    """What runs beside the web app when serving: the serial scanner, if configured, and one
+    alert-delivery worker unless it runs as its own service."""
+    settings: Settings = app.state.settings
+    scanner = None
+    if settings.scanner_url:
+        from devices import open_scanner
+
+        hub = app.state.scan_hub
+        scanner = open_scanner(
+            settings.scanner_url, lambda scan: hub.publish(scan.code, scan.symbology)
+        )
+        scanner.start()
+        app.state.scanner = scanner
+    try:
+        if settings.notify.embedded_worker:
+            async with embedded_worker(app):
+                yield
+        else:
+            yield
+    finally:
+        if scanner is not None:
+            scanner.stop()
 
 
 @asynccontextmanager
@@ -64,9 +93,10 @@ def create_app(
     clock: Clock | None = None,
     *,
     with_worker: bool = False,
+    printer: LabelPrinter | None = None,
 ) -> FastAPI:
     app = FastAPI(
-        lifespan=embedded_worker if with_worker else None,
+        lifespan=serving if with_worker else None,
         title="Dosekeeper",
         version="1",
         description=(
@@ -79,6 +109,12 @@ def create_app(
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.clock = clock or SystemClock()
+    # The printer is opened per label; building it here only parses the URL.
+    app.state.scan_hub = ScanHub()
+    app.state.scanner = None
+    app.state.printer = printer or open_printer(
+        settings.printer_url, preview_dir=settings.data_dir / "labels"
+    )
     problems.install(app)
 
     @app.middleware("http")
@@ -101,6 +137,7 @@ def create_app(
         prescriptions_api.router,
         dosing_api.router,
         safeguarding_api.router,
+        counter_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
@@ -112,7 +149,7 @@ def app_from_env(**overrides: Any) -> FastAPI:
     """Entry point for `uvicorn app.main:app_from_env --factory`."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings, with_worker=settings.notify.embedded_worker)
+    return create_app(settings, with_worker=True)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -5,6 +5,7 @@ from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
 from app.dosing.models import IdempotentRequest, InstalmentDay, Release
 from app.households.models import BoxConfirmation, Child, Household, HouseholdConfirmation
+from app.labelling.models import Label, PrintJob
 from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient
 from app.pharmacies.models import Closure, Pharmacy
@@ -26,9 +27,11 @@ __all__ = [
     "HouseholdConfirmation",
     "IdempotentRequest",
     "InstalmentDay",
+    "Label",
     "LoginAttempt",
     "Patient",
     "Pharmacy",
+    "PrintJob",
     "Prescription",
     "Release",
     "User",

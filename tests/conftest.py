@@ -72,8 +72,9 @@ def build_database(name: str, tmp: Path) -> Database:
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Database]:
     """The worker's database, built once by running every migration."""
-    db = build_database(f"dk_test_{worker_id}_{uuid.uuid4().hex[:6]}",
-                        tmp_path_factory.mktemp("db"))
+    db = build_database(
+        f"dk_test_{worker_id}_{uuid.uuid4().hex[:6]}", tmp_path_factory.mktemp("db")
+    )
     yield db
     db.engine.dispose()
     _drop_database(db.url)
@@ -89,8 +90,9 @@ def fresh_database(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
+def settings(database: Database, tmp_path: Path) -> Settings:
     return Settings(
+        data_dir=tmp_path / "data",
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         database_url=database.url,
@@ -117,8 +119,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def client(settings: Settings, session_factory: sessionmaker[Session],
-           clock: FixedClock) -> Iterator[TestClient]:
+def client(
+    settings: Settings, session_factory: sessionmaker[Session], clock: FixedClock
+) -> Iterator[TestClient]:
     app = create_app(settings, session_factory, clock)
     # A client address of the test's own: the login rate limiter counts failures per address,
     # and every test runs at the same fixed "now", so a shared address would leak across tests.

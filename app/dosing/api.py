@@ -5,7 +5,8 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -13,8 +14,9 @@ from app.clock import local_date
 from app.dosing import reads as dosing_reads
 from app.dosing import service as dosing_service
 from app.households.models import BoxMethod
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Note, Out, Paged
+from app.labelling import service as labelling_service
 
 router = APIRouter(tags=["counter"])
 
@@ -214,9 +216,11 @@ def check(
 )
 def handover(
     body: HandoverBody,
+    request: Request,
     uow: UowDep,
     actor: ActorDep,
     now: NowDep,
+    clock: ClockDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -251,7 +255,14 @@ def handover(
         idempotency_key=idempotency_key,
         digest=dosing_service.request_hash(body.model_dump(mode="json")),
     )
-    return JSONResponse(stored.body, status_code=stored.status)
+    response = dict(stored.body)
+    if response.get("label"):
+        # The dose is committed; now print. A printer fault marks the job failed, never the dose.
+        jobs = [UUID(job["job_id"]) for job in response["label"]["jobs"]]
+        response["label"] = {
+            "jobs": labelling_service.print_jobs(uow, request.app.state.printer, jobs, clock.now)
+        }
+    return JSONResponse(jsonable_encoder(response), status_code=stored.status)
 
 
 @router.post("/counter/withhold", status_code=201, response_model=WithheldRead)

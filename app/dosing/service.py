@@ -30,9 +30,11 @@ from app.db import UnitOfWork
 from app.dosing import facts as dosing_facts
 from app.dosing import rules
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay, Mode
-from app.errors import Conflict, DomainError, InvalidInput, Refused
+from app.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
 from app.households.models import BoxConfirmation, Child
 from app.households.service import current_children
+from app.labelling import service as labelling_service
+from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
@@ -79,7 +81,11 @@ def _patient_for_counter(
     if patient_id is not None:
         return patients_service.load_visible(session, actor, patient_id)
     if barcode:
-        return patients_service.find_by_card(session, actor, barcode)
+        try:
+            return patients_service.find_by_card(session, actor, barcode)
+        except NotFound:
+            # Another pharmacy's card must answer exactly as an unknown one (no id leaks).
+            raise NotFound("patient card", "(scanned)") from None
     raise InvalidInput("patient_id", "required", "give a patient_id or a scanned barcode")
 
 
@@ -238,10 +244,11 @@ def _raise(
     return raised
 
 
-def _household_events_after_take_home(
+def household_events(
     session: Session, patient: Patient, today: date, policy: PolicySettings
 ) -> list[safeguarding_rules.SafeguardingEvent]:
-    """Household rules after a take-home: protected children, regimes, methadone at home."""
+    """Household rules after a take-home or a new prescription: protected children, regimes,
+    methadone at home."""
     if patient.household_id is None:
         return []
     children = dosing_facts.children_facts(
@@ -284,7 +291,12 @@ def _household_events_after_take_home(
 
 
 def handover_body(
-    rows: Sequence[InstalmentDay], *, handover_id: UUID, decision: rules.Decision, alerts: list[str]
+    rows: Sequence[InstalmentDay],
+    *,
+    handover_id: UUID,
+    decision: rules.Decision,
+    alerts: list[str],
+    labels: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "handover_id": str(handover_id),
@@ -304,7 +316,7 @@ def handover_body(
         ],
         "warnings_acknowledged": [str(w.code) for w in decision.warnings],
         "alerts": alerts,
-        "label": None,
+        "label": {"jobs": labels} if labels else None,
     }
 
 
@@ -429,9 +441,23 @@ def hand_over(
         session.flush()
         for row in view.rows:
             session.refresh(row)
+        assert view.prescription_id is not None
+        try:
+            jobs = labelling_service.queue_for_handover(
+                session,
+                actor=actor,
+                patient=patient,
+                prescription_id=view.prescription_id,
+                handover_id=handover_id,
+                rows=view.rows,
+                today=today,
+                now=now,
+            )
+        except LabelRefused as exc:  # no methadone leaves without a lawful label
+            raise Refused(str(exc), code="label_refused", field=exc.field) from exc
         events = list(safeguarding_rules.override_events(overridden=[str(c) for c in overridden]))
         if any(r.state == DoseState.COLLECTED for r in view.rows):
-            events += _household_events_after_take_home(session, patient, today, policy)
+            events += household_events(session, patient, today, policy)
         alerts = _raise(
             session, events, actor=actor, patient=patient, day=today, now=now, policy=policy
         )
@@ -454,7 +480,13 @@ def hand_over(
                 **record,
             },
         )
-        body = handover_body(view.rows, handover_id=handover_id, decision=decision, alerts=alerts)
+        body = handover_body(
+            view.rows,
+            handover_id=handover_id,
+            decision=decision,
+            alerts=alerts,
+            labels=[{"job_id": str(j.id), "label_id": j.label_id, "state": j.state} for j in jobs],
+        )
         if idempotency_key:
             session.add(
                 IdempotentRequest(

@@ -1,13 +1,23 @@
 """Patient-card codes: random, never derived from the NHS number or any other identifier, so a
-lost card reveals nothing and cannot be guessed from a patient's details."""
+lost card reveals nothing and cannot be guessed from a patient's details. The format (prefix,
+Crockford base32, a check character) belongs to `devices.barcodes`, which reads the scans."""
 
 from __future__ import annotations
 
-import secrets
+import re
+
+from devices import make_patient_card_code
 
 CARD_PREFIX = "DKP-"
-_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud at a busy counter
 
 
 def new_card_code() -> str:
-    return CARD_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(12))
+    return make_patient_card_code()
+
+
+def canonical_card_code(scanned: str) -> str:
+    """The stored form of a scanned or typed card code (case and separators ignored)."""
+    text = scanned.strip().upper()
+    if text.startswith(CARD_PREFIX):
+        return CARD_PREFIX + re.sub(r"[\s-]", "", text[len(CARD_PREFIX) :])
+    return text

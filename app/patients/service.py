@@ -23,7 +23,7 @@ from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
 from app.households import service as households_service
-from app.patients.cards import new_card_code
+from app.patients.cards import canonical_card_code, new_card_code
 from app.patients.models import Patient
 from app.patients.rules import is_valid_nhs_number, normalise_nhs_number
 from app.pharmacies.models import Pharmacy
@@ -152,7 +152,9 @@ def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetim
 
 
 def find_by_card(session: Session, actor: Actor, card_code: str) -> Patient:
-    patient = session.scalar(select(Patient).where(Patient.card_code == card_code.strip().upper()))
+    patient = session.scalar(
+        select(Patient).where(Patient.card_code == canonical_card_code(card_code))
+    )
     if patient is None:
         raise NotFound("patient card", "(scanned)")
     return load_visible(session, actor, patient.id)

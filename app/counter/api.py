@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from app.clock import local_date
+from app.counter import scans
+from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import In
+from app.labelling import service as labelling_service
+
+router = APIRouter(tags=["counter"])
+
+
+class ScanBody(In):
+    code: Annotated[str, Field(min_length=1, max_length=500)]
+    symbology: Annotated[str, Field(max_length=4)] | None = None
+    patient_id: UUID | None = Field(
+        default=None, description="The patient at the counter, to check a label belongs to them"
+    )
+
+
+@router.post("/counter/scan")
+def scan(
+    body: ScanBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Interpret a scan: patient card, Dosekeeper label (right bottle?), medicine pack, NHS
+    number or EPS prescription ID."""
+    return scans.scan(
+        uow,
+        actor=actor,
+        code=body.code,
+        patient_id=body.patient_id,
+        symbology=body.symbology,
+        today=local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
+    )
+
+
+@router.get(
+    "/counter/scans/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def scan_stream(request: Request, actor: ActorDep) -> StreamingResponse:
+    """Server-Sent Events: each code read by the serial scanner attached to this server."""
+    hub: scans.ScanHub = request.app.state.scan_hub
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b": connected\n\n"
+        listener = hub.listen()
+        while not await request.is_disconnected():
+            try:
+                code, symbology = await asyncio.wait_for(anext(listener), timeout=15)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            data = json.dumps({"code": code, "symbology": symbology})
+            yield f"event: scan\ndata: {data}\n\n".encode()
+        await listener.aclose()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/labels/{label_id}")
+def get_label(label_id: int, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
+    """A label as printed, with its print jobs (state, error) and the barcode it carries."""
+    label, jobs = labelling_service.get_label(uow, actor=actor, label_id=label_id)
+    return {
+        "id": label.id,
+        "patient_id": str(label.patient_id),
+        "dose_dates": label.dose_dates,
+        "reprint": label.is_reprint,
+        "lines": [line["text"] for line in label.lines],
+        "jobs": [labelling_service.job_read(job, label) for job in jobs],
+    }
+
+
+@router.post("/labels/{label_id}/reprint", status_code=201)
+def reprint(
+    label_id: int,
+    request: Request,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Print the label again, marked REPRINT (audited)."""
+    job = labelling_service.reprint(
+        uow, actor=actor, label_id=label_id, today=local_date(now, settings.timezone), now=now
+    )
+    return labelling_service.print_jobs(uow, request.app.state.printer, [job.id], clock.now)[0]
+
+
+@router.get("/printer")
+def printer_status(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """The label printer's state as it reports it (online, paper)."""
+    return device_status(request)["printer"]
+
+
+def device_status(request: Request) -> dict[str, Any]:
+    printer = request.app.state.printer
+    try:
+        status = printer.status()
+        printer_body = {
+            "url": printer.url,
+            "online": status.online,
+            "paper": status.paper,
+            "detail": status.detail,
+        }
+    except Exception as exc:  # a device status query must never fail the caller
+        printer_body = {
+            "url": printer.url,
+            "online": False,
+            "paper": "unknown",
+            "detail": type(exc).__name__,
+        }
+    scanner = getattr(request.app.state, "scanner", None)
+    return {
+        "printer": printer_body,
+        "scanner": {
+            "configured": scanner is not None,
+            "connected": bool(scanner and scanner.connected),
+        },
+    }

@@ -1,0 +1,139 @@
+"""Scans at the counter: interpret a code, and stream serial-scanner codes to the page."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from app.audit import service as audit_service
+from app.audit.service import Actor
+from app.config import PolicySettings
+from app.db import UnitOfWork
+from app.dosing import service as dosing_service
+from app.errors import NotFound
+from app.labelling.models import Label
+from app.patients import service as patients_service
+from app.patients.models import Patient
+from devices import ScanKind, interpret
+
+
+def scan(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    code: str,
+    patient_id: UUID | None,
+    symbology: str | None,
+    today: date,
+    policy: PolicySettings,
+    now: datetime,
+) -> dict[str, Any]:
+    """What a scanned code is, and what it means for the patient at the counter."""
+    found = interpret(code, today=today, symbology=symbology)
+    result: dict[str, Any] = {
+        "kind": str(found.kind),
+        "accepted": found.accepted,
+        "message": found.message,
+        "patient_id": None,
+        "decision": None,
+        "matches_patient": None,
+        "pack": None,
+    }
+    if found.pack is not None:
+        pack = found.pack
+        result["pack"] = {
+            "gtin": pack.gtin,
+            "expiry": pack.expiry,
+            "batch": pack.batch,
+            "serial": pack.serial,
+        }
+    if not found.accepted:
+        return result
+    if found.kind == ScanKind.PATIENT_CARD:
+        view = dosing_service.check(
+            uow, actor=actor, barcode=code, today=today, policy=policy, now=now
+        )
+        result["patient_id"] = str(view.patient.id)
+        result["decision"] = dosing_service.decision_body(view)
+    elif found.kind == ScanKind.NHS_NUMBER:
+        with uow:
+            patient = uow.session.scalar(select(Patient).where(Patient.nhs_number == found.value))
+            if patient is None:
+                raise NotFound("patient with that NHS number", "(scanned)")
+            patients_service.load_visible(uow.session, actor, patient.id)
+        view = dosing_service.check(
+            uow, actor=actor, patient_id=patient.id, today=today, policy=policy, now=now
+        )
+        result["patient_id"] = str(patient.id)
+        result["decision"] = dosing_service.decision_body(view)
+    elif found.kind == ScanKind.LABEL:
+        assert found.value is not None
+        with uow:
+            label = uow.session.get(Label, int(found.value))
+            if label is None:
+                raise NotFound("label", found.value)
+            try:
+                patients_service.load_visible(uow.session, actor, label.patient_id)
+            except NotFound:
+                raise NotFound("label", found.value) from None
+            result["patient_id"] = str(label.patient_id)
+            result["dose_dates"] = label.dose_dates
+            if patient_id is not None:
+                matches = label.patient_id == patient_id
+                result["matches_patient"] = matches
+                if not matches:
+                    result["accepted"] = False
+                    result["message"] = (
+                        "WRONG BOTTLE: this label is for another patient. Do not hand it over."
+                    )
+                else:
+                    result["message"] = "Right bottle: this label is for this patient."
+            audit_service.record(
+                uow.session,
+                actor,
+                "label.scanned",
+                entity="patient",
+                entity_id=label.patient_id,
+                at=now,
+                pharmacy_id=actor.pharmacy_id,
+                facts={"label_id": label.id, "matches": result["matches_patient"]},
+            )
+            uow.commit()
+    return result
+
+
+class ScanHub:
+    """Fans serial-scanner codes out to the counter pages listening on the event stream."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[tuple[str, str | None]]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def publish(self, code: str, symbology: str | None) -> None:
+        """Called from the scanner's thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        with self._lock:
+            queues = list(self._queues)
+        for queue in queues:
+            loop.call_soon_threadsafe(queue.put_nowait, (code, symbology))
+
+    async def listen(self) -> AsyncIterator[tuple[str, str | None]]:
+        self._loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        with self._lock:
+            self._queues.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            with self._lock:
+                self._queues.discard(queue)
