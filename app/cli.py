@@ -152,26 +152,28 @@ def close_day(
 @cli.command("print-test")
 def print_test() -> None:
     """Print a sample label (fictional) on the configured printer and report what happened."""
-    from datetime import date
     from decimal import Decimal
 
     from app.labelling import content
     from devices import DeviceError, LabelLine, open_printer
     from devices import Label as DeviceLabel
 
+    from app.clock import SystemClock, local_date
+
     settings = _settings()
+    today = local_date(SystemClock().now(), settings.timezone)
     printer = open_printer(settings.printer_url, preview_dir=settings.data_dir / "labels")
     facts = content.LabelFacts(
         patient_name="TEST PATIENT (not a real person)",
         pharmacy_name="Dosekeeper print test",
         pharmacy_address="1 Example Parade, Demotown",
         pharmacy_phone="01632 960000",
-        supplied_on=date.today(),
-        medicine="Methadone 1mg/mL oral solution",  # noqa: DTZ011
+        supplied_on=today,
+        medicine="Methadone 1mg/mL oral solution",
         strength_mg_per_ml=Decimal(1),
         dose_mg=Decimal(60),
-        dose_dates=(date.today(),),
-        directions="TEST LABEL - do not use.",  # noqa: DTZ011
+        dose_dates=(today,),
+        directions="TEST LABEL - do not use.",
         cautionary_wording=(),
         separate_containers=False,
     )

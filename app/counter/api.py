@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -56,7 +56,7 @@ async def scan_stream(request: Request, actor: ActorDep) -> StreamingResponse:
 
     async def events() -> AsyncIterator[bytes]:
         yield b": connected\n\n"
-        listener = hub.listen()
+        listener: AsyncGenerator[tuple[str, str | None]] = hub.listen()
         while not await request.is_disconnected():
             try:
                 code, symbology = await asyncio.wait_for(anext(listener), timeout=15)
@@ -108,7 +108,8 @@ def reprint(
 @router.get("/printer")
 def printer_status(request: Request, actor: ActorDep) -> dict[str, Any]:
     """The label printer's state as it reports it (online, paper)."""
-    return device_status(request)["printer"]
+    printer: dict[str, Any] = device_status(request)["printer"]
+    return printer
 
 
 def device_status(request: Request) -> dict[str, Any]:

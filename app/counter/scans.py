@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -126,7 +126,7 @@ class ScanHub:
         for queue in queues:
             loop.call_soon_threadsafe(queue.put_nowait, (code, symbology))
 
-    async def listen(self) -> AsyncIterator[tuple[str, str | None]]:
+    async def listen(self) -> AsyncGenerator[tuple[str, str | None]]:
         self._loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         with self._lock:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from app.dosing.models import DoseState, InstalmentDay, Release
 from app.households.models import BoxConfirmation, Child, Household
 from app.households.service import age_on
 from app.patients.models import Patient
+from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status
 
 # A missed streak longer than this is reported as this: the counter is blocked long before.
@@ -166,8 +168,11 @@ def instalments_today(
 
 
 def as_rule_days(
-    session: Session, rows: Sequence[InstalmentDay]
+    session: Session, rows: Sequence[InstalmentDay], timezone: str | None = None
 ) -> tuple[rules.InstalmentDay, ...]:
+    """The ledger rows as the rules see them; `recorded_at` in `timezone` (the counter's local
+    time) when given, so "already recorded at …" reads as the pharmacy's clock showed it."""
+    zone = ZoneInfo(timezone) if timezone else None
     names: dict[UUID, str] = {}
     recorder_ids = {r.recorded_by_id for r in rows if r.recorded_by_id}
     if recorder_ids:
@@ -186,7 +191,7 @@ def as_rule_days(
             recorded_by=names.get(r.recorded_by_id)
             if r.recorded_by_id
             else ("end of day" if r.state == DoseState.MISSED else None),
-            recorded_at=r.recorded_at,
+            recorded_at=r.recorded_at.astimezone(zone) if zone and r.recorded_at else r.recorded_at,
         )
         for r in rows
     )
@@ -263,11 +268,12 @@ def gather(
                 InstalmentDay.state == DoseState.MISSED,
             )
         )
+    counter = session.get(Pharmacy, counter_pharmacy_id or patient.pharmacy_id)
     facts = rules.CounterFacts(
         today=today,
         counter_pharmacy_id=str(counter_pharmacy_id or patient.pharmacy_id),
         prescription=facts_rx,
-        instalments=as_rule_days(session, rows),
+        instalments=as_rule_days(session, rows, counter.timezone if counter else None),
         next_collect_on=next_collect,
         last_missed_collect_on=last_missed,
         missed_streak=streak,

@@ -144,7 +144,7 @@ def adherence(
             "collect_on": r.collect_on,
             "product": r.product,
             "mode": r.mode,
-            "dose_mg": r.dose_mg,
+            "dose_mg": str(r.dose_mg),
             "state": r.state,
             "recorded_at": r.recorded_at,
         }

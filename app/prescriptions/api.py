@@ -38,7 +38,7 @@ class PrescriptionCreate(In):
 
     patient_id: UUID
     prescriber_id: UUID
-    product: Annotated[str, Field(max_length=64, examples=["methadone-1mg-ml"])]
+    product: Annotated[str, Field(max_length=64, examples=["methadone-1mg-ml"])] = ""
     daily_dose_mg: Dose | None = None
     form_type: FormType | None = None
     written_on: date | None = None

@@ -19,6 +19,7 @@ from app.auth.policy import require_role
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
+from app.dosing import service as dosing_service
 from app.dosing.models import DoseState, InstalmentDay, Release
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Refused
 from app.patients import service as patients_service
@@ -50,12 +51,16 @@ def calendar_for(session: Session, pharmacy_id: UUID) -> rules.Calendar:
     )
 
 
+# The rules name the draft's fields; the API names two of them differently.
+API_FIELDS = {"product_code": "product", "total_quantity": "total_quantity_ml"}
+
+
 def findings(items: Sequence[rules.Finding]) -> list[dict[str, Any]]:
     return [
         {
             "code": str(f.code),
             "message": f.message,
-            "field": f.field,
+            "field": API_FIELDS.get(f.field, f.field) if f.field else None,
             "source": f.source,
             **({"dates": [d.isoformat() for d in f.dates]} if f.dates else {}),
         }
@@ -491,6 +496,19 @@ def verify(
         prescription.verified_by_id = actor.id
         prescription.verified_at = now
         session.flush()
+        # DESIGN §3: the household rules run on prescription intake, not only at a handover.
+        for event in dosing_service.household_events(session, patient, today, policy):
+            safeguarding_service.raise_alert(
+                session,
+                event,
+                actor=actor,
+                pharmacy_id=prescription.pharmacy_id,
+                patient_id=patient.id,
+                household_id=patient.household_id,
+                day=today,
+                now=now,
+                routing=policy.alert_routing,
+            )
         audit_service.record(
             session,
             actor,
