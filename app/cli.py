@@ -154,11 +154,10 @@ def print_test() -> None:
     """Print a sample label (fictional) on the configured printer and report what happened."""
     from decimal import Decimal
 
+    from app.clock import SystemClock, local_date
     from app.labelling import content
     from devices import DeviceError, LabelLine, open_printer
     from devices import Label as DeviceLabel
-
-    from app.clock import SystemClock, local_date
 
     settings = _settings()
     today = local_date(SystemClock().now(), settings.timezone)
