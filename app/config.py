@@ -36,6 +36,9 @@ class PolicySettings(BaseModel):
     first_dose_mg: int = Field(default=30, ge=1)
     # Days before the end of a prescription at which the counter warns there is no successor.
     prescription_ending_days: int = Field(default=2, ge=0, le=14)
+    # CD register: a balance-check variance (% of the book balance, liquids only) within which
+    # manufacturer's overage and measuring loss are expected; outside it is a discrepancy.
+    register_tolerance_percent: float = Field(default=1.0, ge=0, le=10)
     # Alert kind -> recipient roles (key_worker, prescriber, social_worker, safeguarding_lead,
     # mash), replacing what the alert rule proposes for that kind (see docs/alerts.md).
     alert_routing: dict[str, list[str]] = Field(default_factory=dict)

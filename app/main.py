@@ -6,20 +6,25 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import health
 from app.auth import api as auth_api
+from app.auth import pages as auth_pages
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
 from app.counter import api as counter_api
+from app.counter import pages as counter_pages
 from app.counter.scans import ScanHub
 from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
+from app.dosing import pages as dosing_pages
 from app.households import api as households_api
 from app.http import problems
 from app.logs import configure_logging
@@ -28,9 +33,11 @@ from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
+from app.safeguarding import pages as safeguarding_pages
 from devices import LabelPrinter, open_printer
 
 API = "/api/v1"
+STATIC = Path(__file__).resolve().parent / "static"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -141,6 +148,14 @@ def create_app(
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
+    for pages in (
+        auth_pages.router,
+        counter_pages.router,
+        safeguarding_pages.router,
+        dosing_pages.router,
+    ):
+        app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(safeguarding_feeds.router)
     return app
 

@@ -106,3 +106,22 @@ def create_user(
 @router.get("/me", response_model=Me)
 def who_am_i(actor: ActorDep) -> Me:
     return Me(id=actor.id, username=actor.name, role=actor.role, pharmacy_id=actor.pharmacy_id)
+
+
+@router.get("/users", response_model=list[UserRead])
+def list_users(uow: UowDep, actor: ActorDep) -> object:
+    """Every account (administrators)."""
+    return auth_service.list_users(uow, actor=actor)
+
+
+@router.post("/users/{user_id}/disable", response_model=UserRead)
+def disable_user(user_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    """Disable an account; every session and token it holds stops working at once."""
+    auth_service.set_active(uow, actor=actor, user_id=user_id, active=False, now=now)
+    return auth_service.get_user(uow, actor=actor, user_id=user_id)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserRead)
+def enable_user(user_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    auth_service.set_active(uow, actor=actor, user_id=user_id, active=True, now=now)
+    return auth_service.get_user(uow, actor=actor, user_id=user_id)

@@ -299,3 +299,18 @@ def set_active(
             pharmacy_id=user.pharmacy_id,
         )
         uow.commit()
+
+
+def list_users(uow: UnitOfWork, *, actor: Actor) -> list[User]:
+    require_role(actor, {Role.ADMIN}, "list accounts")
+    with uow:
+        return list(uow.session.scalars(select(User).order_by(User.username)))
+
+
+def get_user(uow: UnitOfWork, *, actor: Actor, user_id: UUID) -> User:
+    require_role(actor, {Role.ADMIN}, "see accounts")
+    with uow:
+        user = uow.session.get(User, user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return user

@@ -75,3 +75,18 @@ def list_contacts(
 @router.get("/contacts/{contact_id}", response_model=ContactRead)
 def get_contact(contact_id: UUID, uow: UowDep, actor: ActorDep) -> object:
     return contacts_service.get_contact(uow, actor=actor, contact_id=contact_id)
+
+
+@router.post("/contacts/{contact_id}/test")
+def test_send(
+    contact_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> dict[str, object]:
+    """Send a signed test event to the contact's webhook now and report what came back."""
+    result = contacts_service.test_webhook(
+        uow,
+        actor=actor,
+        contact_id=contact_id,
+        now=now,
+        timeout=settings.notify.webhook_timeout_seconds,
+    )
+    return {"outcome": result.outcome, "status_code": result.status_code, "detail": result.detail}

@@ -20,6 +20,7 @@ from app.auth.policy import require_role
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
+from app.notify.channels import Result
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
 
@@ -141,3 +142,50 @@ def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> 
         if kind:
             query = query.where(Contact.kind == kind)
         return list(uow.session.scalars(query.limit(1000)))
+
+
+def test_webhook(
+    uow: UnitOfWork, *, actor: Actor, contact_id: UUID, now: datetime, timeout: float
+) -> Result:
+    """A signed CloudEvent of type `…test.v1`, so the receiver can check its verification."""
+    import json
+    import uuid
+
+    from app.notify.channels import WebhookSender
+
+    require_role(actor, WRITERS, "test webhooks")
+    with uow:
+        contact = uow.session.get(Contact, contact_id)
+        if contact is None:
+            raise NotFound("contact", contact_id)
+        if not contact.webhook_url or not contact.webhook_secret:
+            raise InvalidInput("webhook_url", "required", "this contact has no webhook")
+        audit_service.record(
+            uow.session,
+            actor,
+            "contact.webhook_tested",
+            entity="contact",
+            entity_id=contact.id,
+            at=now,
+            pharmacy_id=actor.pharmacy_id,
+        )
+        uow.commit()
+    event_id = str(uuid.uuid4())
+    body = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "/dosekeeper",
+            "type": "uk.dosekeeper.test.v1",
+            "time": now.isoformat(),
+            "data": {"test": True},
+        },
+        separators=(",", ":"),
+    ).encode()
+    sender = WebhookSender(timeout=timeout)
+    try:
+        return sender.send(
+            contact.webhook_url, contact.webhook_secret, event_id=event_id, body=body
+        )
+    finally:
+        sender.close()

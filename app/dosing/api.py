@@ -34,6 +34,7 @@ class DecisionRead(BaseModel):
     allowed: bool
     mode: str | None
     dose_mg: str
+    dose_ml: str | None = None
     dose_dates: list[date]
     blocks: list[ReasonRead]
     warnings: list[ReasonRead]

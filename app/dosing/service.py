@@ -38,6 +38,7 @@ from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
+from app.prescriptions import rules as prescription_rules
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
@@ -60,6 +61,19 @@ class CounterView:
     rows: list[InstalmentDay] = field(default_factory=list)
 
 
+def _ml(product: str | None, mg: Decimal) -> str | None:
+    """The same dose in mL, so the counter never has to work out mg/mL by hand."""
+    found = prescription_rules.PRODUCTS.get(product or "")
+    if found is None or not found.strength_mg_per_ml:
+        return None
+    return plain((mg / found.strength_mg_per_ml).quantize(Decimal("0.01")))
+
+
+def plain(value: Decimal) -> str:
+    """`150` not `150.00` or `1.5E+2`: how a pharmacist writes a dose."""
+    return f"{value.normalize():f}"
+
+
 def decision_body(view: CounterView) -> dict[str, Any]:
     d = view.decision
     return {
@@ -68,7 +82,8 @@ def decision_body(view: CounterView) -> dict[str, Any]:
         "product": view.product,
         "allowed": d.allowed,
         "mode": d.mode,
-        "dose_mg": str(d.dose_mg),
+        "dose_mg": plain(d.dose_mg),
+        "dose_ml": _ml(view.product, d.dose_mg),
         "dose_dates": [x.isoformat() for x in d.dose_dates],
         "blocks": reasons(d.blocks),
         "warnings": reasons(d.warnings),

@@ -3,7 +3,8 @@ methadone at home, each member's lockable box and regime, and the alerts still o
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.dosing import facts as dosing_facts
-from app.households.models import BoxConfirmation
+from app.dosing.models import DoseState, InstalmentDay
+from app.households.models import BoxConfirmation, HouseholdConfirmation
 from app.patients.models import Patient
 from app.safeguarding.models import Alert, AlertState
 
@@ -61,3 +63,106 @@ def household_extras(session: Session, household_id: UUID, today: date) -> dict[
             for a in alerts
         ],
     }
+
+
+def methadone_series(
+    session: Session, household_id: UUID, start: date, end: date
+) -> list[tuple[date, Decimal]]:
+    """Take-home methadone at home on each day: handed over on or before it, dated on or after."""
+    rows = session.execute(
+        select(InstalmentDay.collect_on, InstalmentDay.dose_date, InstalmentDay.dose_mg)
+        .join(Patient, Patient.id == InstalmentDay.patient_id)
+        .where(
+            Patient.household_id == household_id,
+            InstalmentDay.state == DoseState.COLLECTED,
+            InstalmentDay.dose_date >= start,
+            InstalmentDay.collect_on <= end,
+            InstalmentDay.product.like("methadone%"),
+        )
+    ).all()
+    series = []
+    day = start
+    while day <= end:
+        total = sum(
+            (Decimal(mg) for collected, dose_date, mg in rows if collected <= day <= dose_date),
+            Decimal(0),
+        )
+        series.append((day, total))
+        day += timedelta(days=1)
+    return series
+
+
+def chronology(
+    session: Session, household_id: UUID, start: date, end: date
+) -> list[dict[str, Any]]:
+    """Doses, boxes, confirmations and alerts for the household's members, in time order."""
+    members = {
+        p.id: p
+        for p in session.scalars(select(Patient).where(Patient.household_id == household_id))
+    }
+    events: list[dict[str, Any]] = []
+    for row in session.scalars(
+        select(InstalmentDay).where(
+            InstalmentDay.patient_id.in_(members),
+            InstalmentDay.dose_date >= start,
+            InstalmentDay.dose_date <= end,
+            InstalmentDay.state != DoseState.DUE,
+        )
+    ):
+        who = members[row.patient_id]
+        events.append(
+            {
+                "at": row.recorded_at,
+                "day": row.dose_date,
+                "kind": row.state,
+                "text": f"{who.given_name} {who.family_name}: {row.state.replace('_', ' ')}"
+                f" {row.dose_mg} mg for {row.dose_date}"
+                + (
+                    f" ({len(row.children_present)} child(ren) present)"
+                    if row.children_present
+                    else ""
+                ),
+            }
+        )
+    for box in session.scalars(
+        select(BoxConfirmation).where(
+            BoxConfirmation.household_id == household_id, BoxConfirmation.seen_on >= start
+        )
+    ):
+        events.append(
+            {
+                "at": box.created_at,
+                "day": box.seen_on,
+                "kind": "box",
+                "text": f"Lockable box seen ({box.method.replace('_', ' ')}), "
+                f"valid until {box.valid_until}",
+            }
+        )
+    for confirmation in session.scalars(
+        select(HouseholdConfirmation).where(
+            HouseholdConfirmation.household_id == household_id,
+            HouseholdConfirmation.confirmed_on >= start,
+        )
+    ):
+        events.append(
+            {
+                "at": confirmation.created_at,
+                "day": confirmation.confirmed_on,
+                "kind": "confirmation",
+                "text": f"Children confirmed ({confirmation.children_count})",
+            }
+        )
+    for alert in session.scalars(
+        select(Alert).where((Alert.household_id == household_id) | Alert.patient_id.in_(members))
+    ):
+        if alert.created_at.date() >= start:
+            events.append(
+                {
+                    "at": alert.created_at,
+                    "day": alert.created_at.date(),
+                    "kind": f"alert {alert.severity}",
+                    "text": f"Alert: {alert.kind.replace('_', ' ')} ({alert.state})",
+                }
+            )
+    events.sort(key=lambda e: e["at"] or datetime.combine(e["day"], time(), UTC))
+    return events

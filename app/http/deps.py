@@ -14,6 +14,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.db import UnitOfWork
 from app.errors import NotAuthenticated
+from app.http import csrf
 
 SESSION_COOKIE = "__Host-session"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -39,6 +40,13 @@ def get_now(request: Request) -> datetime:
 
 def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """The signed-in caller, from a bearer token or (for pages) the session cookie."""
+    return authenticate_request(request, token)
+
+
+def authenticate_request(
+    request: Request, token: str | None, *, enforce_csrf: bool = True
+) -> Actor:
+    """Resolve the caller; cookie-authenticated writes must carry the session's CSRF token."""
     uow = get_uow(request)
     now = get_now(request)
     if token:
@@ -51,6 +59,8 @@ def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -
         auth = auth_service.authenticate(
             uow, token=cookie, now=now, kind="web", idle_seconds=settings.web_idle_seconds
         )
+        if enforce_csrf and request.method not in csrf.SAFE_METHODS:
+            csrf.check_token(request, auth.csrf_token, request.headers.get("x-csrf-token"))
     request.state.actor = auth.actor
     request.state.auth = auth
     return auth.actor

@@ -77,3 +77,17 @@ def list_pharmacies(uow: UowDep, actor: ActorDep) -> object:
 @router.get("/pharmacies/{pharmacy_id}", response_model=PharmacyRead)
 def get_pharmacy(pharmacy_id: UUID, uow: UowDep, actor: ActorDep) -> object:
     return pharmacies_service.get_pharmacy(uow, actor=actor, pharmacy_id=pharmacy_id)
+
+
+class OpeningDays(In):
+    open_weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+
+
+@router.put("/pharmacies/{pharmacy_id}/opening-days", response_model=PharmacyRead)
+def set_opening_days(
+    pharmacy_id: UUID, body: OpeningDays, uow: UowDep, actor: ActorDep, now: NowDep
+) -> object:
+    """Set the weekdays the pharmacy usually opens (0 = Monday)."""
+    return pharmacies_service.set_opening_days(
+        uow, actor=actor, pharmacy_id=pharmacy_id, open_weekdays=body.open_weekdays, now=now
+    )

@@ -106,3 +106,27 @@ def list_pharmacies(uow: UnitOfWork, *, actor: Actor) -> list[Pharmacy]:
         if scope is not None:
             query = query.where(Pharmacy.id == scope)
         return list(uow.session.scalars(query))
+
+
+def set_opening_days(
+    uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, open_weekdays: Sequence[int], now: datetime
+) -> Pharmacy:
+    """Change the usual opening days (administrators). Schedules already written are not
+    re-planned: a day the pharmacy stops opening is handled as a closure would be."""
+    require_role(actor, {Role.ADMIN}, "change opening days")
+    with uow:
+        pharmacy = load_visible(uow.session, actor, pharmacy_id)
+        before = list(pharmacy.open_weekdays)
+        pharmacy.open_weekdays = sorted(set(open_weekdays))
+        audit_service.record(
+            uow.session,
+            actor,
+            "pharmacy.opening_days_changed",
+            entity="pharmacy",
+            entity_id=pharmacy.id,
+            at=now,
+            pharmacy_id=pharmacy.id,
+            facts={"before": before, "after": pharmacy.open_weekdays},
+        )
+        uow.commit()
+        return load_visible(uow.session, SYSTEM, pharmacy_id)

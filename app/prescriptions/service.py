@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -163,11 +163,13 @@ def _raise_closed_day_alerts(
     today: date,
     now: datetime,
     policy: PolicySettings,
+    no_day_left: int = 0,
 ) -> None:
+    """Ask the prescriber to amend: for doses stranded on closed days (`problems`), and for
+    `no_day_left` doses whose prior open day has already passed."""
     closed = [f for f in problems if f.code == rules.Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION]
-    if not closed:
-        return
-    for event in safeguarding_rules.closed_day_events(closed_dose_days=len(closed)):
+    stranded = sum(len(f.dates) or 1 for f in closed) + no_day_left
+    for event in safeguarding_rules.closed_day_events(closed_dose_days=stranded):
         safeguarding_service.raise_alert(
             session,
             event,
@@ -472,11 +474,15 @@ def verify(
                     InstalmentDay.state == DoseState.DUE,
                 )
             ).rowcount  # type: ignore[attr-defined]
+            end_on_was = old.end_on
             if old.start_on >= prescription.start_on:
                 old.status = Status.CANCELLED
                 old.cancelled_at = now
                 old.cancelled_by_id = actor.id
                 old.cancel_reason = "superseded"
+            else:
+                # Shortened: it no longer covers (or overlaps) anything from the new start.
+                old.end_on = min(old.end_on, prescription.start_on - timedelta(days=1))
             audit_service.record(
                 session,
                 actor,
@@ -489,6 +495,7 @@ def verify(
                     "by": prescription.id,
                     "from": prescription.start_on,
                     "days_removed": removed,
+                    "end_on_was": end_on_was,
                 },
             )
         session.add_all(_rows_for(prescription, patient.household_id, decision.schedule))
@@ -699,8 +706,13 @@ def recalculate_for_closure(
             )
         )
         changes = []
+        no_day_left = []
         for row in rows:
             new = by_date.get(row.dose_date)
+            if new and new.collect_on < today:
+                # The prior open day has passed: never move a dose into the past.
+                no_day_left.append(row.dose_date)
+                continue
             if new and (new.collect_on, new.mode) != (row.collect_on, row.mode):
                 changes.append(
                     {"dose_date": row.dose_date, "from": row.collect_on, "to": new.collect_on}
@@ -718,8 +730,9 @@ def recalculate_for_closure(
             today=today,
             now=now,
             policy=policy,
+            no_day_left=len(no_day_left),
         )
-        if changes or problems:
+        if changes or problems or no_day_left:
             audit_service.record(
                 session,
                 actor,
@@ -728,7 +741,11 @@ def recalculate_for_closure(
                 entity_id=prescription.id,
                 at=now,
                 pharmacy_id=pharmacy_id,
-                facts={"closure": closed_on, "moved": changes, "needs_amendment": len(problems)},
+                facts={
+                    "closure": closed_on,
+                    "moved": changes,
+                    "needs_amendment": len(problems) + len(no_day_left),
+                },
             )
     return moved
 

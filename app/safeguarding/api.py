@@ -38,6 +38,7 @@ class AlertRead(Out):
     acknowledged_at: datetime | None
     acknowledged_by_id: UUID | None
     escalation_level: int
+    next_escalation_at: datetime | None = None
     deliveries: list[dict[str, Any]] = []
 
 

@@ -54,10 +54,11 @@ __all__ = [
     "override_events",
     "prescription_ending_events",
     "refused_take_home_events",
+    "register_discrepancy_events",
 ]
 
 FactValue: TypeAlias = str | int | bool
-DedupeScope = Literal["patient", "household"]
+DedupeScope = Literal["patient", "household", "pharmacy"]
 
 # Statuses that mean children's social care knows the child and a social worker is allocated.
 PLAN_STATUSES: frozenset[str] = frozenset(
@@ -82,6 +83,8 @@ class EventKind(StrEnum):
     CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION = "closed_day_needs_amended_prescription"
     # An alert could not be delivered to someone after every retry: the lead must act.
     DELIVERY_FAILED = "delivery_failed"
+    # A CD register balance check found a variance outside the liquid-overage tolerance.
+    REGISTER_DISCREPANCY = "register_discrepancy"
 
 
 class Severity(StrEnum):
@@ -459,5 +462,29 @@ def delivery_failed_events(*, original_kind: str, channel: str) -> tuple[Safegua
             "after every retry: contact the recipient another way.",
             _facts(original_kind=original_kind, channel=channel),
             "patient",
+        ),
+    )
+
+
+def register_discrepancy_events(
+    *, product: str, variance_ml: str, tolerance_ml: str
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the event for a CD register balance check outside the tolerance.
+
+    A controlled-drug discrepancy is investigated and reported to the CD accountable officer
+    (Controlled Drugs (Supervision of Management and Use) Regulations 2013); the pharmacy's
+    safeguarding lead stands in for that role in the routing table until it has its own. Missing
+    methadone is also a child-safety matter: less than 10 mL can kill a small child. The scope is
+    the pharmacy, so one register's discrepancies never merge with another pharmacy's.
+    """
+    return (
+        SafeguardingEvent(
+            EventKind.REGISTER_DISCREPANCY,
+            Severity.WARNING,
+            (Recipient.SAFEGUARDING_LEAD,),
+            "A controlled drugs register balance check found a discrepancy outside the "
+            "tolerance: investigate and report it to the CD accountable officer.",
+            _facts(product=product, variance_ml=variance_ml, tolerance_ml=tolerance_ml),
+            "pharmacy",
         ),
     )

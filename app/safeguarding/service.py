@@ -28,10 +28,17 @@ from app.safeguarding.rules import SafeguardingEvent
 
 
 def dedupe_key(
-    event: SafeguardingEvent, *, patient_id: UUID | None, household_id: UUID | None, day: date
+    event: SafeguardingEvent,
+    *,
+    patient_id: UUID | None,
+    household_id: UUID | None,
+    day: date,
+    pharmacy_id: UUID | None = None,
 ) -> str:
     """The same kind for the same subject and day is one alert."""
     subject = household_id if event.dedupe_scope == "household" and household_id else patient_id
+    if event.dedupe_scope == "pharmacy":  # no patient: e.g. a CD register discrepancy
+        subject = pharmacy_id
     return f"{event.kind}:{subject}:{day.isoformat()}"
 
 
@@ -49,7 +56,9 @@ def raise_alert(
 ) -> Alert:
     """Record an alert and its deliveries in the caller's transaction, or note a repeat on
     today's existing one (no second round of messages for the same thing on the same day)."""
-    key = dedupe_key(event, patient_id=patient_id, household_id=household_id, day=day)
+    key = dedupe_key(
+        event, patient_id=patient_id, household_id=household_id, day=day, pharmacy_id=pharmacy_id
+    )
     existing = session.scalar(select(Alert).where(Alert.dedupe_key == key))
     if existing is None:
         alert = Alert(
