@@ -118,12 +118,25 @@ class Settings(BaseSettings):
         if self.environment != "production":
             return self
         problems = []
-        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
-            problems.append("DOSEKEEPER_SECRET_KEY must be set to a private random value")
+        secret = self.secret_key.get_secret_value()
+        if secret == DEFAULT_SECRET or len(secret) < 32:
+            problems.append(
+                "DOSEKEEPER_SECRET_KEY must be a private random value of 32+ characters"
+            )
         if self.database_url.startswith("sqlite"):
             problems.append("DOSEKEEPER_DATABASE_URL must name PostgreSQL in production")
+        if self.printer_url.startswith("preview:"):
+            problems.append("DOSEKEEPER_PRINTER_URL must name a real label printer in production")
+        if not self.smtp_url:
+            problems.append(
+                "DOSEKEEPER_SMTP_URL must name a mail server in production "
+                "(the .eml file sink delivers to nobody)"
+            )
+        if not self.notify.public_base_url.startswith("https://"):
+            problems.append("DOSEKEEPER_NOTIFY__PUBLIC_BASE_URL must be https:// in production")
         if problems:
-            raise ValueError("; ".join(problems))
+            # One line per problem, so an operator fixes them all in one go.
+            raise ValueError("refusing to start in production:\n- " + "\n- ".join(problems))
         return self
 
     @property

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import health
+from app import health, metrics
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.clock import Clock, SystemClock
@@ -31,6 +31,7 @@ from app.logs import configure_logging
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
+from app.register import api as register_api
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
 from app.safeguarding import pages as safeguarding_pages
@@ -123,6 +124,7 @@ def create_app(
         settings.printer_url, preview_dir=settings.data_dir / "labels"
     )
     problems.install(app)
+    metrics.install(app)
 
     @app.middleware("http")
     async def security_headers(
@@ -145,6 +147,7 @@ def create_app(
         dosing_api.router,
         safeguarding_api.router,
         counter_api.router,
+        register_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)

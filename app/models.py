@@ -10,6 +10,7 @@ from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions.models import Prescription
+from app.register.models import RegisterEntry
 from app.safeguarding.models import Alert, AlertHistory
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Pharmacy",
     "PrintJob",
     "Prescription",
+    "RegisterEntry",
     "Release",
     "User",
 ]

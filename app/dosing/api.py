@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
+from app import metrics
 from app.clock import local_date
 from app.dosing import reads as dosing_reads
 from app.dosing import service as dosing_service
@@ -203,6 +204,10 @@ def check(
         policy=settings.policy,
         now=now,
     )
+    for reason in view.decision.blocks:
+        metrics.DECISIONS.labels("block", str(reason.code)).inc()
+    for reason in view.decision.warnings:
+        metrics.DECISIONS.labels("warning", str(reason.code)).inc()
     return dosing_service.decision_body(view)
 
 
@@ -257,6 +262,7 @@ def handover(
         digest=dosing_service.request_hash(body.model_dump(mode="json")),
     )
     response = dict(stored.body)
+    metrics.HANDOVERS.labels(body.outcome).inc()
     if response.get("label"):
         # The dose is committed; now print. A printer fault marks the job failed, never the dose.
         jobs = [UUID(job["job_id"]) for job in response["label"]["jobs"]]

@@ -39,6 +39,7 @@ from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
 from app.prescriptions import rules as prescription_rules
+from app.register import service as register_service
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
@@ -457,6 +458,16 @@ def hand_over(
         for row in view.rows:
             session.refresh(row)
         assert view.prescription_id is not None
+        # CD register: the supply line is written from the handover, in this transaction.
+        register_service.record_supply(
+            session,
+            actor=actor,
+            patient=patient,
+            prescription_id=view.prescription_id,
+            rows=view.rows,
+            today=today,
+            now=now,
+        )
         try:
             jobs = labelling_service.queue_for_handover(
                 session,

@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.audit import service as audit_service
 from app.audit.service import Actor
 from app.auth.models import Role
@@ -172,6 +173,7 @@ def print_jobs(
             printer.print_label(printable, job_id=str(job_id))
         except (DeviceError, LabelError, ValueError) as exc:
             error = str(exc)[:500] or type(exc).__name__
+            metrics.PRINTER_FAULTS.inc()
         with uow:
             job = uow.session.get(PrintJob, job_id)
             assert job is not None

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -209,11 +209,17 @@ def acknowledge(
 def history(uow: UnitOfWork, *, actor: Actor, alert_id: UUID) -> list[AlertHistory]:
     with uow:
         get_alert(uow.session, actor, alert_id)
+        # Steps of one transaction share an instant and ids are random: "raised" is first by
+        # definition, the rest keep a stable order (insertion order needs a sequence column).
         return list(
             uow.session.scalars(
                 select(AlertHistory)
                 .where(AlertHistory.alert_id == alert_id)
-                .order_by(AlertHistory.at)
+                .order_by(
+                    AlertHistory.at,
+                    case((AlertHistory.action == "raised", 0), else_=1),
+                    AlertHistory.id,
+                )
             )
         )
 

@@ -1,0 +1,37 @@
+"""Operations: production refuses unsafe defaults, and /metrics exposes what operators watch."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings
+from tests.factories import World
+
+
+def test_production_names_every_unsafe_default_at_once() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+    message = str(refused.value)
+    for variable in ("DOSEKEEPER_SECRET_KEY", "DOSEKEEPER_DATABASE_URL", "DOSEKEEPER_PRINTER_URL",
+                     "DOSEKEEPER_SMTP_URL", "DOSEKEEPER_NOTIFY__PUBLIC_BASE_URL"):
+        assert variable in message
+
+
+def test_production_starts_when_configured_properly() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production", secret_key="x" * 40,
+        database_url="postgresql+psycopg://app@db/dosekeeper", printer_url="tcp://10.0.0.5:9100",
+        smtp_url="smtp://mail.example.org:587",
+        notify={"public_base_url": "https://dosekeeper.example.org"},
+    )
+    assert settings.environment == "production"
+
+
+def test_metrics_count_requests_and_alerts(world: World) -> None:
+    world.get("/api/v1/me")
+    body = world.client.get("/metrics").text
+    assert "dosekeeper_http_requests_total" in body
+    assert 'route="/api/v1/me"' in body
+    assert "dosekeeper_alerts" in body
