@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
@@ -244,19 +245,81 @@ def users_add(
 
 
 @audit.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    anchors: Annotated[
+        Path | None, typer.Option(help="Also check the heads in this anchor file")
+    ] = None,
+) -> None:
     """Walk every audit chain; exit 1 and name the first broken link if any."""
+    from app import backups
     from app.audit import service as audit_service
 
     settings = _settings()
     uow = _uow(settings)
     with uow:
         report = audit_service.verify(uow.session)
-    if report.ok:
-        typer.echo(f"audit chain intact: {report.events} events in {report.chains} chains")
-        return
-    typer.echo(f"audit chain BROKEN at seq {report.broken_at}: {report.reason}", err=True)
-    raise typer.Exit(1)
+        problems = (
+            backups.check_anchors(uow.session, anchors, key=settings.secret_key.get_secret_value())
+            if anchors
+            else []
+        )
+    if not report.ok:
+        typer.echo(f"audit chain BROKEN at seq {report.broken_at}: {report.reason}", err=True)
+        raise typer.Exit(1)
+    if problems:
+        for problem in problems:
+            typer.echo(f"audit anchor mismatch: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain intact: {report.events} events in {report.chains} chains"
+        + (f"; {anchors} matches" if anchors else "")
+    )
+
+
+@audit.command("anchor")
+def audit_anchor(
+    to: Annotated[
+        Path, typer.Option(help="Folder for audit-anchors.jsonl (keep it off the database host)")
+    ],
+) -> None:
+    """Append today's chain heads, signed, to a file outside the database."""
+    from app import backups
+    from app.clock import SystemClock
+
+    settings = _settings()
+    uow = _uow(settings)
+    with uow:
+        path = backups.anchor(
+            uow.session, to, key=settings.secret_key.get_secret_value(), now=SystemClock().now()
+        )
+    typer.echo(f"anchored the audit chain heads in {path}")
+
+
+@cli.command()
+def backup(to: Annotated[Path, typer.Option(help="Folder to write the backup into")]) -> None:
+    """Back up the database (pg_dump, or SQLite's online backup)."""
+    from app import backups
+    from app.clock import SystemClock
+
+    settings = _settings()
+    path = backups.backup(settings.database_url, to, now=SystemClock().now())
+    typer.echo(f"backup written to {path}")
+
+
+@cli.command()
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `dosekeeper backup`")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the configured database")] = False,
+) -> None:
+    """Replace the configured database with a backup, then verify its audit chain."""
+    from app import backups
+
+    settings = _settings()
+    if not yes:
+        typer.echo("refusing without --yes: this replaces the configured database", err=True)
+        raise typer.Exit(2)
+    backups.restore(backup_file, settings.database_url)
+    audit_verify(anchors=None)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import health, metrics
+from app.auth import admin_pages
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.clock import Clock, SystemClock
@@ -156,6 +157,7 @@ def create_app(
         counter_pages.router,
         safeguarding_pages.router,
         dosing_pages.router,
+        admin_pages.router,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

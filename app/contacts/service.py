@@ -6,6 +6,7 @@ import base64
 import hashlib
 import ipaddress
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -38,6 +39,19 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, including the forms the system resolver also reads
+    as IPv4 (inet_aton): `127.1`, `0x7f000001`, `2130706433`, `0177.0.0.1`, `0`."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
 def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bool) -> None:
     """Refuse destinations that would turn alert delivery into a probe of our own network (SSRF).
 
@@ -48,7 +62,7 @@ def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bo
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InvalidInput("webhook_url", "url", "must be an absolute https:// URL")
-    host = parts.hostname.lower()
+    host = parts.hostname.lower().rstrip(".")  # "localhost." is localhost
     if host in allowed_hosts:
         return
     if parts.scheme == "http" and not allow_http:
@@ -56,12 +70,10 @@ def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bo
     if parts.username or parts.password:
         raise InvalidInput("webhook_url", "no_credentials", "must not embed credentials")
     internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
+    address = _literal_address(host)
     if address is not None and (
-        address.is_private
+        not address.is_global  # private, loopback, link-local, shared (CGNAT), reserved…
+        or address.is_private
         or address.is_loopback
         or address.is_link_local
         or address.is_reserved

@@ -59,9 +59,7 @@ class BalanceCheckBody(In):
 
 class CorrectionBody(In):
     corrects_id: UUID
-    change_ml: Annotated[Decimal, Field(ge=-1_000_000, le=1_000_000, decimal_places=2)] = Decimal(
-        0
-    )
+    change_ml: Annotated[Decimal, Field(ge=-1_000_000, le=1_000_000, decimal_places=2)] = Decimal(0)
     reason: Reason
 
 
@@ -122,7 +120,9 @@ class ChainRead(BaseModel):
 
 
 def entry_read(entry: RegisterEntry, corrected_by: list[UUID] | None = None) -> EntryRead:
-    fields = {name: getattr(entry, name) for name in EntryRead.model_fields if name != "corrected_by"}
+    fields = {
+        name: getattr(entry, name) for name in EntryRead.model_fields if name != "corrected_by"
+    }
     return EntryRead(**fields, corrected_by=corrected_by or [])
 
 
@@ -133,9 +133,7 @@ def _page_read(page: RegisterPage) -> RegisterRead:
         product_name=page.product.name,
         opening_balance_ml=page.opening_balance_ml,
         closing_balance_ml=page.closing_balance_ml,
-        items=[
-            entry_read(e, [c.id for c in page.corrections.get(e.id, [])]) for e in page.entries
-        ],
+        items=[entry_read(e, [c.id for c in page.corrections.get(e.id, [])]) for e in page.entries],
         next=page.next_cursor,
     )
 

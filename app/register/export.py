@@ -124,7 +124,11 @@ def to_csv(page: RegisterPage) -> str:
 
 def _safe(value: str) -> str:
     """Neutralise spreadsheet formulas typed into free text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(value) else value
+    return (
+        "'" + value
+        if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(value)
+        else value
+    )
 
 
 def _number(value: str) -> bool:
@@ -204,10 +208,10 @@ _PAGE = _ENV.from_string(
 def to_html(page: RegisterPage) -> str:
     """A printable A4 page for one product, with corrections as footnotes under their line."""
     rows = [row(e, page.lines) for e in page.entries]
-    notes: dict[int, list[dict[str, str]]] = {}
+    notes: dict[str, list[dict[str, str]]] = {}
     for entry in page.entries:
         for correction in page.corrections.get(entry.id, []):
-            notes.setdefault(entry.line, []).append(row(correction, page.lines))
+            notes.setdefault(str(entry.line), []).append(row(correction, page.lines))
     return _PAGE.render(
         product=page.product,
         pharmacy=page.pharmacy,

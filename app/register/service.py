@@ -33,6 +33,7 @@ from app.db import UnitOfWork
 from app.dosing.models import InstalmentDay
 from app.errors import InvalidInput, NotFound, PermissionDenied, Refused, TooManyAttempts
 from app.households.models import Household
+from app.kit import new_id
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription
@@ -131,6 +132,7 @@ def _append(session: Session, entry: RegisterEntry) -> RegisterEntry:
     """Number the line, compute the running balance and link the chain, then insert."""
     _lock(session, entry.pharmacy_id, entry.product)
     head = _head(session, entry.pharmacy_id, entry.product)
+    entry.id = entry.id or new_id()  # hashed, so it must exist before the insert assigns it
     entry.line = head.line + 1 if head else 1
     entry.change_ml = ml(entry.change_ml)
     entry.quantity_ml = ml(entry.quantity_ml)

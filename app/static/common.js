@@ -37,6 +37,12 @@ const Dk = {
     return node;
   },
 
+  // A decimal from the API ("60.00") as a person writes it ("60").
+  num(value) {
+    const n = Number(value);
+    return Number.isFinite(n) ? String(n) : String(value);
+  },
+
   problem(result) {
     const d = result.data || {};
     const parts = [d.detail || d.title || `Request failed (${result.status})`];

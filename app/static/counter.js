@@ -200,10 +200,11 @@ const Counter = {
       document.getElementById("action-status").focus();
       return;
     }
-    Dk.say("action-status", `Recorded: ${result.data.doses.length} day(s), ${result.data.dose_mg} mg.`, "green");
+    const recorded = `Recorded: ${result.data.doses.length} day(s), ${Dk.num(result.data.dose_mg)} mg.`;
+    Dk.say("action-status", recorded, "green");
     this.showLabels(result.data.label);
     await this.open(this.patient.id);
-    Dk.say("action-status", `Recorded: ${result.data.doses.length} day(s), ${result.data.dose_mg} mg.`, "green");
+    Dk.say("action-status", recorded, "green");
     this.loadDue();
     this.focusScan();
   },
