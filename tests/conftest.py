@@ -133,3 +133,34 @@ def client(
 @pytest.fixture
 def world(uow: UnitOfWork, settings: Settings, client: TestClient) -> World:
     return make_world(uow, settings, client)
+
+
+# --- Clinical safety: which hazards were proven by passing tests in this run ----------------
+_HAZARDS_PROVEN: dict[str, list[str]] = {}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("hazard"):
+        item.user_properties.append(("hazard", str(mark.args[0])))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        for key, value in report.user_properties:
+            if key == "hazard":
+                _HAZARDS_PROVEN.setdefault(str(value), []).append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With DOSEKEEPER_HAZARD_REPORT set, add this run's proofs to that JSON file."""
+    path = os.environ.get("DOSEKEEPER_HAZARD_REPORT")
+    if not path or hasattr(session.config, "workerinput"):  # the xdist controller writes it
+        return
+    import json
+
+    report = Path(path)
+    proven: dict[str, list[str]] = json.loads(report.read_text()) if report.exists() else {}
+    for hazard, tests in _HAZARDS_PROVEN.items():
+        proven[hazard] = sorted(set(proven.get(hazard, [])) | set(tests))
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(proven, indent=2, sort_keys=True))
