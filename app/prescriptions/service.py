@@ -498,7 +498,11 @@ def verify(
                     "end_on_was": end_on_was,
                 },
             )
-        session.add_all(_rows_for(prescription, patient.household_id, decision.schedule))
+        # Days whose collection was before the check could never have been supplied: they are
+        # not written to the ledger (so they never count as missed), and the audit says how many.
+        available = [d for d in decision.schedule if d.collect_on >= today]
+        skipped = len(decision.schedule) - len(available)
+        session.add_all(_rows_for(prescription, patient.household_id, available))
         prescription.status = Status.ACTIVE
         prescription.verified_by_id = actor.id
         prescription.verified_at = now
@@ -524,7 +528,7 @@ def verify(
             entity_id=prescription.id,
             at=now,
             pharmacy_id=prescription.pharmacy_id,
-            facts={"days": len(decision.schedule)},
+            facts={"days": len(available), "days_before_check": skipped},
         )
         uow.commit()
         return prescription

@@ -67,8 +67,13 @@ def test_a_second_pharmacist_must_check_before_the_schedule_becomes_the_ledger(
 
 def test_an_invalid_form_is_refused_with_every_reason(world: World) -> None:
     patient = world.patient()
-    body = fp10mda(world, patient["id"], end_on=(MONDAY + timedelta(days=20)).isoformat(),
-                   total_quantity_ml="500", direction_text=None)
+    body = fp10mda(
+        world,
+        patient["id"],
+        end_on=(MONDAY + timedelta(days=20)).isoformat(),
+        total_quantity_ml="500",
+        direction_text=None,
+    )
     response = world.post("/api/v1/prescriptions", body)
     assert response.status_code == 422, response.text
     codes = {b["code"] for b in response.json()["blocks"]}
