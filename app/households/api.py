@@ -154,6 +154,7 @@ def add_child(
         lives_from=body.lives_from,
         today=local_date(now, settings.timezone),
         now=now,
+        policy=settings.policy,
     )
 
 

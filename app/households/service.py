@@ -14,6 +14,7 @@ from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
 from app.auth.policy import may_see_patient, may_see_pharmacy, require_role
+from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
@@ -128,8 +129,13 @@ def add_child(
     lives_from: date | None,
     today: date,
     now: datetime,
+    policy: PolicySettings | None = None,
 ) -> Child:
-    """Record a child living in the household (restricted data: name or initials is enough)."""
+    """Record a child living in the household (restricted data: name or initials is enough).
+
+    The household rules run again (DESIGN §3: on child changes): a child on a plan moving into
+    a home with take-home methadone is exactly what must not go unnoticed.
+    """
     if actor is not SYSTEM:
         require_role(actor, WRITERS, "record children")
     if date_of_birth > today:
@@ -163,8 +169,45 @@ def add_child(
             pharmacy_id=household.pharmacy_id,
             facts={"child_id": child.id, "protection_status": protection_status},
         )
+        _run_household_rules(
+            uow.session,
+            household,
+            actor=actor,
+            today=today,
+            now=now,
+            policy=policy or PolicySettings(),
+        )
         uow.commit()
         return child
+
+
+def _run_household_rules(
+    session: Session,
+    household: Household,
+    *,
+    actor: Actor,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> None:
+    from app.dosing import service as dosing_service  # dosing builds on households
+    from app.safeguarding import service as safeguarding_service
+
+    member = session.scalar(select(Patient).where(Patient.household_id == household.id).limit(1))
+    if member is None:
+        return
+    for event in dosing_service.household_events(session, member, today, policy):
+        safeguarding_service.raise_alert(
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=member.pharmacy_id,
+            patient_id=member.id,
+            household_id=household.id,
+            day=today,
+            now=now,
+            routing=policy.alert_routing,
+        )
 
 
 def confirm_children(
