@@ -28,11 +28,13 @@ from app.dosing import api as dosing_api
 from app.dosing import pages as dosing_pages
 from app.households import api as households_api
 from app.http import problems
+from app.http.problems import SECURITY_HEADERS
 from app.logs import configure_logging
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
 from app.register import api as register_api
+from app.reports import api as reports_api
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
 from app.safeguarding import pages as safeguarding_pages
@@ -40,17 +42,6 @@ from devices import LabelPrinter, open_printer
 
 API = "/api/v1"
 STATIC = Path(__file__).resolve().parent / "static"
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-        "form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
 
 
 @asynccontextmanager
@@ -106,6 +97,8 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(
         lifespan=serving if with_worker else None,
+        docs_url=None,
+        redoc_url=None,
         title="Dosekeeper",
         version="1",
         description=(
@@ -149,6 +142,7 @@ def create_app(
         safeguarding_api.router,
         counter_api.router,
         register_api.router,
+        reports_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
@@ -161,8 +155,35 @@ def create_app(
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_docs(app)
     app.include_router(safeguarding_feeds.router)
     return app
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed `fastapi-offline` package: no CDN, which counters
+    cannot reach anyway. Its start-up script is inline, so /docs alone allows inline script."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Dosekeeper API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'"
+        )
+        return page
 
 
 def app_from_env(**overrides: Any) -> FastAPI:

@@ -59,12 +59,19 @@ class World:
     prescriber_id: UUID
     social_worker_id: UUID
 
-    def post(self, path: str, body: dict[str, Any], role: str = "pharmacist",
-             branch: Branch | None = None, **kw: Any) -> Any:
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        role: str = "pharmacist",
+        branch: Branch | None = None,
+        **kw: Any,
+    ) -> Any:
         return self.client.post(path, json=body, headers=(branch or self.home).headers(role), **kw)
 
-    def get(self, path: str, role: str = "pharmacist", branch: Branch | None = None,
-            **kw: Any) -> Any:
+    def get(
+        self, path: str, role: str = "pharmacist", branch: Branch | None = None, **kw: Any
+    ) -> Any:
         return self.client.get(path, headers=(branch or self.home).headers(role), **kw)
 
     def household(self, **overrides: Any) -> dict[str, Any]:
@@ -73,14 +80,19 @@ class World:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    def patient(self, household_id: str | None = None, branch: Branch | None = None,
-                **overrides: Any) -> dict[str, Any]:
+    def patient(
+        self, household_id: str | None = None, branch: Branch | None = None, **overrides: Any
+    ) -> dict[str, Any]:
         branch = branch or self.home
         body = {
-            "given_name": "Test", "family_name": unique("Patient"),
-            "date_of_birth": "1980-05-17", "nhs_number": nhs_number(),
-            "pharmacy_id": str(branch.pharmacy_id), "household_id": household_id,
-            "key_worker_id": str(self.key_worker_id), "prescriber_id": str(self.prescriber_id),
+            "given_name": "Test",
+            "family_name": unique("Patient"),
+            "date_of_birth": "1980-05-17",
+            "nhs_number": nhs_number(),
+            "pharmacy_id": str(branch.pharmacy_id),
+            "household_id": household_id,
+            "key_worker_id": str(self.key_worker_id),
+            "prescriber_id": str(self.prescriber_id),
             **overrides,
         }
         response = self.post("/api/v1/patients", body, branch=branch)
@@ -94,45 +106,93 @@ class World:
         return dict(response.json())
 
 
-def make_branch(uow: UnitOfWork, settings: Settings, *, contacts: dict[str, UUID],
-                open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
-                closures: tuple[tuple[date, str], ...] = ()) -> Branch:
+def make_branch(
+    uow: UnitOfWork,
+    settings: Settings,
+    *,
+    contacts: dict[str, UUID],
+    open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
+    closures: tuple[tuple[date, str], ...] = (),
+) -> Branch:
     pharmacy = pharmacies_service.create_pharmacy(
-        uow, actor=SYSTEM, name=unique("Pharmacy "), ods_code=unique("F")[:8].upper(),
-        address="1 High Street", phone="01632 960123", open_weekdays=open_weekdays,
-        closures=closures, now=NOW,
+        uow,
+        actor=SYSTEM,
+        name=unique("Pharmacy "),
+        ods_code=unique("F")[:8].upper(),
+        address="1 High Street",
+        phone="01632 960123",
+        open_weekdays=open_weekdays,
+        closures=closures,
+        now=NOW,
     )
     branch = Branch(pharmacy.id)
     for role in ROLES:
         username = unique(role[:4])
         contact_id = contacts.get(role)
-        pharmacy_id = pharmacy.id if role in ("pharmacist", "technician", "safeguarding_lead") else None
+        pharmacy_id = (
+            pharmacy.id if role in ("pharmacist", "technician", "safeguarding_lead") else None
+        )
         user = auth_service.add_user(
-            uow, actor=SYSTEM, username=username, password=PASSWORD, role=role,
-            pharmacy_id=pharmacy_id, contact_id=contact_id, now=NOW, settings=settings.auth,
+            uow,
+            actor=SYSTEM,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            pharmacy_id=pharmacy_id,
+            contact_id=contact_id,
+            now=NOW,
+            settings=settings.auth,
         )
         branch.users[role] = user.id
         branch.usernames[role] = username
-        issued = auth_service.sign_in(uow, username=username, password=PASSWORD, client="test",
-                                      kind="api", now=NOW, settings=settings.auth)
+        issued = auth_service.sign_in(
+            uow,
+            username=username,
+            password=PASSWORD,
+            client="test",
+            kind="api",
+            now=NOW,
+            settings=settings.auth,
+        )
         branch.tokens[role] = issued.token
     # A second pharmacist, for second-person checks.
     username = unique("phb")
-    user = auth_service.add_user(uow, actor=SYSTEM, username=username, password=PASSWORD,
-                                 role="pharmacist", pharmacy_id=pharmacy.id, now=NOW,
-                                 settings=settings.auth)
+    user = auth_service.add_user(
+        uow,
+        actor=SYSTEM,
+        username=username,
+        password=PASSWORD,
+        role="pharmacist",
+        pharmacy_id=pharmacy.id,
+        now=NOW,
+        settings=settings.auth,
+    )
     branch.users["pharmacist2"] = user.id
     branch.tokens["pharmacist2"] = auth_service.sign_in(
-        uow, username=username, password=PASSWORD, client="test", kind="api", now=NOW,
-        settings=settings.auth).token
+        uow,
+        username=username,
+        password=PASSWORD,
+        client="test",
+        kind="api",
+        now=NOW,
+        settings=settings.auth,
+    ).token
     return branch
 
 
 def make_contact(uow: UnitOfWork, kind: str, **kw: Any) -> UUID:
     contact, _ = contacts_service.create_contact(
-        uow, actor=SYSTEM, name=unique(kind), organisation="Test Org", kind=kind,
-        email=kw.get("email", f"{unique(kind)}@example.org"), webhook_url=kw.get("webhook_url"),
-        allowed_webhook_hosts=frozenset({"127.0.0.1"}), allow_http_webhooks=True, now=NOW)
+        uow,
+        actor=SYSTEM,
+        name=unique(kind),
+        organisation="Test Org",
+        kind=kind,
+        email=kw.get("email", f"{unique(kind)}@example.org"),
+        webhook_url=kw.get("webhook_url"),
+        allowed_webhook_hosts=frozenset({"127.0.0.1"}),
+        allow_http_webhooks=True,
+        now=NOW,
+    )
     return contact.id
 
 
@@ -142,6 +202,12 @@ def make_world(uow: UnitOfWork, settings: Settings, client: TestClient) -> World
     social_worker = make_contact(uow, "social_worker")
     contacts = {"key_worker": key_worker, "prescriber": prescriber}
     home = make_branch(uow, settings, contacts=contacts)
-    away = make_branch(uow, settings, contacts={
-        "key_worker": make_contact(uow, "key_worker"), "prescriber": make_contact(uow, "prescriber")})
+    away = make_branch(
+        uow,
+        settings,
+        contacts={
+            "key_worker": make_contact(uow, "key_worker"),
+            "prescriber": make_contact(uow, "prescriber"),
+        },
+    )
     return World(client, settings, uow, home, away, key_worker, prescriber, social_worker)

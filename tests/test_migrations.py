@@ -53,26 +53,32 @@ def test_downgrade_to_base_then_upgrade_again_rebuilds_the_same_schema(
 
 
 def test_downgrade_to_base_leaves_no_triggers_or_functions_behind(
-    fresh_database: Database, request: pytest.FixtureRequest
+    fresh_database: Database,
 ) -> None:
-    if fresh_database.dialect == "postgresql":
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="known bug: the foundation migration's downgrade drops the triggers but not "
-            "the dk_refuse_change() function it created",
-        ))
     url = fresh_database.url
     command.downgrade(migrate.alembic_config(url), "base")
 
     with fresh_database.engine.connect() as conn:
         if fresh_database.dialect == "postgresql":
-            leftovers = conn.execute(text(
-                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = current_schema()"
-            )).scalars().all()
+            leftovers = (
+                conn.execute(
+                    text(
+                        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                        "WHERE n.nspname = current_schema()"
+                    )
+                )
+                .scalars()
+                .all()
+            )
         else:
-            leftovers = conn.execute(text(
-                "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index', 'view') "
-                "AND name NOT LIKE 'sqlite_%'"
-            )).scalars().all()
+            leftovers = (
+                conn.execute(
+                    text(
+                        "SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index', 'view') "
+                        "AND name NOT LIKE 'sqlite_%'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
     assert leftovers == []

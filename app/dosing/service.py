@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
@@ -524,6 +525,16 @@ def hand_over(
                     created_at=now,
                 )
             )
+            try:
+                session.flush()
+            except IntegrityError:
+                # The key was claimed meanwhile by this user's request for another patient
+                # (the same patient would have waited on the row lock and replayed).
+                raise InvalidInput(
+                    "Idempotency-Key",
+                    "idempotency_key_reused",
+                    "this key was used for a different request; use a new key",
+                ) from None
         uow.commit()
         return Stored(201, body)
 

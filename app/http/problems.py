@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -20,6 +21,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.errors import DomainError, TooManyAttempts
 
 PROBLEM_JSON = "application/problem+json"
+# Sent on every response (also on a 500, which is rendered outside the app's middleware).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
 log = logging.getLogger("dosekeeper.http")
 
 
@@ -56,8 +68,39 @@ def wants_page(request: Request) -> bool:
     )
 
 
+def _record_refusal(request: Request, exc: DomainError) -> None:
+    """Failed authorisation is logged (ASVS 16.3.2): who asked for what, and what they were told.
+
+    A foreign id answers 404 like an unknown one, but the attempt is on the record.
+    """
+    from app.audit import service as audit_service
+    from app.db import UnitOfWork
+
+    actor = getattr(request.state, "actor", None)
+    if actor is None:
+        return
+    uow = UnitOfWork(request.app.state.session_factory)
+    with uow:
+        audit_service.record(
+            uow.session,
+            actor,
+            "access.refused",
+            entity="request",
+            entity_id=exc.status,
+            at=request.app.state.clock.now(),
+            pharmacy_id=actor.pharmacy_id,
+            facts={"method": request.method, "path": request.url.path[:300], "code": exc.code},
+        )
+        uow.commit()
+
+
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if exc.status in (403, 404):
+        try:
+            await run_in_threadpool(_record_refusal, request, exc)
+        except Exception:  # the refusal still goes out; the log line says the record failed
+            log.exception("could not record a refused request")
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
     if exc.status == 401:
         if wants_page(request):  # a person at a page: send them to sign in, then back
@@ -133,6 +176,7 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
         status=500,
         code="internal_error",
         title="Something went wrong; nothing was recorded",
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
     )
 
 

@@ -217,16 +217,16 @@ def search_patients(
                 .limit(limit + 1)
             )
         )
-        if rows:
-            audit_service.record(
-                uow.session,
-                actor,
-                "patient.searched",
-                entity="patient",
-                entity_id="-",
-                at=now,
-                pharmacy_id=actor.pharmacy_id,
-                facts={"results": min(len(rows), limit)},
-            )
-            uow.commit()
+        # Logged even when nothing is found: probing NHS numbers must leave a trace.
+        audit_service.record(
+            uow.session,
+            actor,
+            "patient.searched",
+            entity="patient",
+            entity_id="-",
+            at=now,
+            pharmacy_id=actor.pharmacy_id,
+            facts={"results": min(len(rows), limit)},
+        )
+        uow.commit()
         return rows[:limit], len(rows) > limit

@@ -635,15 +635,12 @@ def read_register(
                 lines[c.id] = c.line
             referenced = {e.corrects_id for e in entries if e.corrects_id} - set(lines)
             if referenced:
-                lines.update(
-                    session.execute(
-                        select(RegisterEntry.id, RegisterEntry.line).where(
-                            RegisterEntry.id.in_(referenced)
-                        )
+                for entry_id, line in session.execute(
+                    select(RegisterEntry.id, RegisterEntry.line).where(
+                        RegisterEntry.id.in_(referenced)
                     )
-                    .tuples()
-                    .all()
-                )
+                ):
+                    lines[entry_id] = line
         head = _head(session, pharmacy.id, known.code)
         audit_service.record(
             session,

@@ -37,8 +37,8 @@ def dedupe_key(
 ) -> str:
     """The same kind for the same subject and day is one alert."""
     subject = household_id if event.dedupe_scope == "household" and household_id else patient_id
-    if event.dedupe_scope == "pharmacy":  # no patient: e.g. a CD register discrepancy
-        subject = pharmacy_id
+    if event.dedupe_scope == "pharmacy" or subject is None:  # no patient: e.g. a CD register
+        subject = pharmacy_id  # discrepancy, or a delivery of one failing (never cross-tenant)
     return f"{event.kind}:{subject}:{day.isoformat()}"
 
 

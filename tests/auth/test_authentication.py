@@ -19,6 +19,7 @@ from app.auth.passwords import hash_password, verify_password
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import UnitOfWork
+from app.errors import PermissionDenied
 from tests.factories import NOW, PASSWORD, World, unique
 
 TOKEN = "/api/v1/auth/token"
@@ -81,7 +82,7 @@ class TestSignIn:
         unknown = sign_in(world.client, unique("nobody"), "wrong password")
 
         assert_unauthenticated(unknown)
-        assert {k: v for k, v in unknown.json().items()} == wrong.json()
+        assert unknown.json() == wrong.json()
 
     def test_an_absurd_username_is_bad_credentials_not_an_error(self, world: World) -> None:
         # "İ" lower-cases to two characters: 64 of them must not overflow the 64-character column.
@@ -91,9 +92,9 @@ class TestSignIn:
     def test_a_missing_form_field_is_a_422_naming_it(self, world: World) -> None:
         response = world.client.post(TOKEN, data={"username": "someone"})
         assert response.status_code == 422
-        assert {"field": "password", "rule": "missing"}.items() <= response.json()[
-            "errors"
-        ][0].items()
+        assert {"field": "password", "rule": "missing"}.items() <= response.json()["errors"][
+            0
+        ].items()
 
 
 class TestTokens:
@@ -104,8 +105,13 @@ class TestTokens:
         token = sign_in(world.client, username, PASSWORD).json()["access_token"]
         assert world.client.get(ME, headers=bearer(token)).status_code == 200
 
-        auth_service.set_active(uow, actor=admin_actor(world),
-                                user_id=world.home.users["technician"], active=False, now=NOW)
+        auth_service.set_active(
+            uow,
+            actor=admin_actor(world),
+            user_id=world.home.users["technician"],
+            active=False,
+            now=NOW,
+        )
 
         assert_unauthenticated(world.client.get(ME, headers=bearer(token)))
         assert_unauthenticated(world.get("/api/v1/patients", role="technician"))
@@ -118,20 +124,29 @@ class TestTokens:
         self, world: World, uow: UnitOfWork
     ) -> None:
         user_id = world.home.users["technician"]
-        auth_service.set_active(uow, actor=admin_actor(world), user_id=user_id, active=False,
-                                now=NOW)
-        auth_service.set_active(uow, actor=admin_actor(world), user_id=user_id, active=True,
-                                now=NOW)
+        auth_service.set_active(
+            uow, actor=admin_actor(world), user_id=user_id, active=False, now=NOW
+        )
+        auth_service.set_active(
+            uow, actor=admin_actor(world), user_id=user_id, active=True, now=NOW
+        )
 
         assert_unauthenticated(world.get(ME, role="technician"))
-        assert sign_in(world.client, world.home.usernames["technician"], PASSWORD).status_code == 200
+        assert (
+            sign_in(world.client, world.home.usernames["technician"], PASSWORD).status_code == 200
+        )
 
     def test_only_an_admin_may_disable_an_account(self, world: World, uow: UnitOfWork) -> None:
-        pharmacist = Actor(id=world.home.users["pharmacist"], name="p", role="pharmacist",
-                           pharmacy_id=world.home.pharmacy_id)
-        with pytest.raises(auth_service.PermissionDenied):
-            auth_service.set_active(uow, actor=pharmacist, user_id=world.home.users["technician"],
-                                    active=False, now=NOW)
+        pharmacist = Actor(
+            id=world.home.users["pharmacist"],
+            name="p",
+            role="pharmacist",
+            pharmacy_id=world.home.pharmacy_id,
+        )
+        with pytest.raises(PermissionDenied):
+            auth_service.set_active(
+                uow, actor=pharmacist, user_id=world.home.users["technician"], active=False, now=NOW
+            )
         assert world.get(ME, role="technician").status_code == 200
 
     def test_a_token_expires_after_its_lifetime(
@@ -206,7 +221,9 @@ class TestLoginRateLimiting:
     ) -> None:
         for _ in range(settings.auth.login_free_failures - 1):
             sign_in(world.client, world.home.usernames["pharmacist"], "wrong password")
-        assert sign_in(world.client, world.home.usernames["technician"], PASSWORD).status_code == 200
+        assert (
+            sign_in(world.client, world.home.usernames["technician"], PASSWORD).status_code == 200
+        )
 
     def test_every_failed_sign_in_is_audited(self, world: World, uow: UnitOfWork) -> None:
         from app.audit.models import AuditEvent
@@ -214,7 +231,8 @@ class TestLoginRateLimiting:
         def failures() -> int:
             with uow:
                 return uow.session.scalar(
-                    select(func.count()).where(AuditEvent.action == "auth.sign_in_failed"))
+                    select(func.count()).where(AuditEvent.action == "auth.sign_in_failed")
+                )
 
         before = failures()
         sign_in(world.client, world.home.usernames["pharmacist"], "wrong password")
@@ -244,8 +262,13 @@ class TestPasswords:
 
 class TestCreateUsers:
     def body(self, **overrides: Any) -> dict[str, Any]:
-        return {"username": unique("newuser"), "password": "long enough password",
-                "role": "technician", "display_name": "New User", **overrides}
+        return {
+            "username": unique("newuser"),
+            "password": "long enough password",
+            "role": "technician",
+            "display_name": "New User",
+            **overrides,
+        }
 
     def test_an_admin_creates_an_account_that_can_sign_in(self, world: World) -> None:
         body = self.body(pharmacy_id=str(world.home.pharmacy_id))
@@ -273,9 +296,12 @@ class TestCreateUsers:
         assert response.json()["code"] == "permission_denied"
         assert sign_in(world.client, body["username"], body["password"]).status_code == 401
 
-    def test_a_duplicate_username_is_a_409_problem(self, world: World) -> None:
-        body = self.body(username=world.home.usernames["pharmacist"].upper(),
-                         pharmacy_id=str(world.home.pharmacy_id))
+    @pytest.mark.parametrize("spelling", [str.lower, str.upper], ids=["same", "capitalised"])
+    def test_a_duplicate_username_is_a_409_problem(self, world: World, spelling: Any) -> None:
+        body = self.body(
+            username=spelling(world.home.usernames["pharmacist"]),
+            pharmacy_id=str(world.home.pharmacy_id),
+        )
 
         response = world.post("/api/v1/users", body, role="admin")
 
@@ -283,7 +309,9 @@ class TestCreateUsers:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "duplicate_username"
         # The original account is untouched.
-        assert sign_in(world.client, world.home.usernames["pharmacist"], PASSWORD).status_code == 200
+        assert (
+            sign_in(world.client, world.home.usernames["pharmacist"], PASSWORD).status_code == 200
+        )
 
     def test_an_unknown_role_is_a_422_naming_the_field(self, world: World) -> None:
         response = world.post("/api/v1/users", self.body(role="superuser"), role="admin")
@@ -298,8 +326,12 @@ class TestCreateUsers:
 
         assert response.status_code == 422, response.text
         assert response.json()["errors"] == [
-            {"field": "pharmacy_id", "rule": "required",
-             "message": "a pharmacist must belong to a pharmacy"}]
+            {
+                "field": "pharmacy_id",
+                "rule": "required",
+                "message": "a pharmacist must belong to a pharmacy",
+            }
+        ]
 
     def test_an_unknown_contact_is_a_404_not_a_duplicate_username(self, world: World) -> None:
         body = self.body(role="prescriber", contact_id=str(uuid.uuid4()))

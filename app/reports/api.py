@@ -1,0 +1,163 @@
+"""Reports over HTTP: caseload adherence (JSON and CSV), the conference report (JSON and a
+printable page), the commissioner's summary and the FHIR R4 export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from app.clock import local_date
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.reports import printing
+from app.reports import service as reports_service
+
+router = APIRouter(tags=["reports"])
+
+From = Annotated[date | None, Query(alias="from")]
+To = Annotated[date | None, Query(alias="to")]
+DEFAULT_DAYS = 28
+FHIR_JSON = "application/fhir+json"
+
+
+def _period(
+    now: datetime, timezone: str, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """Default: the 28 days up to today (what a prescriber reviews between appointments)."""
+    end = end or local_date(now, timezone)
+    return start or end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+@router.get("/reports/caseload")
+def caseload(
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+) -> Any:
+    """Adherence of every patient who names the signed-in prescriber or key worker."""
+    first, last = _period(now, settings.timezone, start, end)
+    report = reports_service.caseload(uow, actor=actor, start=first, end=last, now=now)
+    return JSONResponse(jsonable_encoder(printing.caseload_body(report)))
+
+
+@router.get("/reports/caseload.csv", response_class=Response)
+def caseload_csv(
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+) -> Response:
+    """The caseload report as CSV, one row per patient."""
+    first, last = _period(now, settings.timezone, start, end)
+    report = reports_service.caseload(uow, actor=actor, start=first, end=last, now=now)
+    return Response(
+        printing.caseload_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="caseload-{first}-{last}.csv"'},
+    )
+
+
+def _conference(
+    uow: UowDep,
+    actor: ActorDep,
+    now: datetime,
+    timezone: str,
+    household_id: UUID,
+    start: date | None,
+    end: date | None,
+) -> reports_service.ConferenceReport:
+    end = end or local_date(now, timezone)
+    return reports_service.conference_report(
+        uow,
+        actor=actor,
+        household_id=household_id,
+        start=start or end - timedelta(days=89),
+        end=end,
+        now=now,
+        timezone=timezone,
+    )
+
+
+@router.get("/households/{household_id}/conference-report")
+def conference_report(
+    household_id: UUID,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+) -> Any:
+    """The pharmacy's chronology and analysis for a child-protection conference (default: the
+    last 90 days)."""
+    report = _conference(uow, actor, now, settings.timezone, household_id, start, end)
+    return JSONResponse(jsonable_encoder(printing.conference_body(report)))
+
+
+@router.get("/households/{household_id}/conference-report.html", response_class=HTMLResponse)
+def conference_report_html(
+    household_id: UUID,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+) -> HTMLResponse:
+    """The same report as a printable page."""
+    report = _conference(uow, actor, now, settings.timezone, household_id, start, end)
+    return HTMLResponse(printing.conference_html(report))
+
+
+@router.get("/reports/commissioner")
+def commissioner(
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+    pharmacy_id: UUID | None = None,
+) -> Any:
+    """Supervised, take-home and missed counts per month; households with children on
+    take-homes; box confirmation rate; alert acknowledgement times. No patient identifiers."""
+    first, last = _period(now, settings.timezone, start, end)
+    summary = reports_service.commissioner_summary(
+        uow,
+        actor=actor,
+        start=first,
+        end=last,
+        now=now,
+        timezone=settings.timezone,
+        child_age_years=settings.policy.child_age_years,
+        pharmacy_id=pharmacy_id,
+    )
+    return JSONResponse(jsonable_encoder(summary))
+
+
+@router.get("/patients/{patient_id}/fhir", response_class=JSONResponse)
+def fhir_export(
+    patient_id: UUID,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    start: From = None,
+    end: To = None,
+) -> JSONResponse:
+    """A FHIR R4 Bundle: a MedicationDispense per handover, a MedicationAdministration per
+    supervised dose, and explicit not-done records for missed and withheld days."""
+    first, last = _period(now, settings.timezone, start, end)
+    bundle = reports_service.fhir_export(
+        uow, actor=actor, patient_id=patient_id, start=first, end=last, now=now
+    )
+    return JSONResponse(bundle, media_type=FHIR_JSON)
