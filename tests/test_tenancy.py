@@ -79,6 +79,8 @@ MATRIX: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 # fmt: on
 
+pytestmark = pytest.mark.hazard("H-10")
+
 PUBLIC = {"POST /auth/token"}  # the only API route that needs no caller
 # The contact directory every branch uses.
 SHARED = {"GET /contacts", "GET /contacts/{contact_id}", "POST /contacts/{contact_id}/test"}

@@ -321,6 +321,7 @@ def some_seq(database: Database) -> int:
         "DELETE FROM audit_events",
     ],
 )
+@pytest.mark.hazard("H-15")
 def test_the_database_refuses_to_change_or_remove_audit_events(
     world: World, database: Database, statement: str
 ) -> None:
@@ -428,6 +429,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.hazard("H-15")
 def test_an_altered_rewritten_or_reordered_event_is_named_by_its_seq(
     fresh_database: Database, subtests: pytest.Subtests
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FixedClock
@@ -18,13 +19,20 @@ SUNDAY_LABEL_DAY = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # Saturday: Saturday
 
 
 def take_home(world: World, patient: dict[str, Any], **extra: Any) -> Any:
-    body = {"patient_id": patient["id"], "date": "2026-12-05", "outcome": "supervised",
-            "intoxicated": False, "acknowledged": ["dose_changed"],
-            "override": {"code": "children_not_confirmed", "reason": "Lives alone, confirmed"},
-            **extra}
+    body = {
+        "patient_id": patient["id"],
+        "date": "2026-12-05",
+        "outcome": "supervised",
+        "intoxicated": False,
+        "acknowledged": ["dose_changed"],
+        "override": {"code": "children_not_confirmed", "reason": "Lives alone, confirmed"},
+        **extra,
+    }
     return world.post("/api/v1/counter/handover", body)
 
 
+@pytest.mark.hazard("H-08")
+@pytest.mark.hazard("H-02")
 def test_a_take_home_prints_a_label_with_every_legal_field(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     active(world, patient["id"])
@@ -34,14 +42,14 @@ def test_a_take_home_prints_a_label_with_every_legal_field(world: World, clock: 
     jobs = response.json()["label"]["jobs"]
     assert [j["state"] for j in jobs] == ["printed"]
     preview = jobs[0]["preview"]
-    for text in ("Methadone", patient["family_name"], "60 mL (60 mg)", "Sun 6 Dec 2026",
-                 KEEP_AWAY):
+    for text in ("Methadone", patient["family_name"], "60 mL (60 mg)", "Sun 6 Dec 2026", KEEP_AWAY):
         assert text in preview.replace("\n", " "), text
     assert DANGER.split(":")[0] in preview
     label = world.get(f"/api/v1/labels/{jobs[0]['label_id']}").json()
     assert label["dose_dates"] == ["2026-12-06"]
 
 
+@pytest.mark.hazard("H-16")
 def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintable(
     world: World, clock: FixedClock, client: TestClient
 ) -> None:
@@ -51,7 +59,8 @@ def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintabl
     app = client.app
     working = app.state.printer  # type: ignore[attr-defined]
     app.state.printer = open_printer(  # type: ignore[attr-defined]
-        f"tcp://127.0.0.1:{free_port()}?timeout=0.5", preview_dir=world.settings.data_dir)
+        f"tcp://127.0.0.1:{free_port()}?timeout=0.5", preview_dir=world.settings.data_dir
+    )
     try:
         response = take_home(world, patient)
     finally:
@@ -60,8 +69,10 @@ def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintabl
     job = response.json()["label"]["jobs"][0]
     assert job["state"] == "failed"
     assert job["error"]
-    states = world.get(f"/api/v1/patients/{patient['id']}/adherence",
-                       params={"from": "2026-12-05", "to": "2026-12-06"}).json()["days"]
+    states = world.get(
+        f"/api/v1/patients/{patient['id']}/adherence",
+        params={"from": "2026-12-05", "to": "2026-12-06"},
+    ).json()["days"]
     assert [d["state"] for d in states] == ["supervised", "collected"]
     reprinted = world.post(f"/api/v1/labels/{job['label_id']}/reprint", {})
     assert reprinted.status_code == 201, reprinted.text
@@ -70,6 +81,7 @@ def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintabl
     assert "REPRINT" in reprinted.json()["preview"]
 
 
+@pytest.mark.hazard("H-01")
 def test_scanning_another_patients_label_flags_the_wrong_bottle(
     world: World, clock: FixedClock
 ) -> None:

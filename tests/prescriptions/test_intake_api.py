@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
@@ -244,6 +245,7 @@ def test_the_real_fp10mda_becomes_the_hand_written_schedule_once_checked(world: 
     ]
 
 
+@pytest.mark.hazard("H-12")
 def test_without_the_closed_day_wording_it_is_refused_and_the_prescriber_is_asked(
     world: World,
 ) -> None:
@@ -391,6 +393,7 @@ def test_an_invalid_form_is_refused_naming_the_fault_and_writes_nothing(world: W
         assert counts(world) == before, name
 
 
+@pytest.mark.hazard("H-13")
 def test_every_fault_is_named_at_once(world: World) -> None:
     patient = world.patient()
     before = counts(world)
@@ -581,6 +584,7 @@ def test_a_new_patient_on_a_usual_starting_dose_has_no_warning(world: World) -> 
     assert created["warnings"] == []
 
 
+@pytest.mark.hazard("H-02")
 def test_a_large_increase_over_the_previous_prescription_warns(world: World) -> None:
     patient = world.patient()
     active(world, daily(world, patient["id"]))
@@ -638,6 +642,7 @@ def test_the_check_needs_a_second_pharmacist(world: World) -> None:
     assert len(ledger(world, patient["id"])) == 14
 
 
+@pytest.mark.hazard("H-13")
 def test_the_transcriber_cannot_check_their_own_work(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     created = transcribe(world, daily(world, patient["id"]))

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
@@ -211,6 +212,7 @@ def test_a_dose_already_recorded_in_the_overlap_refuses_the_check(
 # --- 6. closures --------------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H-12")
 def test_a_closure_moves_the_instalment_to_the_prior_open_day(world: World) -> None:
     patient = world.patient()
     rx = active(world, daily(world, patient["id"]))
@@ -286,6 +288,7 @@ def fp10mda_mon_sat(world: World, patient_id: str) -> dict[str, Any]:
     return fp10mda(world, patient_id, wording={"supervise_on_collection": True})
 
 
+@pytest.mark.hazard("H-15")
 def test_a_recorded_dose_never_moves(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     rx = active(world, daily(world, patient["id"]))

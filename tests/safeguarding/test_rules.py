@@ -124,6 +124,7 @@ LADDER = [
 ]
 
 
+@pytest.mark.hazard("H-17")
 @pytest.mark.parametrize(("streak", "children", "expected"), LADDER)
 def test_the_missed_dose_ladder(
     streak: int,
@@ -184,6 +185,7 @@ def test_an_intoxicated_patient_with_children_at_home_but_not_present_is_one_eve
     assert [event.kind for event in events] == [EventKind.DOSE_WITHHELD_INTOXICATED]
 
 
+@pytest.mark.hazard("H-17")
 def test_a_withheld_dose_in_a_household_with_a_child_on_a_plan_tells_the_social_worker() -> None:
     events = intoxication_events(children_present=0, children_in_household=IN_NEED)
 
@@ -192,6 +194,7 @@ def test_a_withheld_dose_in_a_household_with_a_child_on_a_plan_tells_the_social_
     ]
 
 
+@pytest.mark.hazard("H-05")
 def test_intoxicated_with_a_child_present_is_urgent_to_the_social_and_key_worker() -> None:
     events = intoxication_events(children_present=2, children_in_household=TODDLER)
 
@@ -353,6 +356,7 @@ def test_methadone_at_home_exactly_at_the_limit_raises_nothing() -> None:
     assert household(members(("p-1", True, False)), children=TODDLER, at_home=300) == ()
 
 
+@pytest.mark.hazard("H-06")
 def test_the_seed_household_raises_every_household_rule_at_once() -> None:
     events = household(
         members(("p-mother", True, False), ("p-father", False, True)),
