@@ -2,6 +2,6 @@
 -- INSERT and SELECT only (their triggers refuse changes as well; belt and braces).
 REVOKE UPDATE, DELETE, TRUNCATE ON
     audit_events, household_confirmations, releases, box_confirmations, alert_history,
-    delivery_attempts, labels
+    delivery_attempts, labels, register_entries
 FROM dosekeeper_app;
 REVOKE TRUNCATE ON ALL TABLES IN SCHEMA public FROM dosekeeper_app;
