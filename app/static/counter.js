@@ -101,7 +101,7 @@ const Counter = {
       const days = d.dose_dates.length;
       const mode = d.mode === "supervised" ? (days > 1 ? `supervised today + ${days - 1} day(s) to take home` : "supervised")
         : d.mode === "take_home" ? `take-home, ${days} day(s): ${d.dose_dates.join(", ")}` : "nothing to hand over";
-      parts.push(Dk.el("p", { class: "dose" }, `${d.dose_mg} mg${ml}`), Dk.el("p", {}, `Today: ${mode}`));
+      parts.push(Dk.el("p", { class: "dose" }, `${Dk.num(d.dose_mg)} mg${ml}`), Dk.el("p", {}, `Today: ${mode}`));
       parts.push(this.banner(d));
       if (d.warnings.length) parts.push(this.warningBoxes(d.warnings));
       const overridable = d.blocks.filter((b) => ["no_lockable_box", "children_not_confirmed"].includes(b.code));
@@ -109,7 +109,8 @@ const Counter = {
       parts.push(this.handoverForm(d));
     }
     parts.push(this.withholdForm(), this.boxForm());
-    parts.push(Dk.el("div", { id: "action-status", class: "status", "aria-live": "assertive" }));
+    // tabindex -1: a refusal moves focus here, so the reason is read out and scrolled into view.
+    parts.push(Dk.el("div", { id: "action-status", class: "status", "aria-live": "assertive", tabindex: "-1" }));
     panel.replaceChildren(...parts);
   },
 
@@ -155,15 +156,15 @@ const Counter = {
     const supervised = d.mode === "supervised";
     const form = Dk.el("form", { id: "handover-form" },
       Dk.el("fieldset", {}, Dk.el("legend", {}, "Collector and identity"),
-        Dk.el("label", { for: "collector" }, "Collected by"), " ",
-        Dk.el("select", { id: "collector" },
-          Dk.el("option", { value: "patient" }, "the patient"),
-          Dk.el("option", { value: "representative" }, "a representative"),
-          Dk.el("option", { value: "hcp" }, "a healthcare professional")), " ",
-        Dk.el("label", { for: "collector-details" }, "Name and address (if not the patient)"), " ",
-        Dk.el("input", { id: "collector-details", maxlength: "500" }), Dk.el("br"),
-        Dk.el("input", { type: "checkbox", id: "id-checked" }), " ", Dk.el("label", { for: "id-checked" }, "ID asked for"), " ",
-        Dk.el("input", { type: "checkbox", id: "id-shown" }), " ", Dk.el("label", { for: "id-shown" }, "ID shown")),
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "collector" }, "Collected by"), " ",
+          Dk.el("select", { id: "collector" },
+            Dk.el("option", { value: "patient" }, "the patient"),
+            Dk.el("option", { value: "representative" }, "a representative"),
+            Dk.el("option", { value: "hcp" }, "a healthcare professional"))), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "collector-details" }, "Name and address (if not the patient)"), " ",
+          Dk.el("input", { id: "collector-details", maxlength: "500" })), Dk.el("br"),
+        Dk.el("span", { class: "pair" }, Dk.el("input", { type: "checkbox", id: "id-checked" }), " ", Dk.el("label", { for: "id-checked" }, "ID asked for")), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("input", { type: "checkbox", id: "id-shown" }), " ", Dk.el("label", { for: "id-shown" }, "ID shown"))),
       this.childrenBoxes("handover"),
       Dk.el("p", {},
         Dk.el("input", { type: "checkbox", id: "not-intoxicated", required: true }), " ",
@@ -230,12 +231,12 @@ const Counter = {
     if (this.root.dataset.pharmacist !== "yes") return "";
     const form = Dk.el("form", { id: "withhold-form" },
       Dk.el("fieldset", {}, Dk.el("legend", {}, "Withhold today's dose"),
-        Dk.el("label", { for: "withhold-reason" }, "Reason"), " ",
-        Dk.el("select", { id: "withhold-reason" },
-          Dk.el("option", { value: "intoxicated" }, "patient intoxicated"),
-          Dk.el("option", { value: "other" }, "other (say why)")), " ",
-        Dk.el("label", { for: "withhold-text" }, "Details"), " ",
-        Dk.el("input", { id: "withhold-text", maxlength: "1000" }),
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "withhold-reason" }, "Reason"), " ",
+          Dk.el("select", { id: "withhold-reason" },
+            Dk.el("option", { value: "intoxicated" }, "patient intoxicated"),
+            Dk.el("option", { value: "other" }, "other (say why)"))), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "withhold-text" }, "Details"), " ",
+          Dk.el("input", { id: "withhold-text", maxlength: "1000" })),
         this.childrenBoxes("withhold"),
         Dk.el("button", { type: "submit", class: "danger" }, "Withhold")));
     form.addEventListener("submit", async (event) => {
@@ -257,12 +258,12 @@ const Counter = {
   boxForm() {
     const form = Dk.el("form", { id: "box-form" },
       Dk.el("fieldset", {}, Dk.el("legend", {}, "Lockable box seen"),
-        Dk.el("label", { for: "box-date" }, "Seen on"), " ",
-        Dk.el("input", { type: "date", id: "box-date", value: this.today, max: this.today }), " ",
-        Dk.el("label", { for: "box-method" }, "How"), " ",
-        Dk.el("select", { id: "box-method" },
-          Dk.el("option", { value: "shown_at_pharmacy" }, "shown at the pharmacy"),
-          Dk.el("option", { value: "seen_at_home" }, "seen at home by the key worker")), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "box-date" }, "Seen on"), " ",
+          Dk.el("input", { type: "date", id: "box-date", value: this.today, max: this.today })), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "box-method" }, "How"), " ",
+          Dk.el("select", { id: "box-method" },
+            Dk.el("option", { value: "shown_at_pharmacy" }, "shown at the pharmacy"),
+            Dk.el("option", { value: "seen_at_home" }, "seen at home by the key worker"))), " ",
         Dk.el("button", { type: "submit", class: "secondary" }, "Record box")));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -296,7 +297,7 @@ const Counter = {
       Dk.el("p", {}, `Children last confirmed: ${h.children_confirmed_on || "never"} `, confirm),
       Dk.el("h3", {}, "Other methadone patients in the home"),
       others.length ? Dk.el("ul", {}, others.map((m) => Dk.el("li", {}, `${m.given_name} ${m.family_name}`))) : Dk.el("p", {}, "None."),
-      Dk.el("p", {}, Dk.el("strong", {}, `Methadone already at home: ${h.methadone_at_home_mg} mg`)),
+      Dk.el("p", {}, Dk.el("strong", {}, `Methadone already at home: ${Dk.num(h.methadone_at_home_mg)} mg`)),
       Dk.el("p", {}, "Lockable box: ", myBox ? Dk.el("span", { class: `tag ${myBox.valid_today ? "ok" : "missed"}` },
         myBox.valid_today ? `seen ${myBox.seen_on}, valid to ${myBox.valid_until}` : `expired ${myBox.valid_until}`)
         : Dk.el("span", { class: "tag missed" }, "never seen")));
@@ -318,7 +319,7 @@ const Counter = {
       Dk.el("thead", {}, Dk.el("tr", {}, ["Patient", "Dose", "Mode", "State", "Decision"].map((h) => Dk.el("th", { scope: "col" }, h)))),
       Dk.el("tbody", {}, result.data.items.map((row) => Dk.el("tr", {},
         Dk.el("td", {}, Dk.el("button", { type: "button", class: "secondary", onclick: () => this.open(row.patient_id) }, `${row.given_name} ${row.family_name}`)),
-        Dk.el("td", {}, `${row.dose_mg} mg`),
+        Dk.el("td", {}, `${Dk.num(row.dose_mg)} mg`),
         Dk.el("td", {}, (row.mode || "-").replace("_", "-")),
         Dk.el("td", {}, Dk.el("span", { class: `tag ${row.state.split(",")[0]}` }, row.state)),
         Dk.el("td", {}, row.blocks.length ? row.blocks.map((b) => b.code.replaceAll("_", " ")).join("; ") : "ok"))))));

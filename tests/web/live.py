@@ -1,0 +1,305 @@
+"""The real app served by uvicorn on 127.0.0.1, over a database of its own seeded with the demo
+data, and the Chromium that drives it. Shared by the browser tests and scripts/screenshots.py.
+
+The clock is a FixedClock the tests move; the demo seed reads the system clock, so the fixed
+"now" starts on the day the demo prescriptions start.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import uvicorn
+from sqlalchemy import select
+
+from app import demo
+from app.audit.service import SYSTEM
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.auth.service import actor_for
+from app.clock import FixedClock, SystemClock, local_date
+from app.config import AuthSettings, Settings
+from app.contacts.models import Contact
+from app.db import UnitOfWork, make_session_factory
+from app.dosing import service as dosing_service
+from app.main import create_app
+from app.patients import service as patients_service
+from app.patients.models import Patient
+from app.pharmacies import service as pharmacies_service
+from app.prescriptions import rules
+from app.prescriptions import service as prescriptions_service
+from app.prescriptions.words import number_to_words
+from tests.conftest import Database, _drop_database, build_database
+
+PASSWORD = demo.DEMO_PASSWORD
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-gpu",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, with nothing phoning home."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def _demo_start(today: date) -> date:
+    """The day the demo prescriptions start (app.demo.seed skips Sundays and Christmas Day)."""
+    start = today
+    while start.weekday() == 6 or start == date(today.year, 12, 25):
+        start += timedelta(days=1)
+    return start
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    database: Database
+    uow: UnitOfWork
+    clock: FixedClock
+    today: date
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.database.engine.dispose()
+        _drop_database(self.database.url)
+
+    # --- reading the demo world -----------------------------------------------------------
+
+    def patient(self, given_name: str, family_name: str) -> Patient:
+        with self.uow:
+            found = self.uow.session.scalar(
+                select(Patient).where(
+                    Patient.given_name == given_name, Patient.family_name == family_name
+                )
+            )
+            assert found is not None, (given_name, family_name)
+            self.uow.session.expunge(found)
+            return found
+
+    def user(self, username: str) -> User:
+        with self.uow:
+            found = self.uow.session.scalar(select(User).where(User.username == username))
+            assert found is not None, username
+            self.uow.session.expunge(found)
+            return found
+
+    def contact_id(self, name: str) -> uuid.UUID:
+        with self.uow:
+            found = self.uow.session.scalar(select(Contact.id).where(Contact.name == name))
+            assert found is not None, name
+            return found
+
+    # --- scenarios the demo seed does not have ---------------------------------------------
+
+    def _prescribe(
+        self, patient_id: uuid.UUID, *, start: date, mg: int, transcriber: str, checker: str
+    ) -> uuid.UUID:
+        """A 14-day prescription, supervised Monday to Saturday (like Morgan's), transcribed
+        and checked on its first day: only days from the check onwards are scheduled."""
+        days = 14
+        draft = rules.PrescriptionDraft(
+            product_code="methadone-1mg-ml",
+            daily_dose_mg=Decimal(mg),
+            form_type="FP10MDA",
+            written_on=start,
+            start_on=start,
+            end_on=start + timedelta(days=days - 1),
+            total_quantity=Decimal(mg * days),
+            total_quantity_words=number_to_words(mg * days),
+            supervised_days=frozenset(range(6)),
+            collection_days=frozenset(range(7)),
+            wording=rules.Wording(
+                closed_day_prior=True, supervise_on_collection=True, consult_after_3_missed=True
+            ),
+            direction_text=f"{mg}mg ({mg}ml) daily. Supervised consumption on collection days.",
+        )
+        now = self._morning(start)
+        prescription, _ = prescriptions_service.transcribe(
+            self.uow,
+            actor=actor_for(self.user(transcriber)),
+            data=prescriptions_service.PrescriptionInput(
+                patient_id=patient_id,
+                prescriber_id=self.contact_id("Dr Alex Prescriber"),
+                draft=draft,
+            ),
+            policy=self.settings.policy,
+            today=start,
+            now=now,
+        )
+        prescriptions_service.verify(
+            self.uow,
+            actor=actor_for(self.user(checker)),
+            prescription_id=prescription.id,
+            policy=self.settings.policy,
+            today=start,
+            now=now,
+        )
+        return prescription.id
+
+    def _morning(self, day: date) -> datetime:
+        """09:00 at the pharmacy on `day`, or the clock's now if that is earlier."""
+        nine = datetime(day.year, day.month, day.day, 9, tzinfo=ZoneInfo(self.settings.timezone))
+        return min(nine.astimezone(UTC), self.clock.now())
+
+    def _register(
+        self, given_name: str, family_name: str, pharmacy_id: uuid.UUID, *, on: date
+    ) -> Patient:
+        return patients_service.register_patient(
+            self.uow,
+            actor=SYSTEM,
+            given_name=given_name,
+            family_name=family_name,
+            date_of_birth=date(1984, 6, 9),
+            nhs_number=demo.test_range_nhs_number(500_000 + uuid.uuid4().int % 400_000),
+            pharmacy_id=pharmacy_id,
+            household_id=None,
+            key_worker_id=self.contact_id("Sam Keyworker"),
+            prescriber_id=self.contact_id("Dr Alex Prescriber"),
+            today=on,
+            now=self._morning(on),
+        )
+
+    def add_blocked_patient(self, given_name: str, family_name: str | None = None) -> Patient:
+        """A patient of the demo pharmacy who stopped coming six days ago: the days up to
+        yesterday are closed as missed, so the counter blocks supply until a prescriber's
+        review."""
+        family_name = family_name or f"Stray{uuid.uuid4().hex[:4]}"
+        pharmacy_id = self.user("pharmacist").pharmacy_id
+        assert pharmacy_id is not None
+        start = self.today - timedelta(days=6)
+        while start.weekday() == 6 or (start.month, start.day) == (12, 25):
+            start -= timedelta(days=1)  # the demo pharmacy is closed: start the day before
+        patient = self._register(given_name, family_name, pharmacy_id, on=start)
+        self._prescribe(
+            patient.id,
+            start=start,
+            mg=50,
+            transcriber="pharmacist",
+            checker="pharmacist2",
+        )
+        dosing_service.close_day(
+            self.uow,
+            actor=SYSTEM,
+            pharmacy_id=pharmacy_id,
+            day=self.today - timedelta(days=1),
+            today=self.today,
+            policy=self.settings.policy,
+            now=self.clock.now(),
+        )
+        return self.patient(given_name, family_name)
+
+    def add_pharmacy(self) -> tuple[str, Patient]:
+        """A pharmacy of its own, open every day, with a pharmacist and one patient due today:
+        for a test that closes the day without touching the demo pharmacy's counter."""
+        now = self.clock.now()
+        tag = uuid.uuid4().hex[:6]
+        pharmacy = pharmacies_service.create_pharmacy(
+            self.uow,
+            actor=SYSTEM,
+            name=f"Lakeside Pharmacy {tag}",
+            ods_code=f"FL{tag}".upper(),
+            address="4 Lake Road, Demotown",
+            phone="01632 960002",
+            open_weekdays=range(7),
+            now=now,
+        )
+        usernames = (f"lake{tag}", f"lake{tag}b")
+        for username in usernames:
+            auth_service.add_user(
+                self.uow,
+                actor=SYSTEM,
+                username=username,
+                password=PASSWORD,
+                role="pharmacist",
+                display_name=f"Lee Lakeside {username[-1]}",
+                pharmacy_id=pharmacy.id,
+                now=now,
+                settings=self.settings.auth,
+            )
+        patient = self._register("Robin", f"Lake{tag}", pharmacy.id, on=self.today)
+        self._prescribe(
+            patient.id,
+            start=self.today,
+            mg=40,
+            transcriber=usernames[0],
+            checker=usernames[1],
+        )
+        return usernames[0], patient
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def start_live_server(tmp: Path) -> LiveServer:
+    """Build a fresh database, seed the demo, and serve the app in a background thread."""
+    database = build_database(f"dk_web_{uuid.uuid4().hex[:10]}", tmp)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        database_url=database.url,
+        data_dir=tmp / "data",
+        auth=AuthSettings(password_profile="cheapest"),
+    )
+    # `dosekeeper serve` runs in a working folder; the preview printer writes labels under it.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    session_factory = make_session_factory(database.engine)
+    uow = UnitOfWork(session_factory)
+    real_now = SystemClock().now()
+    demo.seed(uow, settings)
+    # Mid-morning on the first day of the demo prescriptions, or now if that is later.
+    start = _demo_start(local_date(real_now, settings.timezone))
+    morning = datetime(
+        start.year, start.month, start.day, 9, 30, tzinfo=ZoneInfo(settings.timezone)
+    )
+    clock = FixedClock(max(real_now, morning.astimezone(UTC)))
+    today = local_date(clock.now(), settings.timezone)
+
+    app = create_app(settings, session_factory, clock, with_worker=False)
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.02)
+    return LiveServer(
+        url=f"http://127.0.0.1:{port}",
+        settings=settings,
+        database=database,
+        uow=uow,
+        clock=clock,
+        today=today,
+        server=server,
+        thread=thread,
+    )
