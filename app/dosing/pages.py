@@ -20,9 +20,9 @@ from app.patients import service as patients_service
 router = APIRouter(include_in_schema=False)
 COLOURS = {
     "supervised": "#0b6b2f",
-    "collected": "#2f8f5b",
+    "collected": "#1f7a4d",
     "missed": "#a3140f",
-    "withheld": "#b36b00",
+    "withheld": "#8a5300",
     "due": "#cfd8e3",
 }
 LETTERS = {"supervised": "S", "collected": "C", "missed": "M", "withheld": "W", "due": "·"}

@@ -116,7 +116,7 @@ def chronology(
                 "day": row.dose_date,
                 "kind": row.state,
                 "text": f"{who.given_name} {who.family_name}: {row.state.replace('_', ' ')}"
-                f" {row.dose_mg} mg for {row.dose_date}"
+                f" {Decimal(row.dose_mg).normalize():f} mg for {row.dose_date}"
                 + (
                     f" ({len(row.children_present)} child(ren) present)"
                     if row.children_present

@@ -109,6 +109,15 @@ async def domain_error(request: Request, exc: Exception) -> Response:
             )
             return RedirectResponse(f"/login?next={target}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"}
+    if wants_page(request):  # a person at a page reads a page, not a JSON document
+        from app.http.templates import page
+
+        return page(
+            request,
+            "error.html",
+            {"title": exc.title, "detail": exc.detail, "status": exc.status},
+            status=exc.status,
+        )
     return problem(
         request,
         status=exc.status,

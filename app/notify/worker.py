@@ -154,7 +154,9 @@ class Worker:
                     delivery.attempts,
                     delivery.created_at,
                     alert.kind,
-                    contact.webhook_url,
+                    # An endpoint that answered 410 Gone gets nothing more (not even what was
+                    # already queued for it): the delivery is dead and the lead is told.
+                    contact.webhook_url if contact.webhook_disabled_at is None else None,
                     contact.webhook_secret,
                     contact.email,
                     contact.id,
@@ -211,15 +213,19 @@ class Worker:
                 delivery.locked_until = None
                 delivery.locked_by = None
                 outcome = "delivered"
+                # The wait a retry would have (honouring Retry-After) decides whether one still
+                # fits in the window; a receiver asking for longer makes it dead now, so the
+                # lead is told instead of the alert waiting unseen for days.
+                delay = next_delay(delivery.attempts, self.settings, self.rng)
+                if result.retry_after is not None:
+                    delay = max(delay, result.retry_after)
                 if result.outcome == "delivered":
                     delivery.state = DeliveryState.DELIVERED
                     delivery.delivered_at = now
                     delivery.last_error = None
                 elif (
                     result.outcome == "gone"
-                    or now
-                    + timedelta(seconds=next_delay(delivery.attempts, self.settings, self.rng))
-                    > delivery.created_at + retry_for
+                    or now + timedelta(seconds=delay) > delivery.created_at + retry_for
                 ):
                     outcome = "disabled" if result.outcome == "gone" else "dead"
                     delivery.state = DeliveryState.DEAD
@@ -231,9 +237,6 @@ class Worker:
                     self._dead(session, delivery, job, now)
                 else:
                     outcome = "retry"
-                    delay = next_delay(delivery.attempts, self.settings, self.rng)
-                    if result.retry_after is not None:
-                        delay = max(delay, result.retry_after)
                     delivery.state = DeliveryState.PENDING
                     delivery.next_attempt_at = now + timedelta(seconds=delay)
                     delivery.last_error = result.detail[:500]

@@ -8,12 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
 
 from app.clock import local_date
 from app.households import picture as household_picture
 from app.households import service as households_service
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.templates import page
+from app.patients.models import Patient
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import AlertState
 
@@ -55,10 +57,20 @@ def inbox(
     )
     with uow:
         deliveries = safeguarding_service.deliveries_for(uow.session, [a.id for a in rows])
+        ids = {a.patient_id for a in rows if a.patient_id}
+        names = (
+            {
+                p.id: f"{p.given_name} {p.family_name}"
+                for p in uow.session.scalars(select(Patient).where(Patient.id.in_(ids)))
+            }
+            if ids
+            else {}
+        )
     return page(
         request,
         "safeguarding/inbox.html",
         {
+            "names": names,
             "alerts": rows,
             "deliveries": deliveries,
             "states": [s.value for s in AlertState],
