@@ -372,15 +372,16 @@ def test_a_pharmacist_may_override_the_missing_box_with_a_reason_and_it_alerts_u
 
 
 @pytest.mark.parametrize(
-    "override",
+    ("override", "refused_as"),
     [
-        {"code": "no_lockable_box"},  # no reason at all
-        {"code": "no_lockable_box", "reason": ""},
-        {"code": "no_lockable_box", "reason": "     "},  # only blanks
+        ({"code": "no_lockable_box"}, "invalid_input"),  # no reason at all
+        ({"code": "no_lockable_box", "reason": ""}, "invalid_input"),
+        # Only blanks passes the length check, and the rules still see no reason.
+        ({"code": "no_lockable_box", "reason": "     "}, "handover_refused"),
     ],
 )
 def test_an_override_without_a_reason_is_refused(
-    world: World, clock: FixedClock, override: dict[str, str]
+    world: World, clock: FixedClock, override: dict[str, str], refused_as: str
 ) -> None:
     patient, _ = _household_with_young_child(world)
     clock.set(at(MONDAY))
@@ -388,7 +389,9 @@ def test_an_override_without_a_reason_is_refused(
         f"{API}/counter/handover", handover(patient["id"], MONDAY, "collected", override=override)
     )
     assert response.status_code == 422, response.text
-    assert response.json()["code"] in ("invalid_input", "handover_refused")
+    assert response.json()["code"] == refused_as
+    if refused_as == "handover_refused":
+        assert codes(response.json()["blocks"]) == ["no_lockable_box"]
     assert alerts(world, patient_id=patient["id"], kind="box_override") == []
     assert check(world, patient["id"])["allowed"] is False
     days = adherence(world, patient["id"], MONDAY, MONDAY + timedelta(days=2))["days"]
