@@ -176,11 +176,12 @@ def as_rule_days(
     names: dict[UUID, str] = {}
     recorder_ids = {r.recorded_by_id for r in rows if r.recorded_by_id}
     if recorder_ids:
-        names = dict(
-            session.execute(select(User.id, User.display_name).where(User.id.in_(recorder_ids)))
-            .tuples()
-            .all()
-        )
+        names = {
+            user_id: name
+            for user_id, name in session.execute(
+                select(User.id, User.display_name).where(User.id.in_(recorder_ids))
+            )
+        }
     return tuple(
         rules.InstalmentDay(
             dose_date=r.dose_date,
