@@ -77,7 +77,7 @@ class NotifySettings(BaseModel):
     # The worker wakes this often when idle; an alert waits at most about this long.
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     # A claimed delivery is reclaimable after this long (a worker killed mid-send).
-    lease_seconds: float = Field(default=60, gt=0)
+    lease_seconds: float = Field(default=300, gt=0)
     batch_size: int = Field(default=50, ge=1, le=1000)
     # Run one delivery worker inside `dosekeeper serve` (the embedded default).
     embedded_worker: bool = True

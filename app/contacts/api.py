@@ -8,10 +8,11 @@ from pydantic import Field
 
 from app.contacts import service as contacts_service
 from app.contacts.models import ContactKind
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Out, Paged, Text200
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(tags=["contacts"], responses=problems.API_ERRORS)
 
 Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 

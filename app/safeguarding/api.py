@@ -13,12 +13,13 @@ from pydantic import Field
 
 from app.audit.service import Actor
 from app.db import UnitOfWork
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Out, Paged
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import AlertState
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(tags=["alerts"], responses=problems.API_ERRORS)
 # How often the event stream looks for new alerts (seconds).
 POLL_SECONDS = 1.0
 

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from app.contacts.models import Contact
 from app.errors import Conflict, NotAuthenticated
+from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.notify import links
 from app.safeguarding import service as safeguarding_service
 
-router = APIRouter(include_in_schema=True, tags=["alerts"])
+router = APIRouter(include_in_schema=True, tags=["alerts"], responses=problems.API_ERRORS)
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,7 +42,13 @@ def _check_link(
         raise NotAuthenticated("This acknowledgement link is not valid or has expired")
 
 
-@router.get("/alerts/{alert_id}/ack", response_class=HTMLResponse)
+# The link pages answer a person, so their own refusals are HTML pages, not problem documents.
+_HTML_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Link not valid or expired", "content": {"text/html": {}}},
+}
+
+
+@router.get("/alerts/{alert_id}/ack", response_class=HTMLResponse, responses=_HTML_REFUSALS)
 def confirm_page(
     alert_id: UUID,
     contact: UUID,
@@ -68,7 +75,14 @@ def confirm_page(
     return _page("Acknowledge safeguarding alert", form)
 
 
-@router.post("/alerts/{alert_id}/ack", response_class=HTMLResponse)
+@router.post(
+    "/alerts/{alert_id}/ack",
+    response_class=HTMLResponse,
+    responses={
+        **_HTML_REFUSALS,
+        409: {"description": "Already acknowledged", "content": {"text/html": {}}},
+    },
+)
 def acknowledge_by_link(
     alert_id: UUID,
     contact: Annotated[UUID, Form()],

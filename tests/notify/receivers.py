@@ -13,13 +13,19 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class _Server(ThreadingHTTPServer):
+    # Many workers post at once: a deep accept queue, or the kernel resets connections.
+    request_queue_size = 256
+    daemon_threads = True
 
 
 @dataclass
@@ -41,6 +47,7 @@ class WebhookReceiver:
     on_request: Callable[[Received], None] | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -58,7 +65,7 @@ class WebhookReceiver:
                 try:
                     payload = Webhook(receiver.secret).verify(body, headers)
                     verified = True
-                except WebhookVerificationError:
+                except (WebhookVerificationError, EmptyWebhookSecretError, ValueError):
                     payload, verified = None, False
                 item = Received(headers, body, verified, payload)
                 with receiver._lock:
@@ -67,7 +74,7 @@ class WebhookReceiver:
                 if receiver.on_request:
                     receiver.on_request(item)
                 if receiver.delay:
-                    threading.Event().wait(receiver.delay)
+                    receiver._released.wait(receiver.delay)
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
@@ -77,11 +84,12 @@ class WebhookReceiver:
             def log_message(self, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._released.set()  # let any held request answer, so its thread ends
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -91,16 +99,26 @@ class WebhookReceiver:
 
 
 class MailReceiver:
-    """aiosmtpd on 127.0.0.1, keeping every message it is given."""
+    """aiosmtpd on 127.0.0.1, keeping every message it is given.
+
+    `raw` holds the bytes of every DATA, including those refused with a temporary failure
+    while `refuse` is above zero (each refusal counts it down), so a test can compare the
+    Message-ID of a failed send with the one of its retry."""
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
+        self.raw: list[bytes] = []
+        self.refuse = 0
         receiver = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+                receiver.raw.append(bytes(envelope.content))
+                if receiver.refuse > 0:
+                    receiver.refuse -= 1
+                    return "451 4.3.0 Try again later"
                 receiver.messages.append(message_from_bytes(envelope.content))
                 return "250 OK"
 

@@ -29,26 +29,40 @@ def mail() -> Iterator[MailReceiver]:
 
 
 def notify_settings(settings: Settings, smtp_url: str) -> Settings:
-    return settings.model_copy(update={
-        "smtp_url": smtp_url,
-        "notify": NotifySettings(retry_delays_seconds=(1, 2), retry_for_seconds=30,
-                                 sla_seconds={"info": 60, "warning": 60, "urgent": 60}),
-    })
+    return settings.model_copy(
+        update={
+            "smtp_url": smtp_url,
+            "notify": NotifySettings(
+                retry_delays_seconds=(1, 2),
+                retry_for_seconds=30,
+                sla_seconds={"info": 60, "warning": 60, "urgent": 60},
+            ),
+        }
+    )
 
 
+@pytest.mark.hazard("H-07")
 def test_a_withheld_dose_reaches_the_key_worker_by_signed_webhook_and_email(
     world: World, clock: FixedClock, receiver: WebhookReceiver, mail: MailReceiver
 ) -> None:
     from tests.dosing.test_counter_day import active
 
-    created = world.post("/api/v1/contacts", {
-        "name": "KW", "organisation": "Drug service", "kind": "key_worker",
-        "email": "kw@drugservice.example", "webhook_url": "http://127.0.0.1:1/placeholder"})
+    created = world.post(
+        "/api/v1/contacts",
+        {
+            "name": "KW",
+            "organisation": "Drug service",
+            "kind": "key_worker",
+            "email": "kw@drugservice.example",
+            "webhook_url": "http://127.0.0.1:1/placeholder",
+        },
+    )
     assert created.status_code == 201, created.text
     patient = world.patient()
     # The patient's key worker is the world's; give that contact a webhook for this test.
     hook_contact = make_contact(world.uow, "key_worker", webhook_url=receiver.url)
     from app.contacts.models import Contact
+
     with world.uow as uow:
         contact = uow.session.get(Contact, hook_contact)
         assert contact is not None
@@ -56,17 +70,25 @@ def test_a_withheld_dose_reaches_the_key_worker_by_signed_webhook_and_email(
     patient = world.patient(key_worker_id=str(hook_contact))
     active(world, patient["id"])
     from datetime import UTC, datetime
+
     clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
-    withheld = world.post("/api/v1/counter/withhold", {
-        "patient_id": patient["id"], "date": "2026-11-30", "reason": "intoxicated"})
+    withheld = world.post(
+        "/api/v1/counter/withhold",
+        {"patient_id": patient["id"], "date": "2026-11-30", "reason": "intoxicated"},
+    )
     assert withheld.status_code == 201, withheld.text
-    worker = Worker(world.client.app.state.session_factory,  # type: ignore[attr-defined]
-                    notify_settings(world.settings, mail.url), clock, name="test")
+    worker = Worker(
+        world.client.app.state.session_factory,  # type: ignore[attr-defined]
+        notify_settings(world.settings, mail.url),
+        clock,
+        name="test",
+    )
     try:
         assert worker.run_once() >= 2
     finally:
         worker.close()
-    assert receiver.received and all(r.verified for r in receiver.received)
+    assert receiver.received
+    assert all(r.verified for r in receiver.received)
     event = receiver.payloads()[0]
     assert event["specversion"] == "1.0"
     assert event["data"]["kind"] == "dose_withheld_intoxicated"
