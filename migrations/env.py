@@ -40,8 +40,11 @@ def run_migrations(connection: Connection) -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=config.attributes.get("url") or get_settings().database_url,
-                      target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=config.attributes.get("url") or get_settings().database_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

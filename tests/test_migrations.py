@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "ee9bd0663406"
 down_revision: str | None = "648206806555"
 branch_labels: str | Sequence[str] | None = None

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "648a8533a989"
 down_revision: str | None = "ee9bd0663406"
 branch_labels: str | Sequence[str] | None = None

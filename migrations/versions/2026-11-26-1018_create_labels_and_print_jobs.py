@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "33991ff43694"
 down_revision: str | None = "648a8533a989"
 branch_labels: str | Sequence[str] | None = None
