@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 from xml.sax.saxutils import escape as xml_escape
 
