@@ -21,8 +21,12 @@ KEY = "k" * 40
 def test_a_restored_backup_verifies_and_matches_its_anchor(
     fresh_database: Database, tmp_path: Path
 ) -> None:
-    settings = Settings(_env_file=None, database_url=fresh_database.url,  # type: ignore[call-arg]
-                        auth=AuthSettings(password_profile="cheapest"), data_dir=tmp_path)
+    settings = Settings(
+        _env_file=None,
+        database_url=fresh_database.url,  # type: ignore[call-arg]
+        auth=AuthSettings(password_profile="cheapest"),
+        data_dir=tmp_path,
+    )
     uow = UnitOfWork(make_session_factory(fresh_database.engine))
     seed(uow, settings)
     with uow:
@@ -30,9 +34,16 @@ def test_a_restored_backup_verifies_and_matches_its_anchor(
     copy = backups.backup(fresh_database.url, tmp_path / "backups", now=NOW)
 
     # More happens after the backup and is anchored too.
-    pharmacies_service.create_pharmacy(uow, actor=SYSTEM, name="Later", ods_code="FLATE1",
-                                       address="2 Road", phone="01632 960999",
-                                       open_weekdays=[0], now=NOW)
+    pharmacies_service.create_pharmacy(
+        uow,
+        actor=SYSTEM,
+        name="Later",
+        ods_code="FLATE1",
+        address="2 Road",
+        phone="01632 960999",
+        open_weekdays=[0],
+        now=NOW,
+    )
     with uow:
         backups.anchor(uow.session, tmp_path / "anchors", key=KEY, now=NOW)
 
@@ -58,11 +69,19 @@ def test_an_anchor_signed_with_another_key_is_refused(
     fresh_database: Database, tmp_path: Path
 ) -> None:
     uow = UnitOfWork(make_session_factory(fresh_database.engine))
-    pharmacies_service.create_pharmacy(uow, actor=SYSTEM, name="Only", ods_code="FONLY1",
-                                       address="3 Road", phone="01632 960998",
-                                       open_weekdays=[0], now=NOW)
+    pharmacies_service.create_pharmacy(
+        uow,
+        actor=SYSTEM,
+        name="Only",
+        ods_code="FONLY1",
+        address="3 Road",
+        phone="01632 960998",
+        open_weekdays=[0],
+        now=NOW,
+    )
     with uow:
         path = backups.anchor(uow.session, tmp_path, key=KEY, now=NOW)
         assert backups.check_anchors(uow.session, path, key=KEY) == []
         assert backups.check_anchors(uow.session, path, key="x" * 40) == [
-            "anchor line 1 is not signed by this key"]
+            "anchor line 1 is not signed by this key"
+        ]

@@ -13,16 +13,23 @@ def test_production_names_every_unsafe_default_at_once() -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
     message = str(refused.value)
-    for variable in ("DOSEKEEPER_SECRET_KEY", "DOSEKEEPER_DATABASE_URL", "DOSEKEEPER_PRINTER_URL",
-                     "DOSEKEEPER_SMTP_URL", "DOSEKEEPER_NOTIFY__PUBLIC_BASE_URL"):
+    for variable in (
+        "DOSEKEEPER_SECRET_KEY",
+        "DOSEKEEPER_DATABASE_URL",
+        "DOSEKEEPER_PRINTER_URL",
+        "DOSEKEEPER_SMTP_URL",
+        "DOSEKEEPER_NOTIFY__PUBLIC_BASE_URL",
+    ):
         assert variable in message
 
 
 def test_production_starts_when_configured_properly() -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        environment="production", secret_key="x" * 40,
-        database_url="postgresql+psycopg://app@db/dosekeeper", printer_url="tcp://10.0.0.5:9100",
+        environment="production",
+        secret_key="x" * 40,
+        database_url="postgresql+psycopg://app@db/dosekeeper",
+        printer_url="tcp://10.0.0.5:9100",
         smtp_url="smtp://mail.example.org:587",
         notify={"public_base_url": "https://dosekeeper.example.org"},
     )
