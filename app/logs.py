@@ -9,9 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from app.config import Settings
+
+# The id of the request being served, added to every log line written while serving it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key in ("request_id", "code", "status"):
-            if hasattr(record, key):
+            if getattr(record, key, None) is not None:
                 line[key] = getattr(record, key)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
@@ -36,6 +47,7 @@ def configure_logging(settings: Settings) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     handler._dosekeeper = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.INFO)

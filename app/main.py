@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +31,7 @@ from app.dosing import pages as dosing_pages
 from app.households import api as households_api
 from app.http import problems
 from app.http.problems import SECURITY_HEADERS
-from app.logs import configure_logging
+from app.logs import REQUEST_ID, configure_logging
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
@@ -124,7 +126,15 @@ def create_app(
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        # A request id for the logs and the caller (X-Request-ID from nginx is kept if sane).
+        incoming = request.headers.get("x-request-id", "")
+        request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{8,64}", incoming) else uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            REQUEST_ID.reset(token)
+        response.headers["X-Request-ID"] = request_id
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path not in ("/docs", "/openapi.json", "/redoc"):

@@ -42,3 +42,18 @@ def test_metrics_count_requests_and_alerts(world: World) -> None:
     assert "dosekeeper_http_requests_total" in body
     assert 'route="/api/v1/me"' in body
     assert "dosekeeper_alerts" in body
+
+
+def test_every_response_carries_a_request_id_that_the_logs_share(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.logs import RequestIdFilter
+
+    kept = world.client.get("/healthz", headers={"X-Request-ID": "proxy-1234567"})
+    assert kept.headers["X-Request-ID"] == "proxy-1234567"
+    made = world.client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert made.headers["X-Request-ID"] != "bad id\nwith newline"
+    assert len(made.headers["X-Request-ID"]) == 32
+    record = caplog.makerecord("t", 20, __file__, 1, "m", (), None)
+    assert RequestIdFilter().filter(record)
+    assert hasattr(record, "request_id")
