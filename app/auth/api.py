@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.models import Role
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Out
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=problems.API_ERRORS)
 
 
 class TokenRead(BaseModel):
@@ -26,7 +27,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/auth/token", response_model=TokenRead)
+@router.post("/auth/token", response_model=TokenRead, responses=problems.problem_responses(429))
 def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,

@@ -6,17 +6,18 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from app.clock import local_date
 from app.counter import scans
+from app.http import problems
 from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In
 from app.labelling import service as labelling_service
 
-router = APIRouter(tags=["counter"])
+router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
 
 
 class ScanBody(In):
@@ -74,8 +75,12 @@ async def scan_stream(request: Request, actor: ActorDep) -> StreamingResponse:
     )
 
 
+# Label ids are 64-bit row ids; a larger number is refused (422), never sent to the database.
+LabelId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.get("/labels/{label_id}")
-def get_label(label_id: int, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
+def get_label(label_id: LabelId, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
     """A label as printed, with its print jobs (state, error) and the barcode it carries."""
     label, jobs = labelling_service.get_label(uow, actor=actor, label_id=label_id)
     return {
@@ -90,7 +95,7 @@ def get_label(label_id: int, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
 
 @router.post("/labels/{label_id}/reprint", status_code=201)
 def reprint(
-    label_id: int,
+    label_id: LabelId,
     request: Request,
     uow: UowDep,
     actor: ActorDep,

@@ -15,11 +15,12 @@ from app.clock import local_date
 from app.dosing import reads as dosing_reads
 from app.dosing import service as dosing_service
 from app.households.models import BoxMethod
+from app.http import problems
 from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Note, Out, Paged
 from app.labelling import service as labelling_service
 
-router = APIRouter(tags=["counter"])
+router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
 
 
 class ReasonRead(BaseModel):

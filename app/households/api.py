@@ -11,10 +11,11 @@ from app.clock import local_date
 from app.households import picture as household_picture
 from app.households import service as households_service
 from app.households.models import ProtectionStatus
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Name, Note, Out, Postcode, Text500
 
-router = APIRouter(tags=["households"])
+router = APIRouter(tags=["households"], responses=problems.API_ERRORS)
 
 
 class HouseholdCreate(In):

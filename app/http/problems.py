@@ -7,6 +7,7 @@ their stack trace and answered with a bare 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,6 +35,38 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
 log = logging.getLogger("dosekeeper.http")
+
+
+class Problem(BaseModel):
+    """The documented shape of every error body (RFC 9457 plus a stable `code`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    instance: str
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for errors sent as application/problem+json."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+# What the shared handlers below may answer on any API route: a domain refusal (400), no or bad
+# credentials (401), the role may not (403), unknown or foreign id (404), state conflict (409),
+# invalid input or a refused rule (422).
+API_ERRORS = problem_responses(400, 401, 403, 404, 409, 422)
 
 
 def problem(

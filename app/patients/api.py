@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from app.clock import local_date
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Name, Out, Paged
 from app.patients import service as patients_service
 
-router = APIRouter(tags=["patients"])
+router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
 
 
 class PatientCreate(In):

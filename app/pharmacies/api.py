@@ -7,11 +7,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, UowDep
 from app.http.schemas import In, Out, Paged, Text200, Text500
 from app.pharmacies import service as pharmacies_service
 
-router = APIRouter(tags=["pharmacies"])
+router = APIRouter(tags=["pharmacies"], responses=problems.API_ERRORS)
 
 Weekday = Annotated[int, Field(ge=0, le=6)]
 

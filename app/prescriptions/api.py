@@ -10,13 +10,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.clock import local_date
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Note, Out, Paged
 from app.prescriptions import rules
 from app.prescriptions import service as prescriptions_service
 from app.prescriptions.models import FormType, Prescription
 
-router = APIRouter(tags=["prescriptions"])
+router = APIRouter(tags=["prescriptions"], responses=problems.API_ERRORS)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

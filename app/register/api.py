@@ -16,6 +16,7 @@ from app.audit.service import Actor
 from app.clock import local_date
 from app.db import UnitOfWork
 from app.errors import InvalidInput
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Name, Text200, Text500
 from app.register import export
@@ -23,7 +24,7 @@ from app.register import service as register_service
 from app.register.models import RegisterEntry
 from app.register.service import RegisterPage
 
-router = APIRouter(tags=["register"])
+router = APIRouter(tags=["register"], responses=problems.API_ERRORS)
 
 Quantity = Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=2)]
 Reason = Annotated[str, Field(min_length=3, max_length=1000)]

@@ -12,11 +12,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.clock import local_date
+from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.reports import printing
 from app.reports import service as reports_service
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=problems.API_ERRORS)
 
 From = Annotated[date | None, Query(alias="from")]
 To = Annotated[date | None, Query(alias="to")]
