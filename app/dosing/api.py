@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -17,7 +16,7 @@ from app.dosing import service as dosing_service
 from app.households.models import BoxMethod
 from app.http import problems
 from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Note, Out, Paged
+from app.http.schemas import In, IsoDate, Note, Out, Paged
 from app.labelling import service as labelling_service
 
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
@@ -51,7 +50,7 @@ class DueRead(DecisionRead):
 class CheckBody(In):
     patient_id: UUID | None = None
     barcode: Annotated[str, Field(max_length=200)] | None = None
-    date: dt.date | None = None
+    date: IsoDate | None = None
     product: Annotated[str, Field(max_length=64)] | None = None
 
     @model_validator(mode="after")
@@ -68,7 +67,7 @@ class OverrideIn(In):
 
 class HandoverBody(In):
     patient_id: UUID
-    date: dt.date
+    date: IsoDate
     outcome: Literal["supervised", "collected"]
     collector: Literal["patient", "representative", "hcp"] = "patient"
     collector_details: Annotated[str, Field(max_length=500)] | None = Field(
@@ -94,7 +93,7 @@ class HandoverBody(In):
 
 class HandoverDose(BaseModel):
     id: UUID
-    dose_date: date
+    dose_date: IsoDate
     mode: str
     dose_mg: str
     state: str
@@ -114,7 +113,7 @@ class HandoverRead(BaseModel):
 
 class WithholdBody(In):
     patient_id: UUID
-    date: dt.date
+    date: IsoDate
     reason: Literal["intoxicated", "other"]
     reason_text: Annotated[str, Field(max_length=1000)] = ""
     children_present: Annotated[list[UUID], Field(max_length=20)] = []
@@ -133,18 +132,18 @@ class WithheldRead(BaseModel):
 
 
 class CloseDayBody(In):
-    date: dt.date | None = None
+    date: IsoDate | None = None
 
 
 class DayClosedRead(BaseModel):
-    date: dt.date
+    date: IsoDate
     missed: int
     patients: int
     alerts_raised: int
 
 
 class BoxBody(In):
-    seen_on: date
+    seen_on: IsoDate
     method: BoxMethod
     note: Note = ""
 
@@ -152,15 +151,15 @@ class BoxBody(In):
 class BoxRead(Out):
     id: UUID
     patient_id: UUID
-    seen_on: date
-    valid_until: date
+    seen_on: IsoDate
+    valid_until: IsoDate
     method: str
     note: str
 
 
 class AdherenceDay(BaseModel):
-    dose_date: date
-    collect_on: date
+    dose_date: IsoDate
+    collect_on: IsoDate
     product: str
     mode: str
     dose_mg: str
@@ -179,7 +178,7 @@ def due(
     actor: ActorDep,
     now: NowDep,
     settings: SettingsDep,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date")] = None,
 ) -> object:
     """Instalments due at the caller's pharmacy on a date (today by default), each with its
     decision."""
@@ -350,8 +349,8 @@ def adherence(
     actor: ActorDep,
     now: NowDep,
     settings: SettingsDep,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> object:
     """Per-day states and a summary (attendance, missed, withheld, longest missed streak)."""
     today = local_date(now, settings.timezone)

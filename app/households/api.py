@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
@@ -13,7 +12,7 @@ from app.households import service as households_service
 from app.households.models import ProtectionStatus
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Name, Note, Out, Postcode, Text500
+from app.http.schemas import In, IsoDate, Name, Note, Out, Postcode, Text500
 
 router = APIRouter(tags=["households"], responses=problems.API_ERRORS)
 
@@ -27,14 +26,14 @@ class HouseholdCreate(In):
 
 class ChildCreate(In):
     name: Name
-    date_of_birth: date
+    date_of_birth: IsoDate
     protection_status: ProtectionStatus = ProtectionStatus.NONE
     social_worker_id: UUID | None = None
-    lives_from: date | None = None
+    lives_from: IsoDate | None = None
 
 
 class ConfirmationCreate(In):
-    confirmed_on: date | None = None
+    confirmed_on: IsoDate | None = None
     note: Note = ""
 
 
@@ -44,18 +43,18 @@ class HouseholdRead(Out):
     address: str
     postcode: str
     notes: str
-    children_confirmed_on: date | None
+    children_confirmed_on: IsoDate | None
 
 
 class ChildRead(Out):
     id: UUID
     household_id: UUID
     name: str
-    date_of_birth: date
+    date_of_birth: IsoDate
     protection_status: str
     social_worker_id: UUID | None
-    lives_from: date | None
-    lives_to: date | None
+    lives_from: IsoDate | None
+    lives_to: IsoDate | None
 
 
 class ChildInView(ChildRead):
@@ -71,7 +70,7 @@ class MemberRead(BaseModel):
 
 class ConfirmationRead(Out):
     id: UUID
-    confirmed_on: date
+    confirmed_on: IsoDate
     confirmed_by_id: UUID | None
     children_count: int
     note: str

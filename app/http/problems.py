@@ -7,6 +7,7 @@ their stack trace and answered with a bare 500 that reveals nothing.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -192,13 +193,34 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        # Starlette names only the first route matching the path; list every method the API has.
+        allowed = allowed_methods(request)
+        if allowed:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return problem(
         request,
         status=exc.status_code,
         code=codes.get(exc.status_code, "http_error"),
         title=str(exc.detail),
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI schema declares for the path that was asked for."""
+    schema = request.app.openapi()
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in schema.get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in operations if m in HTTP_METHODS}
+    return sorted(methods)
+
+
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:

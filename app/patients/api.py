@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -10,7 +9,7 @@ from pydantic import Field
 from app.clock import local_date
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Name, Out, Paged
+from app.http.schemas import In, IsoDate, Name, Out, Paged
 from app.patients import service as patients_service
 
 router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
@@ -19,7 +18,7 @@ router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
 class PatientCreate(In):
     given_name: Name
     family_name: Name
-    date_of_birth: date
+    date_of_birth: IsoDate
     nhs_number: Annotated[str, Field(min_length=10, max_length=14)]
     pharmacy_id: UUID
     household_id: UUID | None = None
@@ -32,7 +31,7 @@ class PatientRead(Out):
     id: UUID
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: IsoDate
     nhs_number: str
     pharmacy_id: UUID
     household_id: UUID | None

@@ -1,24 +1,23 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import Field, field_validator
+from pydantic import Field, StrictInt, field_validator
 
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, UowDep
-from app.http.schemas import In, Out, Paged, Text200, Text500
+from app.http.schemas import In, IsoDate, Out, Paged, Text200, Text500
 from app.pharmacies import service as pharmacies_service
 
 router = APIRouter(tags=["pharmacies"], responses=problems.API_ERRORS)
 
-Weekday = Annotated[int, Field(ge=0, le=6)]
+Weekday = Annotated[StrictInt, Field(ge=0, le=6)]
 
 
 class ClosureIn(In):
-    date: dt.date
+    date: IsoDate
     reason: Text200
 
 
@@ -39,7 +38,7 @@ class PharmacyCreate(In):
 
 
 class ClosureRead(Out):
-    date: dt.date = Field(validation_alias="closed_on")
+    date: IsoDate = Field(validation_alias="closed_on")
     reason: str
 
 

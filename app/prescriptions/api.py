@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field
 from app.clock import local_date
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Note, Out, Paged
+from app.http.schemas import In, IsoDate, Note, Out, Paged
 from app.prescriptions import rules
 from app.prescriptions import service as prescriptions_service
 from app.prescriptions.models import FormType, Prescription
@@ -42,9 +41,9 @@ class PrescriptionCreate(In):
     product: Annotated[str, Field(max_length=64, examples=["methadone-1mg-ml"])] = ""
     daily_dose_mg: Dose | None = None
     form_type: FormType | None = None
-    written_on: date | None = None
-    start_on: date | None = None
-    end_on: date | None = None
+    written_on: IsoDate | None = None
+    start_on: IsoDate | None = None
+    end_on: IsoDate | None = None
     total_quantity_ml: Dose | None = Field(
         default=None, description="Total quantity in figures: mL for liquids, tablets for tablets"
     )
@@ -73,8 +72,8 @@ class PrescriptionCreate(In):
 
 
 class ScheduledDoseRead(BaseModel):
-    dose_date: date
-    collect_on: date
+    dose_date: IsoDate
+    collect_on: IsoDate
     mode: str
     dose_mg: Decimal
     dose_ml: Decimal | None = None
@@ -98,9 +97,9 @@ class PrescriptionRead(Out):
     daily_dose_mg: Decimal
     daily_dose_ml: Decimal | None = None
     form_type: str
-    written_on: date
-    start_on: date
-    end_on: date
+    written_on: IsoDate
+    start_on: IsoDate
+    end_on: IsoDate
     total_quantity_ml: Decimal
     total_quantity_words: str
     supervised_days: list[str]
@@ -129,7 +128,7 @@ class ReleaseRead(Out):
     id: UUID
     prescription_id: UUID
     patient_id: UUID
-    released_on: date
+    released_on: IsoDate
     released_by_id: UUID | None
     note: str
 
@@ -297,12 +296,12 @@ def list_for_patient(patient_id: UUID, uow: UowDep, actor: ActorDep) -> object:
 
 
 class ClosureCreate(In):
-    date: dt.date
+    date: IsoDate
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class ClosureAdded(BaseModel):
-    date: dt.date
+    date: IsoDate
     moved_days: int
 
 

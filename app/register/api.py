@@ -18,7 +18,7 @@ from app.db import UnitOfWork
 from app.errors import InvalidInput
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Name, Text200, Text500
+from app.http.schemas import In, IsoDate, Name, Text200, Text500
 from app.register import export
 from app.register import service as register_service
 from app.register.models import RegisterEntry
@@ -32,7 +32,7 @@ ProductCode = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ReceiptBody(In):
-    received_on: dt.date
+    received_on: IsoDate
     supplier_name: Name
     supplier_address: Text500
     quantity_ml: Quantity
@@ -42,7 +42,7 @@ class ReceiptBody(In):
         default=None, description="A scanned GS1 pack code: fills product, batch and expiry"
     )
     batch: Annotated[str, Field(max_length=40)] | None = None
-    expiry: dt.date | None = None
+    expiry: IsoDate | None = None
     late_reason: Annotated[str, Field(max_length=500)] | None = Field(
         default=None, description="Required when the receipt is entered the day after"
     )
@@ -50,7 +50,7 @@ class ReceiptBody(In):
 
 class BalanceCheckBody(In):
     product: ProductCode
-    counted_on: dt.date | None = None
+    counted_on: IsoDate | None = None
     counted_ml: Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=2)]
     witness_username: Annotated[str, Field(min_length=1, max_length=64)]
     witness_password: Annotated[str, Field(min_length=1, max_length=200)]
@@ -69,8 +69,8 @@ class EntryRead(BaseModel):
     line: int
     kind: str
     product: str
-    transaction_date: dt.date
-    entered_on: dt.date
+    transaction_date: IsoDate
+    entered_on: IsoDate
     late_reason: str | None
     quantity_ml: Decimal
     change_ml: Decimal
@@ -88,7 +88,7 @@ class EntryRead(BaseModel):
     invoice_ref: str | None
     gtin: str | None
     batch: str | None
-    expiry: dt.date | None
+    expiry: IsoDate | None
     corrects_id: UUID | None
     corrected_by: list[UUID] = []
     reason: str | None
@@ -154,8 +154,8 @@ def read_register(
     now: NowDep,
     settings: SettingsDep,
     product: Annotated[str, Query(min_length=1, max_length=64)],
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
@@ -180,7 +180,7 @@ def read_register(
 def record_receipt(
     body: ReceiptBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> EntryRead:
-    """Stock received: date, supplier name and address, quantity, invoice. A scanned GS1 pack
+    """Stock received: IsoDate, supplier name and address, quantity, invoice. A scanned GS1 pack
     fills product, batch and expiry. Entered on the day, or the next day with a reason."""
     entry = register_service.record_receipt(
         uow,
@@ -252,8 +252,8 @@ def _whole(
     actor: Actor,
     now: dt.datetime,
     product: str,
-    start: dt.date | None,
-    end: dt.date | None,
+    start: IsoDate | None,
+    end: IsoDate | None,
     pharmacy_id: UUID | None,
 ) -> RegisterPage:
     return register_service.read_register(
@@ -273,8 +273,8 @@ def export_csv(
     actor: ActorDep,
     now: NowDep,
     product: Annotated[str, Query(min_length=1, max_length=64)],
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
 ) -> Response:
     """The register for one product as CSV in the legal layout, in entry order."""
@@ -293,8 +293,8 @@ def print_page(
     actor: ActorDep,
     now: NowDep,
     product: Annotated[str, Query(min_length=1, max_length=64)],
-    start: Annotated[dt.date | None, Query(alias="from")] = None,
-    end: Annotated[dt.date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
 ) -> HTMLResponse:
     """A printable page for one product: receipts and supplies under their headings, running

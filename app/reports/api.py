@@ -14,19 +14,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from app.clock import local_date
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import IsoDate
 from app.reports import printing
 from app.reports import service as reports_service
 
 router = APIRouter(tags=["reports"], responses=problems.API_ERRORS)
 
-From = Annotated[date | None, Query(alias="from")]
-To = Annotated[date | None, Query(alias="to")]
+From = Annotated[IsoDate | None, Query(alias="from")]
+To = Annotated[IsoDate | None, Query(alias="to")]
 DEFAULT_DAYS = 28
 FHIR_JSON = "application/fhir+json"
 
 
 def _period(
-    now: datetime, timezone: str, start: date | None, end: date | None
+    now: datetime, timezone: str, start: IsoDate | None, end: IsoDate | None
 ) -> tuple[date, date]:
     """Default: the 28 days up to today (what a prescriber reviews between appointments)."""
     end = end or local_date(now, timezone)
@@ -73,8 +74,8 @@ def _conference(
     now: datetime,
     timezone: str,
     household_id: UUID,
-    start: date | None,
-    end: date | None,
+    start: IsoDate | None,
+    end: IsoDate | None,
 ) -> reports_service.ConferenceReport:
     end = end or local_date(now, timezone)
     return reports_service.conference_report(

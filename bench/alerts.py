@@ -1,0 +1,292 @@
+"""Alert raised -> signed webhook received, and how fast the outbox drains (DESIGN §8).
+
+A key worker's contact has only a webhook, pointing at a local receiver (bench/receiver.py, its
+own process, HTTP/1.1 keep-alive, verifying every signature with `standardwebhooks`).
+
+1. Baseline: the receiver's raw throughput — N signed POSTs from a plain httpx.Client shared by
+   16 threads (the worker's own sending concurrency).
+2. Latency: a delivery worker (`app.notify.worker.Worker.run`) runs in a thread with a short
+   poll interval while alerts are raised one by one through `safeguarding.service.raise_alert`
+   (alert, history, audit, routing and outbox in one transaction) at a steady rate; latency is
+   from each alert's commit to its receipt at the receiver (both on CLOCK_MONOTONIC). Target:
+   p99 <= 1 s.
+3. Drain: N open alerts with one pending webhook delivery each (loaded in bulk, as the outbox
+   leaves them), then one worker drains them (`run_once` until it finds nothing: claim a batch,
+   send it on the worker's 16 threads, record the outcomes). Target: >= 500 deliveries/s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import func, select
+from standardwebhooks.webhooks import Webhook
+
+from app.audit.service import Actor
+from app.clock import SystemClock
+from app.config import NotifySettings
+from app.contacts.models import Contact
+from app.db import UnitOfWork
+from app.notify.models import Delivery, DeliveryState
+from app.notify.worker import Worker
+from app.safeguarding import rules as safeguarding_rules
+from app.safeguarding import service as safeguarding_service
+from app.safeguarding.models import Alert
+from bench import common
+
+TARGET_P99_S = 1.0
+TARGET_RATE = 500.0
+EVENT = safeguarding_rules.missed_dose_events(
+    missed_streak=2, children=(), policy_missed_threshold=3
+)[0]  # a warning to the key worker
+
+
+def raw_throughput(receiver: str, secret: str, count: int, threads: int = 16) -> float:
+    webhook = Webhook(secret)
+    client = httpx.Client(timeout=10, trust_env=False, follow_redirects=False)
+
+    def post(i: int) -> int:
+        event_id = str(uuid.uuid4())
+        body = (
+            '{"data":{"alert_id":"raw-%d"},"id":"%s","specversion":"1.0"}' % (i, event_id)  # noqa: UP031
+        )
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/cloudevents+json; charset=utf-8",
+            "webhook-id": event_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": webhook.sign(event_id, now, body),
+        }
+        return client.post(f"{receiver}/hooks", content=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(post, range(threads * 4)))  # warm-up: open the connections
+        started = time.perf_counter()
+        statuses = list(pool.map(post, range(count)))
+        elapsed = time.perf_counter() - started
+    client.close()
+    if set(statuses) != {204}:
+        raise SystemExit(f"receiver refused raw posts: {sorted(set(statuses))}")
+    return count / elapsed
+
+
+def raise_alerts(
+    uow: UnitOfWork, actor: Actor, branch: common.Branch, patient_id: UUID, days: range
+) -> list[str]:
+    """One alert (and its delivery) per day in `days`, in one transaction."""
+    clock = SystemClock()
+    with uow:
+        ids = [
+            str(
+                safeguarding_service.raise_alert(
+                    uow.session,
+                    EVENT,
+                    actor=actor,
+                    pharmacy_id=branch.pharmacy_id,
+                    patient_id=patient_id,
+                    household_id=None,
+                    day=common.TODAY - timedelta(days=d),
+                    now=clock.now(),
+                    routing={},
+                ).id
+            )
+            for d in days
+        ]
+        uow.commit()
+    return ids
+
+
+def pending_deliveries(
+    db: common.BenchDB, branch: common.Branch, patient_id: UUID, contact_id: UUID, count: int
+) -> None:
+    """`count` open alerts, each with one pending webhook delivery, as `raise_alert` and
+    `outbox.enqueue` would leave them (loaded in bulk: only the worker is measured)."""
+    now = SystemClock().now()
+    alerts, deliveries = [], []
+    for i in range(count):
+        alert_id = uuid.uuid4()
+        alerts.append(
+            {
+                "id": alert_id,
+                "kind": str(EVENT.kind),
+                "severity": str(EVENT.severity),
+                "state": "open",
+                "pharmacy_id": branch.pharmacy_id,
+                "patient_id": patient_id,
+                "household_id": None,
+                "message": EVENT.message,
+                "facts": dict(EVENT.facts),
+                "recipients": [str(r) for r in EVENT.recipients],
+                "dedupe_key": f"bench:{alert_id}:{i}",
+                "created_at": now,
+                "escalation_level": 0,
+                "next_escalation_at": None,
+            }
+        )
+        deliveries.append(
+            {
+                "id": uuid.uuid4(),
+                "event_id": uuid.uuid4(),
+                "alert_id": alert_id,
+                "contact_id": contact_id,
+                "channel": "webhook",
+                "reason": "key_worker",
+                "escalation_level": 0,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    common.bulk_load(db, [(Alert.__table__, alerts), (Delivery.__table__, deliveries)])
+
+
+def receipts(client: httpx.Client) -> dict[str, Any]:
+    return dict(client.get("/stats").json())
+
+
+def run(
+    kind: str,
+    alerts: int,
+    rate: float,
+    drain: int,
+    poll: float,
+    batch_size: int = 50,
+    profile: bool = False,
+) -> dict[str, Any]:
+    common.banner(
+        f"alerts on {kind}: {alerts} alerts at {rate:.0f}/s with a worker polling every "
+        f"{poll * 1000:.0f} ms; drain {drain}"
+    )
+    with (
+        common.database(kind, "alerts") as db,
+        common.serve(module="bench.receiver") as receiver,
+    ):
+        settings = common.settings_for(
+            db.url,
+            notify=NotifySettings(
+                worker_poll_seconds=poll, batch_size=batch_size, embedded_worker=False
+            ),
+        )
+        world = common.make_world(db, settings)
+        hook = common.make_contact(world, "key_worker", webhook_url=f"{receiver.base_url}/hooks")
+        with world.uow:
+            secret = world.uow.session.get(Contact, hook).webhook_secret  # type: ignore[union-attr]
+        assert secret
+        stats = httpx.Client(base_url=receiver.base_url, trust_env=False, timeout=30)
+        stats.post("/configure", json={"secret": secret})
+        branch = common.make_branch(world, key_worker_id=hook)
+        patient_id = common.register_patient(world, branch)
+
+        # 1. Baseline: the receiver's raw throughput from a plain httpx client.
+        raw_rps = raw_throughput(receiver.base_url, secret, drain)
+        stats.post("/reset")
+
+        # 2. Latency with a worker running in a thread.
+        clock = SystemClock()
+        worker = Worker(world.session_factory, settings, clock, name="bench-latency")
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        committed: dict[str, float] = {}
+        interval = 1 / rate
+        next_at = time.monotonic()
+        for i in range(alerts):
+            next_at += interval
+            (alert_id,) = raise_alerts(
+                world.uow, branch.pharmacist, branch, patient_id, range(i, i + 1)
+            )
+            committed[alert_id] = time.monotonic()
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        deadline = time.monotonic() + 30
+        while receipts(stats)["verified"] < alerts and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(timeout=30)
+        worker.close()
+        got = receipts(stats)
+        latencies = [got["receipts"][a] - t for a, t in committed.items() if a in got["receipts"]]
+        if len(latencies) != alerts or got["failed"]:
+            raise SystemExit(f"received {len(latencies)}/{alerts}, {got['failed']} unverified")
+        stats.post("/reset")
+
+        # 3. Drain: many pending deliveries, one worker.
+        made = time.perf_counter()
+        pending_deliveries(db, branch, patient_id, hook, drain)
+        common.analyze(db)
+        made = time.perf_counter() - made
+        worker = Worker(world.session_factory, settings, clock, name="bench-drain")
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005, async_mode="disabled")
+            profiler.start()
+        started = time.perf_counter()
+        passes = 0
+        while worker.run_once():
+            passes += 1
+        drained_s = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False))
+        worker.close()
+        with world.uow:
+            delivered = world.uow.session.scalar(
+                select(func.count()).where(Delivery.state == DeliveryState.DELIVERED)
+            )
+        got = receipts(stats)
+        stats.close()
+        if delivered != alerts + drain or got["verified"] < drain:
+            raise SystemExit(f"delivered {delivered}, receiver verified {got['verified']}")
+    drain_rate = drain / drained_s
+    p50, p90, p99 = (common.percentile(latencies, q) for q in (50, 90, 99))
+    print(f"  setup: {drain} open alerts with a pending delivery each, in bulk in {made:.1f} s")
+    rows = [
+        ["receiver raw (plain httpx, 16 threads)", f"{raw_rps:.0f}/s", "-"],
+        ["worker drain", f"{drain_rate:.0f}/s", f"{drain_rate / raw_rps:.2f} of raw"],
+        ["commit -> receipt p50 / p90 / p99", f"{p50 * 1000:.0f} / {p90 * 1000:.0f} / {p99 * 1000:.0f} ms", "-"],
+    ]  # fmt: skip
+    print(common.table(rows, ["measure", "value", "ratio"]))
+    print(
+        f"  latency p99 = {p99:.3f} s (target <= {TARGET_P99_S:.0f} s: "
+        f"{common.verdict(p99 <= TARGET_P99_S)}); drain = {drain_rate:.0f}/s in {passes} batches "
+        f"of <= {settings.notify.batch_size} (target >= {TARGET_RATE:.0f}/s: "
+        f"{common.verdict(drain_rate >= TARGET_RATE)})"
+    )
+    print(f"  load average at end: {common.load_average()}")
+    result = {
+        "db": kind,
+        "raw_rps": raw_rps,
+        "drain_rate": drain_rate,
+        "latency_s": {"p50": p50, "p90": p90, "p99": p99},
+        "poll_s": poll,
+        "batch_size": batch_size,
+    }
+    common.dump(f"alerts.{kind}", result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = common.parser(__doc__.splitlines()[0])
+    ap.add_argument("--alerts", type=int, default=200, help="alerts for the latency run")
+    ap.add_argument("--rate", type=float, default=20.0, help="alerts raised per second")
+    ap.add_argument("--drain", type=int, default=2000, help="pending deliveries to drain")
+    ap.add_argument("--poll", type=float, default=0.1, help="worker poll interval (s)")
+    ap.add_argument("--batch-size", type=int, default=50, help="worker batch (the default: 50)")
+    ap.add_argument("--profile", action="store_true", help="pyinstrument the drain")
+    args = ap.parse_args(argv)
+    common.print_machine()
+    for kind in common.kinds(args.db):
+        run(kind, args.alerts, args.rate, args.drain, args.poll, args.batch_size, args.profile)
+
+
+if __name__ == "__main__":
+    main()
