@@ -49,3 +49,15 @@ def healthz(request: Request) -> JSONResponse:
     body["devices"] = device_status(request)
     code = 200 if body["status"] == "ok" else 503
     return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/livez")
+def livez() -> JSONResponse:
+    """Liveness: the process answers (restart it if not). Never touches the database."""
+    return JSONResponse({"status": "alive"}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: send traffic only when the database answers at the expected migration."""
+    return healthz(request)

@@ -57,3 +57,25 @@ def test_every_response_carries_a_request_id_that_the_logs_share(world: World) -
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
     assert RequestIdFilter().filter(record)
     assert hasattr(record, "request_id")
+
+
+def test_liveness_and_readiness(world: World) -> None:
+    assert world.client.get("/livez").json() == {"status": "alive"}
+    ready = world.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"]["at_head"] is True
+
+
+def test_the_container_image_runs_the_same_dosekeeper_command() -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    dockerfile = (Path(__file__).parent.parent / "deploy" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["dosekeeper"]' in dockerfile
+    assert 'CMD ["serve"' in dockerfile
+    commands = CliRunner().invoke(cli, ["--help"]).output
+    for command in ("serve", "migrate", "worker", "close-day", "backup", "restore", "audit"):
+        assert command in commands
