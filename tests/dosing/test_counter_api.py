@@ -198,6 +198,7 @@ def adherence(
 # --- 1. the seed-case household ---------------------------------------------------------
 
 
+@pytest.mark.hazard("H-06")
 def test_the_seed_case_household_at_the_counter(world: World, clock: FixedClock) -> None:
     """Two methadone patients in one household with a child on a child protection plan: the
     take-home waits for a lockable box and re-confirmed children, then goes ahead, and the
@@ -345,6 +346,7 @@ def _household_with_young_child(world: World) -> tuple[dict[str, Any], dict[str,
     return patient, child
 
 
+@pytest.mark.hazard("H-06")
 def test_a_pharmacist_may_override_the_missing_box_with_a_reason_and_it_alerts_urgently(
     world: World,
     clock: FixedClock,
@@ -435,6 +437,7 @@ def test_an_override_of_a_block_that_cannot_be_overridden_is_refused(
 # --- 2. missed days -----------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H-04")
 def test_missed_days_across_a_prescription_boundary_still_block_and_a_release_resets(
     world: World,
     clock: FixedClock,
@@ -581,6 +584,7 @@ def test_a_day_cannot_be_closed_before_it_begins(world: World, clock: FixedClock
 # --- 8. withholding ---------------------------------------------------------------------
 
 
+@pytest.mark.hazard("H-05")
 def test_an_intoxicated_patient_with_a_child_present_is_withheld_and_alerts(
     world: World,
     clock: FixedClock,
@@ -877,6 +881,7 @@ def test_unknown_and_foreign_patients_are_not_found_and_leak_nothing(
     assert [d["state"] for d in days["days"]] == ["due"]
 
 
+@pytest.mark.hazard("H-10")
 def test_a_scanned_card_from_another_pharmacy_looks_exactly_like_an_unknown_card(
     world: World,
     clock: FixedClock,

@@ -66,6 +66,7 @@ def test_the_cookies_are_host_only_secure_httponly_and_strict(
     assert page.evaluate("document.cookie") == ""  # no script can read the session
 
 
+@pytest.mark.hazard("H-14")
 def test_signing_out_revokes_the_session_on_the_server(
     page: Page, context: BrowserContext, browser: Any, live: LiveServer
 ) -> None:
@@ -90,6 +91,7 @@ def test_signing_out_revokes_the_session_on_the_server(
         other.close()
 
 
+@pytest.mark.hazard("H-14")
 def test_an_idle_session_ends_and_signing_in_again_returns_to_the_page(
     page: Page, live: LiveServer, clock: Any
 ) -> None:
@@ -112,6 +114,7 @@ def test_an_idle_session_ends_and_signing_in_again_returns_to_the_page(
     expect(page).to_have_url(re.compile(r"/counter$"))
 
 
+@pytest.mark.hazard("H-10")
 def test_another_pharmacys_pharmacist_cannot_reach_these_records(
     page: Page, live: LiveServer
 ) -> None:
