@@ -75,7 +75,7 @@ class NotifySettings(BaseModel):
         default_factory=lambda: {"info": 24 * 3600.0, "warning": 4 * 3600.0, "urgent": 15 * 60.0}
     )
     # The worker wakes this often when idle; an alert waits at most about this long.
-    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_poll_seconds: float = Field(default=0.2, gt=0)
     # A claimed delivery is reclaimable after this long (a worker killed mid-send).
     lease_seconds: float = Field(default=300, gt=0)
     batch_size: int = Field(default=50, ge=1, le=1000)
