@@ -93,7 +93,8 @@ def test_forms_posted_from_another_site_are_refused(
     # refuses what reaches the server anyway (login CSRF: signing the victim in as someone).
     assert refused["withhold"] in (401, 403), refused
     assert refused["login"] == 403, refused
-    assert "csrf_failed" in page.content()
+    # A person sees a page saying why, not a JSON document.
+    assert "Cross-site request refused" in page.content()
 
     # Still signed in (the forged sign-out did nothing), and nothing was withheld.
     page.goto("/counter")
