@@ -24,6 +24,7 @@ from uuid import UUID
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM
 from app.clock import Clock, local_date
@@ -223,6 +224,9 @@ class Worker:
                     delivery.state = DeliveryState.DELIVERED
                     delivery.delivered_at = now
                     delivery.last_error = None
+                    metrics.DELIVERY_SECONDS.labels(job.channel).observe(
+                        max(0.0, (now - job.ref.raised_at).total_seconds())
+                    )
                 elif (
                     result.outcome == "gone"
                     or now + timedelta(seconds=delay) > delivery.created_at + retry_for
