@@ -5,7 +5,7 @@ Every query here is bounded by date or by patient, so its cost does not grow wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -77,30 +77,75 @@ def missed_streak(session: Session, patient_id: UUID, product: str, *, through: 
     A prescriber's release resets the count: days missed before the release date do not count.
     A day with no instalment at all (a gap between prescriptions) ends the run.
     """
-    released = session.scalar(
-        select(func.max(Release.released_on)).where(Release.patient_id == patient_id)
-    )
-    since = through - timedelta(days=STREAK_HORIZON)
-    if released is not None and released > since:
-        since = released - timedelta(days=1)
-    rows = session.execute(
-        select(InstalmentDay.dose_date, InstalmentDay.state)
-        .where(
-            InstalmentDay.patient_id == patient_id,
-            InstalmentDay.product == product,
-            InstalmentDay.dose_date <= through,
-            InstalmentDay.dose_date > since,
-        )
-        .order_by(InstalmentDay.dose_date.desc())
-    ).all()
-    streak = 0
-    expected = through
-    for dose_date, state in rows:
-        if dose_date != expected or state != DoseState.MISSED:
-            break
-        streak += 1
-        expected -= timedelta(days=1)
-    return streak
+    return missed_streaks(session, {(patient_id, product)}, through=through)[(patient_id, product)]
+
+
+# Ids per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 2000
+
+
+def chunks(ids: Iterable[UUID]) -> Iterator[list[UUID]]:
+    batch: list[UUID] = []
+    for value in ids:
+        batch.append(value)
+        if len(batch) == CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def missed_streaks(
+    session: Session, pairs: Iterable[tuple[UUID, str]], *, through: date
+) -> dict[tuple[UUID, str], int]:
+    """`missed_streak` for many (patient, product) pairs in a few set-based queries.
+
+    End of day asks this for every patient it marked missed; one query per patient would make
+    closing a large day scale with the number of patients rather than with the data.
+    """
+    wanted = set(pairs)
+    patient_ids = sorted({patient_id for patient_id, _ in wanted})
+    horizon = through - timedelta(days=STREAK_HORIZON)
+    released: dict[UUID, date] = {}
+    rows: dict[tuple[UUID, str], list[tuple[date, str]]] = {pair: [] for pair in wanted}
+    for batch in chunks(patient_ids):
+        for patient_id, released_on in session.execute(
+            select(Release.patient_id, func.max(Release.released_on))
+            .where(Release.patient_id.in_(batch))
+            .group_by(Release.patient_id)
+        ):
+            released[patient_id] = released_on
+        for patient_id, product, dose_date, state in session.execute(
+            select(
+                InstalmentDay.patient_id,
+                InstalmentDay.product,
+                InstalmentDay.dose_date,
+                InstalmentDay.state,
+            ).where(
+                InstalmentDay.patient_id.in_(batch),
+                InstalmentDay.dose_date <= through,
+                InstalmentDay.dose_date > horizon,
+            )
+        ):
+            if (patient_id, product) in rows:
+                rows[(patient_id, product)].append((dose_date, state))
+    streaks = {}
+    for (patient_id, product), days in rows.items():
+        since = horizon
+        release = released.get(patient_id)
+        if release is not None and release > since:
+            since = release - timedelta(days=1)
+        streak = 0
+        expected = through
+        for dose_date, state in sorted(days, reverse=True):
+            if dose_date <= since:
+                break
+            if dose_date != expected or state != DoseState.MISSED:
+                break
+            streak += 1
+            expected -= timedelta(days=1)
+        streaks[(patient_id, product)] = streak
+    return streaks
 
 
 def children_facts(children: Iterable[Child], today: date) -> tuple[rules.ChildFacts, ...]:

@@ -33,7 +33,7 @@ from app.dosing import rules
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay, Mode
 from app.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
 from app.households.models import BoxConfirmation, Child
-from app.households.service import current_children
+from app.households.service import current_children, lives_there
 from app.labelling import service as labelling_service
 from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
@@ -221,6 +221,20 @@ def _children_in_household(session: Session, patient: Patient, today: date) -> l
     if patient.household_id is None:
         return []
     return current_children(session, patient.household_id, today)
+
+
+def _children_by_household(
+    session: Session, household_ids: set[UUID], day: date
+) -> dict[UUID | None, list[Child]]:
+    """Children living in each household on `day` (lives_from/lives_to respected)."""
+    found: dict[UUID | None, list[Child]] = {}
+    for batch in dosing_facts.chunks(sorted(household_ids)):
+        for child in session.scalars(
+            select(Child).where(Child.household_id.in_(batch)).order_by(Child.date_of_birth)
+        ):
+            if lives_there(child, day):
+                found.setdefault(child.household_id, []).append(child)
+    return found
 
 
 def _check_children_present(children: Sequence[Child], present: Sequence[UUID]) -> None:
@@ -717,20 +731,22 @@ def close_day(
         touched = sorted({(row[0], row[1]) for row in marked})
         alerts = 0
         if touched:
+            # Set-based: a few queries for all touched patients, not several per patient.
             patients = {
                 p.id: p
-                for p in session.scalars(
-                    select(Patient).where(Patient.id.in_({t[0] for t in touched}))
-                )
+                for batch in dosing_facts.chunks({t[0] for t in touched})
+                for p in session.scalars(select(Patient).where(Patient.id.in_(batch)))
             }
+            streaks = dosing_facts.missed_streaks(session, touched, through=day)
+            households = {p.household_id for p in patients.values() if p.household_id}
+            children_by_household = _children_by_household(session, households, day)
             for patient_id, product in touched:
                 patient = patients[patient_id]
-                streak = dosing_facts.missed_streak(session, patient_id, product, through=day)
                 children = dosing_facts.children_facts(
-                    _children_in_household(session, patient, day), day
+                    children_by_household.get(patient.household_id, []), day
                 )
                 events = safeguarding_rules.missed_dose_events(
-                    missed_streak=streak,
+                    missed_streak=streaks[(patient_id, product)],
                     children=children,
                     policy_missed_threshold=policy.missed_threshold,
                 )

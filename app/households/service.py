@@ -65,12 +65,14 @@ def current_children(session: Session, household_id: UUID, today: date) -> list[
     children = session.scalars(
         select(Child).where(Child.household_id == household_id).order_by(Child.date_of_birth)
     )
-    return [
-        c
-        for c in children
-        if (c.lives_from is None or c.lives_from <= today)
-        and (c.lives_to is None or c.lives_to >= today)
-    ]
+    return [c for c in children if lives_there(c, today)]
+
+
+def lives_there(child: Child, day: date) -> bool:
+    """Whether the child lives in the household on `day` (lives_from/lives_to respected)."""
+    return (child.lives_from is None or child.lives_from <= day) and (
+        child.lives_to is None or child.lives_to >= day
+    )
 
 
 def create_household(
