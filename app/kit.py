@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -16,6 +16,23 @@ T = TypeVar("T")
 
 def new_id() -> UUID:
     return uuid4()
+
+
+# Bound on the ids in one `IN (...)`: well under SQLite's 32 766 host parameters, and small
+# enough that PostgreSQL plans it as quickly as a join.
+CHUNK = 2000
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """Split ids for `IN (...)` queries over a whole day's patients."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def random_code(nbytes: int = 16) -> str:

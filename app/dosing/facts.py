@@ -5,7 +5,7 @@ Every query here is bounded by date or by patient, so its cost does not grow wit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import kit
 from app.auth.models import User
 from app.config import PolicySettings
 from app.dosing import rules
@@ -81,20 +82,6 @@ def missed_streak(session: Session, patient_id: UUID, product: str, *, through: 
 
 
 # Ids per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits.
-CHUNK = 2000
-
-
-def chunks(ids: Iterable[UUID]) -> Iterator[list[UUID]]:
-    batch: list[UUID] = []
-    for value in ids:
-        batch.append(value)
-        if len(batch) == CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def missed_streaks(
     session: Session, pairs: Iterable[tuple[UUID, str]], *, through: date
 ) -> dict[tuple[UUID, str], int]:
@@ -108,7 +95,7 @@ def missed_streaks(
     horizon = through - timedelta(days=STREAK_HORIZON)
     released: dict[UUID, date] = {}
     rows: dict[tuple[UUID, str], list[tuple[date, str]]] = {pair: [] for pair in wanted}
-    for batch in chunks(patient_ids):
+    for batch in kit.chunks(patient_ids):
         for patient_id, released_on in session.execute(
             select(Release.patient_id, func.max(Release.released_on))
             .where(Release.patient_id.in_(batch))

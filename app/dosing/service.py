@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import kit
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
@@ -228,7 +229,7 @@ def _children_by_household(
 ) -> dict[UUID | None, list[Child]]:
     """Children living in each household on `day` (lives_from/lives_to respected)."""
     found: dict[UUID | None, list[Child]] = {}
-    for batch in dosing_facts.chunks(sorted(household_ids)):
+    for batch in kit.chunks(sorted(household_ids)):
         for child in session.scalars(
             select(Child).where(Child.household_id.in_(batch)).order_by(Child.date_of_birth)
         ):
@@ -258,21 +259,21 @@ def _raise(
     now: datetime,
     policy: PolicySettings,
 ) -> list[str]:
-    raised = []
-    for event in events:
-        alert = safeguarding_service.raise_alert(
-            session,
-            event,
-            actor=actor,
-            pharmacy_id=patient.pharmacy_id,
-            patient_id=patient.id,
-            household_id=patient.household_id,
-            day=day,
-            now=now,
-            routing=policy.alert_routing,
-        )
-        raised.append(str(alert.id))
-    return raised
+    alerts = safeguarding_service.raise_alerts(
+        session,
+        [_about(patient, event) for event in events],
+        actor=actor,
+        day=day,
+        now=now,
+        routing=policy.alert_routing,
+    )
+    return [str(alert.id) for alert in alerts]
+
+
+def _about(
+    patient: Patient, event: safeguarding_rules.SafeguardingEvent
+) -> safeguarding_service.Raise:
+    return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
 
 
 def household_events(
@@ -734,12 +735,13 @@ def close_day(
             # Set-based: a few queries for all touched patients, not several per patient.
             patients = {
                 p.id: p
-                for batch in dosing_facts.chunks({t[0] for t in touched})
+                for batch in kit.chunks({t[0] for t in touched})
                 for p in session.scalars(select(Patient).where(Patient.id.in_(batch)))
             }
             streaks = dosing_facts.missed_streaks(session, touched, through=day)
             households = {p.household_id for p in patients.values() if p.household_id}
             children_by_household = _children_by_household(session, households, day)
+            requests = []
             for patient_id, product in touched:
                 patient = patients[patient_id]
                 children = dosing_facts.children_facts(
@@ -750,17 +752,17 @@ def close_day(
                     children=children,
                     policy_missed_threshold=policy.missed_threshold,
                 )
-                alerts += len(
-                    _raise(
-                        session,
-                        events,
-                        actor=actor,
-                        patient=patient,
-                        day=day,
-                        now=now,
-                        policy=policy,
-                    )
+                requests += [_about(patient, event) for event in events]
+            alerts = len(
+                safeguarding_service.raise_alerts(
+                    session,
+                    requests,
+                    actor=actor,
+                    day=day,
+                    now=now,
+                    routing=policy.alert_routing,
                 )
+            )
         audit_service.record(
             session,
             actor,

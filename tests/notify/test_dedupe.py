@@ -9,8 +9,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.audit import service as audit_service
+from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM
 from app.clock import FixedClock
 from app.db import UnitOfWork
@@ -209,3 +212,65 @@ def test_two_counters_raising_the_same_alert_at_once_make_one(
     assert len(alerts_of_kind(world, "missed_dose", world.home.pharmacy_id)) == 1
     assert len(deliveries(world, got[0])) == 1
     assert sorted(h.action for h in history(world, got[0])) == ["queued", "raised", "repeated"]
+
+
+def _missed(patient: Patient, streak: int = 2) -> safeguarding_service.Raise:
+    (event,) = rules.missed_dose_events(
+        missed_streak=streak, children=(), policy_missed_threshold=99
+    )
+    return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
+
+
+def test_a_batch_raises_each_alert_once_in_request_order(world: World, clock: FixedClock) -> None:
+    """Close-day's batched writer: a key already raised today and a key twice in the batch are
+    repeats; every new alert gets its deliveries and one audit event, and the chain verifies."""
+    ids = [UUID(world.patient()["id"]) for _ in range(4)]
+    today, now = clock.now().date(), clock.now()
+    earlier = raise_missed(world, ids[0], day=today, now=now)
+    with world.uow as uow:
+        patients = [uow.session.get(Patient, i) for i in ids]
+        assert all(patients)
+        requests = [_missed(p) for p in patients if p] + [_missed(patients[1])]  # type: ignore[arg-type]
+        raised = safeguarding_service.raise_alerts(
+            uow.session, requests, actor=SYSTEM, day=today, now=now, routing={}
+        )
+        uow.commit()
+        got = [a.id for a in raised]
+    assert got[0] == earlier
+    assert got[4] == got[1]
+    assert len(set(got)) == 4
+    for alert_id in got[1:4]:
+        assert len(deliveries(world, alert_id)) == 1
+    # One transaction, one timestamp: compare the steps, not their order.
+    assert sorted(h.action for h in history(world, got[1])) == ["queued", "raised", "repeated"]
+    assert sorted(h.action for h in history(world, got[2])) == ["queued", "raised"]
+    assert sorted(h.action for h in history(world, earlier)) == ["queued", "raised", "repeated"]
+    with world.uow as uow:
+        raised_events = uow.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "alert.raised",
+                AuditEvent.entity_id.in_([str(i) for i in got]),
+            )
+        ).all()
+        assert len(raised_events) == 4  # the earlier one, and three from the batch
+        assert audit_service.verify(uow.session).ok
+
+
+def test_a_batch_that_loses_a_race_takes_the_other_transactions_alert(
+    world: World, clock: FixedClock
+) -> None:
+    """Another transaction commits one of the batch's alerts between the batch's look-up and its
+    insert: the batch falls back to one insert at a time and announces only its own."""
+    first, second = (UUID(world.patient()["id"]) for _ in range(2))
+    today, now = clock.now().date(), clock.now()
+    with world.uow as uow:
+        patients = [uow.session.get(Patient, i) for i in (first, second)]
+        fresh = {r.key(today): r for r in (_missed(p) for p in patients if p)}
+    winner = raise_missed(world, first, day=today, now=now)  # commits after the look-up
+    with world.uow as uow:
+        made, ours = safeguarding_service._insert_new(uow.session, fresh, now)
+        uow.commit()
+    by_patient = {a.patient_id: a for a in made.values()}
+    assert by_patient[first].id == winner
+    assert [k for k in ours] == [k for k, r in fresh.items() if r.patient_id == second]
+    assert len(alerts_of_kind(world, "missed_dose", world.home.pharmacy_id)) >= 2
