@@ -52,10 +52,16 @@ def test_a_sqlite_writer_killed_twenty_times_loses_nothing_it_acknowledged(
             stdout=subprocess.PIPE,
             text=True,
         )
-        time.sleep(rng.uniform(0.3, 1.2))
+        # Wait for its first acknowledged write, so a slow start on a loaded machine (importing
+        # the app can take seconds) does not use up the random interval: the kill must land
+        # among writes, not before them.
+        assert writer.stdout is not None
+        first = writer.stdout.readline().strip()
+        assert first, "the writer died before its first write"
+        time.sleep(rng.uniform(0.05, 0.8))
         writer.send_signal(signal.SIGKILL)
         out, _ = writer.communicate(timeout=30)
-        acknowledged |= {UUID(line) for line in out.split() if line}
+        acknowledged |= {UUID(line) for line in [first, *out.split()] if line}
 
     engine.dispose()
     engine = make_engine(url)
