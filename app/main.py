@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,8 +28,8 @@ from app.dosing import api as dosing_api
 from app.dosing import pages as dosing_pages
 from app.households import api as households_api
 from app.http import problems
-from app.http.problems import SECURITY_HEADERS
-from app.logs import REQUEST_ID, configure_logging
+from app.http.headers import ResponseHeaders
+from app.logs import configure_logging
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
@@ -122,24 +120,7 @@ def create_app(
     problems.install(app)
     metrics.install(app)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # A request id for the logs and the caller (X-Request-ID from nginx is kept if sane).
-        incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if re.fullmatch(r"[A-Za-z0-9._-]{8,64}", incoming) else uuid4().hex
-        token = REQUEST_ID.set(request_id)
-        try:
-            response = await call_next(request)
-        finally:
-            REQUEST_ID.reset(token)
-        response.headers["X-Request-ID"] = request_id
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path not in ("/docs", "/openapi.json", "/redoc"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(ResponseHeaders)  # outermost: it also marks errors from the rest
 
     for router in (
         auth_api.router,

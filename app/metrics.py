@@ -8,7 +8,6 @@ host (see docs/operations.md); alert counts come from the database, so they agre
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
@@ -20,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.notify.models import Delivery, DeliveryState
 from app.safeguarding.models import Alert
@@ -64,22 +64,40 @@ DELIVERIES = Gauge("dosekeeper_deliveries", "Deliveries by state", ["state"], re
 router = APIRouter(include_in_schema=False)
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        # Routers included with a prefix report their path without it; put it back.
-        if request.url.path.startswith(API_PREFIX) and not path.startswith(API_PREFIX):
-            path = API_PREFIX + path
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+class Measure:
+    """Count and time every HTTP request by method, route template and status (plain ASGI,
+    for the reason given in `app.http.headers`)."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before it starts a response
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            # The router records the matched route in the shared scope.
+            path = getattr(scope.get("route"), "path", "unmatched")
+            # Routers included with a prefix report their path without it; put it back.
+            if scope["path"].startswith(API_PREFIX) and not path.startswith(API_PREFIX):
+                path = API_PREFIX + path
+            REQUESTS.labels(scope["method"], path, str(status)).inc()
+            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(Measure)
     app.include_router(router)
 
 

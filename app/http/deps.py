@@ -20,22 +20,39 @@ SESSION_COOKIE = "__Host-session"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_uow(request: Request) -> UnitOfWork:
+# The dependencies below do no I/O, so they are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, and four hops there and back cost more per request than
+# the work itself (docs/performance.md). The `*_for` helpers serve synchronous callers.
+
+
+def uow_for(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.session_factory)
 
 
-def get_clock(request: Request) -> Clock:
+def clock_for(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_settings(request: Request) -> Settings:
+def settings_for(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_now(request: Request) -> datetime:
-    return get_clock(request).now()
+async def get_uow(request: Request) -> UnitOfWork:
+    return uow_for(request)
+
+
+async def get_clock(request: Request) -> Clock:
+    return clock_for(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return settings_for(request)
+
+
+async def get_now(request: Request) -> datetime:
+    return clock_for(request).now()
 
 
 def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
@@ -47,15 +64,15 @@ def authenticate_request(
     request: Request, token: str | None, *, enforce_csrf: bool = True
 ) -> Actor:
     """Resolve the caller; cookie-authenticated writes must carry the session's CSRF token."""
-    uow = get_uow(request)
-    now = get_now(request)
+    uow = uow_for(request)
+    now = clock_for(request).now()
     if token:
         auth = auth_service.authenticate(uow, token=token, now=now, kind="api")
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise NotAuthenticated("Sign in required")
-        settings = get_settings(request)
+        settings = settings_for(request)
         auth = auth_service.authenticate(
             uow, token=cookie, now=now, kind="web", idle_seconds=settings.web_idle_seconds
         )
