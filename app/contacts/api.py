@@ -89,5 +89,6 @@ def test_send(
         contact_id=contact_id,
         now=now,
         timeout=settings.notify.webhook_timeout_seconds,
+        allowed_hosts=settings.webhook_allowed_hosts,
     )
     return {"outcome": result.outcome, "status_code": result.status_code, "detail": result.detail}

@@ -22,6 +22,7 @@ from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.notify.channels import Result
+from app.notify.destinations import is_internal
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
 
@@ -71,15 +72,7 @@ def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bo
         raise InvalidInput("webhook_url", "no_credentials", "must not embed credentials")
     internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
     address = _literal_address(host)
-    if address is not None and (
-        not address.is_global  # private, loopback, link-local, shared (CGNAT), reserved…
-        or address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    ):
+    if address is not None and is_internal(address):  # the check made again at send time
         internal = True
     if internal:
         raise InvalidInput(
@@ -157,7 +150,13 @@ def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> 
 
 
 def test_webhook(
-    uow: UnitOfWork, *, actor: Actor, contact_id: UUID, now: datetime, timeout: float
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    contact_id: UUID,
+    now: datetime,
+    timeout: float,
+    allowed_hosts: frozenset[str],
 ) -> Result:
     """A signed CloudEvent of type `…test.v1`, so the receiver can check its verification."""
     import json
@@ -194,7 +193,7 @@ def test_webhook(
         },
         separators=(",", ":"),
     ).encode()
-    sender = WebhookSender(timeout=timeout)
+    sender = WebhookSender(timeout=timeout, allowed_hosts=allowed_hosts)
     try:
         return sender.send(
             contact.webhook_url, contact.webhook_secret, event_id=event_id, body=body

@@ -1,11 +1,13 @@
 """Channels: deliver one message and say what happened. No database here; the worker records
-the outcome. Channels never follow redirects and never raise for a receiver's failure."""
+the outcome. Channels never follow redirects and never raise for a receiver's failure.
+Webhooks connect only to addresses checked at connect time (`app.notify.destinations`)."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -17,7 +19,19 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-Outcome = Literal["delivered", "retry", "gone"]
+from app.notify.destinations import (
+    GuardedTransport,
+    RefusedDestination,
+    Resolver,
+    Unresolved,
+    cause,
+    system_resolver,
+)
+
+# delivered; retry (later, within the window); gone (410: the webhook is disabled); refused
+# (the host resolved to an internal address: nothing was sent); no_channel (the contact has no
+# working webhook or email). Every outcome but delivered and retry makes the delivery dead.
+Outcome = Literal["delivered", "retry", "gone", "refused", "no_channel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +59,22 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 class WebhookSender:
-    """POST a signed CloudEvent (Standard Webhooks headers, HMAC-SHA256)."""
+    """POST a signed CloudEvent (Standard Webhooks headers, HMAC-SHA256), only to public
+    addresses unless the host is allow-listed (checked at connect time, see destinations)."""
 
-    def __init__(self, *, timeout: float, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        allowed_hosts: Iterable[str],
+        resolver: Resolver = system_resolver,
+        client: httpx.Client | None = None,
+    ) -> None:
         self._client = client or httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=False
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            transport=GuardedTransport(allowed_hosts=allowed_hosts, resolver=resolver),
         )
 
     def close(self) -> None:
@@ -68,10 +93,18 @@ class WebhookSender:
         }
         try:
             response = self._client.post(url, content=body, headers=headers)
+        except httpx.InvalidURL as exc:  # saved before the checks tightened: never sendable
+            return Result("refused", detail=f"refused: invalid webhook URL ({exc})")
         except httpx.TimeoutException:
             return Result("retry", detail="timed out")
         except httpx.HTTPError as exc:
-            return Result("retry", detail=f"{type(exc).__name__}")
+            refused = cause(exc, RefusedDestination)
+            if refused is not None:
+                return Result("refused", detail=str(refused))
+            unresolved = cause(exc, Unresolved)
+            if unresolved is not None:
+                return Result("retry", detail=str(unresolved))
+            return Result("retry", detail=type(exc).__name__)
         status = response.status_code
         if 200 <= status < 300:
             return Result("delivered", status)

@@ -43,6 +43,10 @@ from app.safeguarding.models import Alert, AlertHistory, AlertState
 log = logging.getLogger("dosekeeper.notify")
 
 
+# Outcomes that make a delivery dead at once, and the attempt's outcome for each.
+FINAL = {"gone": "disabled", "refused": "refused", "no_channel": "no_channel"}
+
+
 def next_delay(attempts: int, settings: Settings, rng: random.Random) -> float:
     """Seconds before retry number `attempts` (1-based), with jitter so retries spread out."""
     delays = settings.notify.retry_delays_seconds or (60.0,)
@@ -64,6 +68,7 @@ class Job:
     email: str | None
     contact_id: UUID
     ref: payloads.AlertRef
+    webhook_disabled_at: datetime | None = None
 
 
 class Worker:
@@ -82,7 +87,10 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{threading.get_native_id()}"
-        self.webhooks = webhooks or WebhookSender(timeout=settings.notify.webhook_timeout_seconds)
+        self.webhooks = webhooks or WebhookSender(
+            timeout=settings.notify.webhook_timeout_seconds,
+            allowed_hosts=settings.webhook_allowed_hosts,
+        )
         self.mail = mail or mail_sender(settings.smtp_url, settings.data_dir)
         self.rng = random.Random(seed)
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
@@ -162,6 +170,7 @@ class Worker:
                     contact.email,
                     contact.id,
                     ref,
+                    contact.webhook_disabled_at,
                 )
             )
         return jobs
@@ -172,12 +181,15 @@ class Worker:
         started = time.perf_counter()
         if job.channel == "webhook":
             if not job.url or not job.secret:
-                return Result("gone", detail="contact has no webhook any more"), 0
+                # Disabled after it was queued, with email still working: as a 410 (the email
+                # delivery is separate). With nothing left: no working channel at all.
+                gone = job.webhook_disabled_at is not None and bool(job.email)
+                return Result("gone" if gone else "no_channel", detail=self._no_webhook(job)), 0
             body = payloads.cloud_event(job.ref, event_id=job.event_id)
             result = self.webhooks.send(job.url, job.secret, event_id=job.event_id, body=body)
         else:
             if not job.email:
-                return Result("gone", detail="contact has no email address any more"), 0
+                return Result("no_channel", detail=self._no_email(job)), 0
             domain = self.settings.notify.mail_from.rsplit("@", 1)[-1].strip("> ")
             message = payloads.email(
                 job.ref,
@@ -188,6 +200,25 @@ class Worker:
             )
             result = self.mail.send(message)
         return result, elapsed_ms(started)
+
+    @staticmethod
+    def _no_email(job: Job) -> str:
+        if job.url and job.secret:
+            return "the contact has no email address (their webhook delivery is separate)"
+        return "no working channel: the contact has no email address and no working webhook"
+
+    @staticmethod
+    def _no_webhook(job: Job) -> str:
+        if job.webhook_disabled_at is not None:
+            why = (
+                "the contact's webhook was disabled at "
+                f"{job.webhook_disabled_at:%Y-%m-%d %H:%M} UTC after it answered 410 Gone"
+            )
+        else:
+            why = "the contact has no webhook"
+        if job.email:
+            return f"{why} (their email delivery is separate)"
+        return f"no working channel: {why} and no email"
 
     # -- recording --------------------------------------------------------------------------
 
@@ -228,17 +259,18 @@ class Worker:
                         max(0.0, (now - job.ref.raised_at).total_seconds())
                     )
                 elif (
-                    result.outcome == "gone"
+                    result.outcome in FINAL
                     or now + timedelta(seconds=delay) > delivery.created_at + retry_for
                 ):
-                    outcome = "disabled" if result.outcome == "gone" else "dead"
+                    outcome = FINAL.get(result.outcome, "dead")
                     delivery.state = DeliveryState.DEAD
                     delivery.last_error = result.detail[:500]
                     if result.outcome == "gone" and job.channel == "webhook":
                         contact = session.get(Contact, job.contact_id)
                         if contact is not None and contact.webhook_disabled_at is None:
                             contact.webhook_disabled_at = now
-                    self._dead(session, delivery, job, now)
+                    cause = result.outcome if result.outcome in FINAL else "retries"
+                    self._dead(session, delivery, job, now, cause)
                 else:
                     outcome = "retry"
                     delivery.state = DeliveryState.PENDING
@@ -257,8 +289,12 @@ class Worker:
                 )
             uow.commit()
 
-    def _dead(self, session: Session, delivery: Delivery, job: Job, now: datetime) -> None:
-        """A dead delivery is itself an alert to the safeguarding lead (never only a log line)."""
+    def _dead(
+        self, session: Session, delivery: Delivery, job: Job, now: datetime, cause: str
+    ) -> None:
+        """A dead delivery is itself an alert to the safeguarding lead (never only a log line),
+        whether its retries ran out, the receiver said 410, its address was refused at send
+        time, or the contact had no working channel at all."""
         alert = session.get(Alert, delivery.alert_id)
         assert alert is not None
         session.add(
@@ -267,7 +303,7 @@ class Worker:
                 at=now,
                 action="delivery_dead",
                 actor="system",
-                note=f"{job.channel} to contact {job.contact_id}",
+                note=f"{job.channel} to contact {job.contact_id}: {delivery.last_error or cause}",
             )
         )
         audit_service.record(
@@ -278,10 +314,10 @@ class Worker:
             entity_id=alert.id,
             at=now,
             pharmacy_id=alert.pharmacy_id,
-            facts={"delivery_id": delivery.id, "channel": job.channel},
+            facts={"delivery_id": delivery.id, "channel": job.channel, "cause": cause},
         )
         for event in safeguarding_rules.delivery_failed_events(
-            original_kind=alert.kind, channel=job.channel
+            original_kind=alert.kind, channel=job.channel, cause=cause
         ):
             safeguarding_service.raise_alert(
                 session,

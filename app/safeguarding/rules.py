@@ -444,23 +444,39 @@ def _mg(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def delivery_failed_events(*, original_kind: str, channel: str) -> tuple[SafeguardingEvent, ...]:
+# Why a delivery is dead, as the lead reads it ("… could not be delivered by webhook <why>").
+DELIVERY_FAILURE_CAUSES: Mapping[str, str] = MappingProxyType(
+    {
+        "retries": "after every retry",
+        "gone": "because the receiver answered 410 Gone (that webhook is now disabled)",
+        "refused": "because its address was refused at send time (an internal network address "
+        "or an invalid URL), so nothing was sent",
+        "no_channel": "because the recipient has no working webhook or email address",
+    }
+)
+
+
+def delivery_failed_events(
+    *, original_kind: str, channel: str, cause: str = "retries"
+) -> tuple[SafeguardingEvent, ...]:
     """Return the event telling the safeguarding lead an alert never reached a recipient.
 
     "Shared" is not "received": a dead delivery means someone who should know does not, so a
     person must pick up the phone. A failure to deliver this alert itself raises nothing more
-    (it stays visible on the web feed), so failures cannot cascade.
+    (it stays visible on the web feed), so failures cannot cascade. `cause` is a key of
+    `DELIVERY_FAILURE_CAUSES`.
     """
     if original_kind == EventKind.DELIVERY_FAILED:
         return ()
+    why = DELIVERY_FAILURE_CAUSES.get(cause, DELIVERY_FAILURE_CAUSES["retries"])
     return (
         SafeguardingEvent(
             EventKind.DELIVERY_FAILED,
             Severity.URGENT,
             (Recipient.SAFEGUARDING_LEAD,),
             f"A {original_kind.replace('_', ' ')} alert could not be delivered by {channel} "
-            "after every retry: contact the recipient another way.",
-            _facts(original_kind=original_kind, channel=channel),
+            f"{why}: contact the recipient another way.",
+            _facts(original_kind=original_kind, channel=channel, cause=cause),
             "patient",
         ),
     )

@@ -90,6 +90,8 @@ def _worker_process(
             "DOSEKEEPER_NOTIFY__LEASE_SECONDS": "2",
             "DOSEKEEPER_NOTIFY__WORKER_POLL_SECONDS": "0.1",
             "DOSEKEEPER_NOTIFY__WEBHOOK_TIMEOUT_SECONDS": "30",
+            # The receiver is on loopback: refused at send time unless allow-listed.
+            "DOSEKEEPER_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
         }
     )
     command = Path(sys.executable).with_name("dosekeeper")

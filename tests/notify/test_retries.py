@@ -235,13 +235,18 @@ def test_410_disables_the_webhook_and_the_delivery_is_dead(
     clock.advance(timedelta(hours=2))
     drain(worker)
     assert len(receiver.received) == 1, "a 410 endpoint was tried again"
-    # The next alert for the same contact has no webhook delivery at all.
+    # The next alert for the same contact is never sent to the disabled endpoint: its one
+    # delivery is dead on the next pass, and the lead hears of it (tests/notify/test_unreachable).
     patient_id = world.get(f"{API}/alerts/{alert_id}").json()["patient_id"]
     later = raise_missed(
         world, patient_id, day=clock.now().date() + timedelta(days=1), now=clock.now()
     )
-    assert deliveries(world, later) == []
     assert "no_channel" in [h.action for h in history(world, later)]
+    drain(worker)
+    (unsent,) = deliveries(world, later)
+    assert (unsent.channel, unsent.state) == ("webhook", "dead")
+    assert [a.outcome for a in attempts(world, unsent.id)] == ["no_channel"]
+    assert len(receiver.received) == 1, "a 410 endpoint was tried again"
 
 
 def test_a_delivery_is_dead_after_the_schedule_and_the_lead_is_told(

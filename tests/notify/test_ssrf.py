@@ -1,6 +1,7 @@
 """Webhook destinations cannot point alert delivery at our own network (SSRF): internal, loopback,
 link-local and metadata addresses, in every spelling the resolver accepts, are refused when a
-contact is added, unless the host is explicitly allow-listed (the tests allow 127.0.0.1 only)."""
+contact is added, unless the host is explicitly allow-listed (the tests allow 127.0.0.1 only).
+Names are checked again when sent: tests/notify/test_ssrf_send.py."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ INTERNAL = [
     "http://[fd00::1]/hooks",
     "http://[::ffff:127.0.0.1]/hooks",
     "http://[::ffff:169.254.169.254]/hooks",
+    "http://[64:ff9b::7f00:1]/hooks",  # NAT64 of 127.0.0.1
+    "http://[2002:a9fe:a9fe::1]/hooks",  # 6to4 of 169.254.169.254
+    "http://[fd00:ec2::254]/hooks",  # AWS metadata over IPv6
     "http://LOCALHOST/hooks",
     "http://localhost./hooks",
     "http://api.localhost/hooks",

@@ -1,0 +1,148 @@
+"""Where a webhook may go (SSRF). A contact's URL is checked when it is saved
+(`app.contacts.service.check_webhook_url`), but a name that resolved to a public address then
+may resolve to an internal one at send time (a changed record, or DNS rebinding). So every
+connection is checked too: the host is resolved when the connection is opened, the delivery is
+refused if any address is internal, and the socket is opened to the very address that was
+checked, never to a second lookup. TLS still verifies the certificate against the name (SNI and
+the `Host` header are the URL's own), because only the TCP connect is redirected.
+
+Hosts on `DOSEKEEPER_WEBHOOK_ALLOWED_HOSTS` (matched by name, exactly as at save time) are
+connected to without the check: that is how tests reach receivers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+from collections.abc import Callable, Iterable
+from typing import TypeAlias
+
+import httpcore
+import httpx
+from httpcore import NetworkStream, SyncBackend
+from httpcore._backends.base import SOCKET_OPTION
+
+Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver: TypeAlias = Callable[[str, int], list[Address]]
+
+# The well-known NAT64 prefix carries an IPv4 address in its last 32 bits (RFC 6052).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_internal(address: Address) -> bool:
+    """Loopback, private, link-local (cloud metadata), shared (CGNAT), reserved, multicast or
+    unspecified: anything that is not a public unicast address, including IPv4 addresses
+    carried inside IPv6 (`::ffff:127.0.0.1`, 6to4, Teredo, NAT64)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address.teredo is not None:
+            embedded = address.teredo[1]
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and is_internal(embedded):
+            return True
+    return (
+        not address.is_global
+        or address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+def system_resolver(host: str, port: int) -> list[Address]:
+    """Every address the system resolver gives for the host, in its order, without repeats."""
+    found: list[Address] = []
+    for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def normalise_host(host: str) -> str:
+    """The host as the allow-list compares it: lower case, no trailing dot, no brackets."""
+    return host.lower().rstrip(".").strip("[]")
+
+
+class RefusedDestination(httpcore.ConnectError):
+    """The host resolved to an internal address: nothing was connected to."""
+
+
+class Unresolved(httpcore.ConnectError):
+    """The host did not resolve (worth retrying: DNS failures are often brief)."""
+
+
+class GuardedBackend(SyncBackend):
+    """httpcore's socket backend, resolving and checking the host itself before connecting."""
+
+    def __init__(self, allowed_hosts: Iterable[str], resolver: Resolver = system_resolver):
+        self.allowed_hosts = frozenset(normalise_host(h) for h in allowed_hosts)
+        self.resolver = resolver
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> NetworkStream:
+        if normalise_host(host) in self.allowed_hosts:
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            addresses = self.resolver(host, port)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise Unresolved(f"could not resolve {host} ({exc})") from exc
+        if not addresses:
+            raise Unresolved(f"could not resolve {host} (no addresses)")
+        internal = [a for a in addresses if is_internal(a)]
+        if internal:
+            raise RefusedDestination(
+                f"refused: {host} resolves to an internal address ({internal[0]}); nothing was sent"
+            )
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:  # connect to what was checked, never to a fresh lookup
+            try:
+                return super().connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """An httpx transport whose connections go through `GuardedBackend` (and never a proxy)."""
+
+    def __init__(
+        self,
+        *,
+        allowed_hosts: Iterable[str],
+        resolver: Resolver = system_resolver,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        limits = httpx.Limits()
+        # Replaces the pool the base class built: the same pool, with our network backend.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(allowed_hosts, resolver),
+        )
+
+
+def cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The exception of `kind` behind an httpx error (httpx re-raises httpcore's `from` it)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None or isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
