@@ -11,7 +11,7 @@ from decimal import Decimal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app import kit
@@ -81,7 +81,6 @@ def missed_streak(session: Session, patient_id: UUID, product: str, *, through: 
     return missed_streaks(session, {(patient_id, product)}, through=through)[(patient_id, product)]
 
 
-# Ids per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits.
 def missed_streaks(
     session: Session, pairs: Iterable[tuple[UUID, str]], *, through: date
 ) -> dict[tuple[UUID, str], int]:
@@ -247,6 +246,21 @@ def previous_dose_mg(
     return Decimal(value) if value is not None else None
 
 
+def collections_around(
+    session: Session, patient_id: UUID, product: str, today: date
+) -> tuple[date | None, date | None]:
+    """The next collection still due after today, and the last missed one before it: one
+    query over the patient's rows for the product, which number in the hundreds at most."""
+    collect_on, state = InstalmentDay.collect_on, InstalmentDay.state
+    row = session.execute(
+        select(
+            func.min(case((and_(collect_on > today, state == DoseState.DUE), collect_on))),
+            func.max(case((and_(collect_on < today, state == DoseState.MISSED), collect_on))),
+        ).where(InstalmentDay.patient_id == patient_id, InstalmentDay.product == product)
+    ).one()
+    return row[0], row[1]
+
+
 def gather(
     session: Session,
     *,
@@ -285,22 +299,7 @@ def gather(
             has_successor=bool(successor),
         )
         streak = missed_streak(session, patient.id, product, through=today - timedelta(days=1))
-        next_collect = session.scalar(
-            select(func.min(InstalmentDay.collect_on)).where(
-                InstalmentDay.patient_id == patient.id,
-                InstalmentDay.product == product,
-                InstalmentDay.collect_on > today,
-                InstalmentDay.state == DoseState.DUE,
-            )
-        )
-        last_missed = session.scalar(
-            select(func.max(InstalmentDay.collect_on)).where(
-                InstalmentDay.patient_id == patient.id,
-                InstalmentDay.product == product,
-                InstalmentDay.collect_on < today,
-                InstalmentDay.state == DoseState.MISSED,
-            )
-        )
+        next_collect, last_missed = collections_around(session, patient.id, product, today)
     counter = session.get(Pharmacy, counter_pharmacy_id or patient.pharmacy_id)
     facts = rules.CounterFacts(
         today=today,

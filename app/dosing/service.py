@@ -41,6 +41,7 @@ from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
 from app.prescriptions import rules as prescription_rules
+from app.prescriptions.models import Prescription
 from app.register import service as register_service
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
@@ -62,6 +63,8 @@ class CounterView:
     prescription_id: UUID | None
     facts: rules.CounterFacts
     rows: list[InstalmentDay] = field(default_factory=list)
+    # Held so the session's (weak) identity map keeps it for the register line and labels.
+    prescription: Prescription | None = None
 
 
 def _ml(product: str | None, mg: Decimal) -> str | None:
@@ -133,6 +136,7 @@ def _view(
         prescription.id if prescription else None,
         facts,
         rows,
+        prescription,
     )
 
 
@@ -464,6 +468,8 @@ def hand_over(
                     children_present=[str(c) for c in handover.children_present],
                     decision=record,
                 )
+                # The rows are refreshed below; evaluating the WHERE in Python is wasted work.
+                .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if changed != 1:  # another terminal got there first, between our read and write
                 raise Conflict(
