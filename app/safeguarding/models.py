@@ -30,6 +30,9 @@ class Alert(Base):
         one_of("state", AlertState),
         one_of("severity", ["info", "warning", "urgent"]),
         Index("ix_alerts_pharmacy_id_state_created_at", "pharmacy_id", "state", "created_at"),
+        # The worker's escalation scan every pass: open alerts by when they fall due, without
+        # reading the years of acknowledged ones.
+        Index("ix_alerts_state_next_escalation_at", "state", "next_escalation_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
