@@ -235,6 +235,21 @@ def _announce(
         today=day,
     )
     outbox.enqueue(session, alert, targets, level=0, now=now, actor=actor.name)
+    if roles and not targets:
+        # Meant for someone, but nobody is recorded in those roles (a patient with no key
+        # worker on file): waiting out the SLA would leave it unowned for hours, so the
+        # worker's next pass escalates it to the safeguarding lead.
+        alert.next_escalation_at = now
+        session.add(
+            AlertHistory(
+                alert_id=alert.id,
+                at=now,
+                action="no_recipient",
+                actor=actor.name,
+                note=f"nobody is recorded as {', '.join(roles)}: "
+                "escalating to the safeguarding lead at once",
+            )
+        )
 
 
 def _visible(query, actor: Actor):  # type: ignore[no-untyped-def]

@@ -14,8 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.audit.service import SYSTEM
 from app.clock import FixedClock
 from app.notify.worker import Worker
+from app.patients.models import Patient
+from app.safeguarding import rules
+from app.safeguarding import service as safeguarding_service
 from tests.factories import World
 from tests.notify.helpers import (
     API,
@@ -278,3 +282,57 @@ def test_the_signed_link_shows_a_form_and_only_its_post_acknowledges(
     assert [r.payload["data"]["alert_id"] for r in lead_hook.received if r.payload] == [
         str(other_id)
     ]  # only the alert nobody acknowledged escalated
+
+
+def test_an_alert_for_a_role_nobody_holds_goes_to_the_lead_at_once(
+    world: World,
+    clock: FixedClock,
+    hooks: Callable[..., WebhookReceiver],
+    workers: Callable[..., Worker],
+) -> None:
+    """A patient with no key worker on file: the missed-dose warning meant for the key worker
+    reaches nobody, so it does not wait out its SLA unowned; the worker's next pass escalates it
+    to the safeguarding lead, and the history says why."""
+    _, lead_hook, mash_hook, _, lead, _ = ladder(world, hooks)
+    patient = world.patient(key_worker_id=None)
+    raised_at = clock.now()
+    alert_id = raise_missed(world, patient["id"], day=raised_at.date(), now=raised_at)
+    assert deliveries(world, alert_id) == []
+    steps = {h.action: h.note for h in history(world, alert_id)}
+    assert "key_worker" in steps["no_recipient"]
+
+    drain(workers())
+    escalated = alert_row(world, alert_id)
+    assert (escalated.state, escalated.escalation_level) == ("escalated", 1)
+    assert levels(lead_hook) == [(str(alert_id), 1)]
+    assert mash_hook.received == []
+    (to_lead,) = deliveries(world, alert_id)
+    assert (to_lead.contact_id, to_lead.state) == (UUID(lead["id"]), "delivered")
+
+
+def test_a_kind_routed_to_nobody_on_purpose_waits_in_the_inbox(
+    world: World, clock: FixedClock, workers: Callable[..., Worker], hooks: Callable[..., Any]
+) -> None:
+    """An operator who routes a kind to no one (the inbox only) chose that: no early escalation."""
+    ladder(world, hooks)
+    patient = world.patient()
+    (event,) = rules.missed_dose_events(missed_streak=2, children=(), policy_missed_threshold=99)
+    with world.uow as uow:
+        row = uow.session.get(Patient, UUID(patient["id"]))
+        assert row is not None
+        alert = safeguarding_service.raise_alert(
+            uow.session,
+            event,
+            actor=SYSTEM,
+            pharmacy_id=row.pharmacy_id,
+            patient_id=row.id,
+            household_id=None,
+            day=clock.now().date(),
+            now=clock.now(),
+            routing={"missed_dose": []},
+        )
+        uow.commit()
+        alert_id = alert.id
+    drain(workers())
+    assert alert_row(world, alert_id).escalation_level == 0
+    assert "no_recipient" not in [h.action for h in history(world, alert_id)]
