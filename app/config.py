@@ -45,7 +45,9 @@ class PolicySettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    # Bearer tokens live this long (seconds). Eight hours covers one counter shift.
+    # Bearer tokens and web sessions live this long (seconds) from sign-in, however active: the
+    # absolute session timeout (web_idle_seconds ends idle ones sooner). Eight hours covers one
+    # counter shift.
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     # Failed logins for one username (or one client address) inside the window before delays start.
     login_free_failures: int = Field(default=5, ge=1)

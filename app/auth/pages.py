@@ -87,11 +87,12 @@ def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
-    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)],
     uow: UowDep,
     now: NowDep,
     settings: SettingsDep,
     next_path: Annotated[str, Form(alias="next", max_length=500)] = "",
+    # Missing is refused by the CSRF check (403 csrf_failed), like a wrong token, not as a 422.
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
     csrf.check_token(request, request.cookies.get(LOGIN_CSRF_COOKIE), csrf_field)
     try:
@@ -103,6 +104,7 @@ def login(
             kind="web",
             now=now,
             settings=settings.auth,
+            replaces=request.cookies.get(SESSION_COOKIE),
         )
     except (NotAuthenticated, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
@@ -129,9 +131,9 @@ def login(
 @router.post("/logout")
 def logout(
     request: Request,
-    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)],
     uow: UowDep,
     now: NowDep,
+    csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:
     try:
         actor = authenticate_request(request, None, enforce_csrf=False)

@@ -100,8 +100,14 @@ def sign_in(
     kind: str,
     now: datetime,
     settings: AuthSettings,
+    replaces: str | None = None,
 ) -> IssuedToken:
-    """Check the password (rate-limited) and open a session or API token for the user."""
+    """Check the password (rate-limited) and open a session or API token for the user.
+
+    `replaces` is the session cookie the browser already held, if any: it is never adopted, and
+    a successful sign-in revokes it in the same transaction, whoever it belonged to, so a copy
+    of the old cookie (or the previous user's session on a shared terminal) dies at once.
+    """
     username = username.strip().lower()[:64]  # lower() can lengthen ("İ"): fit the column
     with uow:
         _check_rate(uow.session, username=username, client=client, now=now, settings=settings)
@@ -125,6 +131,20 @@ def sign_in(
         csrf = secrets.token_urlsafe(32) if kind == "web" else None
         expires_at = now + timedelta(seconds=settings.token_ttl_seconds)
         uow.session.add(LoginAttempt(username=username, client=client, at=now, succeeded=True))
+        facts: dict[str, str] = {"kind": kind}
+        if replaces:
+            replaced = uow.session.scalar(
+                update(AuthSession)
+                .where(
+                    AuthSession.token_hash == token_hash(replaces),
+                    AuthSession.kind == "web",
+                    AuthSession.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+                .returning(AuthSession.id)
+            )
+            if replaced is not None:
+                facts["replaced_session"] = str(replaced)
         uow.session.add(
             AuthSession(
                 token_hash=token_hash(token),
@@ -144,7 +164,7 @@ def sign_in(
             entity_id=user.id,
             at=now,
             pharmacy_id=user.pharmacy_id,
-            facts={"kind": kind},
+            facts=facts,
         )
         uow.commit()
         return IssuedToken(token=token, expires_at=expires_at, user_id=user.id, csrf_token=csrf)
