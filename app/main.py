@@ -27,7 +27,7 @@ from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
 from app.dosing import pages as dosing_pages
 from app.households import api as households_api
-from app.http import problems
+from app.http import links, problems
 from app.http.headers import ResponseHeaders
 from app.logs import configure_logging
 from app.patients import api as patients_api
@@ -148,6 +148,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_docs(app)
     app.include_router(safeguarding_feeds.router)
+    links.install(app)
     return app
 
 

@@ -37,4 +37,7 @@ def verify(
 ) -> bool:
     if now.timestamp() > expires:
         return False
+    # compare_digest refuses str with non-ASCII characters (TypeError); a hex digest never has any.
+    if not sig.isascii():
+        return False
     return hmac.compare_digest(signature(secret, alert_id, contact_id, expires), sig)

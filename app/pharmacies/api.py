@@ -4,7 +4,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import Field, StrictInt, field_validator
+from pydantic import BeforeValidator, Field, StrictInt, field_validator
 
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, UowDep
@@ -13,7 +13,25 @@ from app.pharmacies import service as pharmacies_service
 
 router = APIRouter(tags=["pharmacies"], responses=problems.API_ERRORS)
 
-Weekday = Annotated[StrictInt, Field(ge=0, le=6)]
+
+def _whole_number(value: object) -> object:
+    """JSON does not tell 3 from 3.0, so neither does the API; "3" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Weekday = Annotated[StrictInt, Field(ge=0, le=6), BeforeValidator(_whole_number)]
+# Each weekday at most once; `uniqueItems` says so in the schema.
+Weekdays = Annotated[
+    list[Weekday], Field(min_length=1, max_length=7, json_schema_extra={"uniqueItems": True})
+]
+
+
+def _distinct(value: list[int]) -> list[int]:
+    if len(set(value)) != len(value):
+        raise ValueError("each weekday at most once (0 = Monday … 6 = Sunday)")
+    return sorted(value)
 
 
 class ClosureIn(In):
@@ -26,15 +44,10 @@ class PharmacyCreate(In):
     ods_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{3,10}$")]
     address: Text500
     phone: Annotated[str, Field(min_length=3, max_length=40, pattern=r"^[0-9 +()-]+$")]
-    open_weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    open_weekdays: Weekdays
     closures: Annotated[list[ClosureIn], Field(max_length=400)] = []
 
-    @field_validator("open_weekdays")
-    @classmethod
-    def _distinct(cls, value: list[int]) -> list[int]:
-        if len(set(value)) != len(value):
-            raise ValueError("each weekday at most once (0 = Monday … 6 = Sunday)")
-        return sorted(value)
+    _distinct_days = field_validator("open_weekdays")(_distinct)
 
 
 class ClosureRead(Out):
@@ -80,7 +93,9 @@ def get_pharmacy(pharmacy_id: UUID, uow: UowDep, actor: ActorDep) -> object:
 
 
 class OpeningDays(In):
-    open_weekdays: Annotated[list[Weekday], Field(min_length=1, max_length=7)]
+    open_weekdays: Weekdays
+
+    _distinct_days = field_validator("open_weekdays")(_distinct)
 
 
 @router.put("/pharmacies/{pharmacy_id}/opening-days", response_model=PharmacyRead)

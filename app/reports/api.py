@@ -26,6 +26,12 @@ DEFAULT_DAYS = 28
 FHIR_JSON = "application/fhir+json"
 
 
+class FhirJSONResponse(JSONResponse):
+    """A FHIR resource: its own media type, documented as such in the OpenAPI schema."""
+
+    media_type = FHIR_JSON
+
+
 def _period(
     now: datetime, timezone: str, start: IsoDate | None, end: IsoDate | None
 ) -> tuple[date, date]:
@@ -146,7 +152,7 @@ def commissioner(
     return JSONResponse(jsonable_encoder(summary))
 
 
-@router.get("/patients/{patient_id}/fhir", response_class=JSONResponse)
+@router.get("/patients/{patient_id}/fhir", response_class=FhirJSONResponse)
 def fhir_export(
     patient_id: UUID,
     uow: UowDep,
@@ -155,11 +161,11 @@ def fhir_export(
     settings: SettingsDep,
     start: From = None,
     end: To = None,
-) -> JSONResponse:
+) -> FhirJSONResponse:
     """A FHIR R4 Bundle: a MedicationDispense per handover, a MedicationAdministration per
     supervised dose, and explicit not-done records for missed and withheld days."""
     first, last = _period(now, settings.timezone, start, end)
     bundle = reports_service.fhir_export(
         uow, actor=actor, patient_id=patient_id, start=first, end=last, now=now
     )
-    return JSONResponse(bundle, media_type=FHIR_JSON)
+    return FhirJSONResponse(bundle)

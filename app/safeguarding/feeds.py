@@ -87,7 +87,7 @@ def acknowledge_by_link(
     alert_id: UUID,
     contact: Annotated[UUID, Form()],
     expires: Annotated[int, Form()],
-    sig: Annotated[str, Form(max_length=128)],
+    sig: Annotated[str, Form(min_length=1, max_length=128)],  # an empty form field reads as missing
     uow: UowDep,
     now: NowDep,
     settings: SettingsDep,

@@ -1,0 +1,114 @@
+"""Stateful API fuzzing with schemathesis 4.x (reliability.md §5.2, #39).
+
+Schemathesis chains calls along the schema's OpenAPI links (those app/http/links.py declares and
+those it infers: a created id to its GET, a listed alert to its acknowledgement) and runs every
+default check on each response, plus the stateful ones (`use_after_free`,
+`ensure_resource_availability`). The world is fresh for each role and already holds what the
+links need to get going: a household with a child, patients on active and pending
+prescriptions, alerts raised by a withheld dose, and a take-home with its label.
+
+In-process on the test database, authenticated with real bearer tokens, derandomized and
+bounded (a few seconds per role). Configuration is shared with test_schemathesis.py through
+tests/schemathesis.toml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from app.clock import FixedClock
+from tests.dosing.test_counter_api import at, prescribe, twice_weekly_take_home
+from tests.factories import World
+from tests.prescriptions.test_api import MONDAY, fp10mda
+from tests.test_schemathesis import ADDITIONAL_CHECKS, schema
+
+API = "/api/v1"
+
+SCENARIOS = settings(
+    max_examples=25,  # scenarios per role
+    stateful_step_count=8,  # calls per scenario at most
+    # Generate only, as schemathesis itself runs state machines: the server's data changes
+    # under every scenario, so a replay to shrink a failure would not see the same responses.
+    phases=[Phase.generate],
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def populate(world: World, clock: FixedClock) -> None:
+    """Give the links something to follow, through the API as a counter would."""
+    clock.set(at(MONDAY))
+    house = world.household()
+    child = world.child(house["id"])
+    assert world.post(f"{API}/households/{house['id']}/confirmations", {}).status_code == 201
+    # Supervised daily, withheld because intoxicated with the child present: two alerts.
+    withheld = world.patient(house["id"])
+    prescribe(world, withheld["id"])
+    response = world.post(
+        f"{API}/counter/withhold",
+        {
+            "patient_id": withheld["id"],
+            "date": MONDAY.isoformat(),
+            "reason": "intoxicated",
+            "children_present": [child["id"]],
+        },
+    )
+    assert response.status_code == 201, response.text
+    # A take-home collected with the missing-box override: an urgent alert and a label.
+    taking_home = world.patient(house["id"])
+    prescribe(world, taking_home["id"], **twice_weekly_take_home(40))
+    response = world.post(
+        f"{API}/counter/handover",
+        {
+            "patient_id": taking_home["id"],
+            "date": MONDAY.isoformat(),
+            "outcome": "collected",
+            "collector": "patient",
+            "id_checked": True,
+            "id_shown": True,
+            "intoxicated": False,
+            "children_present": [],
+            "acknowledged": ["household_methadone_high", "dose_changed", "prescription_ending"],
+            "override": {"code": "no_lockable_box", "reason": "Box ordered; storage counselled"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    # Transcribed by the second pharmacist and waiting for the check the fuzzer may make.
+    pending = world.patient()
+    response = world.post(f"{API}/prescriptions", fp10mda(world, pending["id"]), role="pharmacist2")
+    assert response.status_code == 201, response.text
+
+
+# Staff scenarios skip what only an administrator may do (each try would be a quick 403 that
+# spends the step budget) and the signed-link pages for contacts who are not users; the
+# administrator's scenarios keep everything.
+STAFF = (
+    schema.exclude(path_regex=r"^/api/v1/users")
+    .exclude(method="POST", path="/api/v1/pharmacies")
+    .exclude(method="PUT", path="/api/v1/pharmacies/{pharmacy_id}/opening-days")
+    .exclude(path_regex=r"^/(alerts|feeds)/")
+)
+SCHEMAS = {"pharmacist": STAFF, "safeguarding_lead": STAFF, "admin": schema}
+
+
+@pytest.mark.parametrize("role", list(SCHEMAS))
+def test_api_workflows(world: World, clock: FixedClock, role: str) -> None:
+    populate(world, clock)
+    app = world.client.app
+    headers = world.home.headers(role)
+
+    class Workflows(SCHEMAS[role].as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"app": app, "headers": headers}
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            super().validate_response(response, case, additional_checks=ADDITIONAL_CHECKS, **kwargs)
+
+    Workflows.run(settings=SCENARIOS)
