@@ -64,17 +64,17 @@ def caseload(
             .group_by(InstalmentDay.patient_id, InstalmentDay.state)
         ):
             counts[patient_id][state] = n
+    current = dosing_facts.current_prescriptions(session, list(counts), None, today)
+    streaks = dosing_facts.missed_streaks(
+        session,
+        {(patient_id, rx.product) for patient_id, rx in current.items()},
+        through=today - timedelta(days=1),
+    )
     rows = []
     for patient in patients:
         c = counts[patient.id]
-        prescription = dosing_facts.current_prescription(session, patient.id, None, today)
-        streak = (
-            dosing_facts.missed_streak(
-                session, patient.id, prescription.product, through=today - timedelta(days=1)
-            )
-            if prescription
-            else 0
-        )
+        prescription = current.get(patient.id)
+        streak = streaks[(patient.id, prescription.product)] if prescription else 0
         attended = c.get(DoseState.SUPERVISED, 0) + c.get(DoseState.COLLECTED, 0)
         rows.append(
             CaseloadRow(

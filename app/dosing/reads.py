@@ -52,10 +52,10 @@ def due_list(
             )
         )
         items = []
-        for patient in patients:
-            view = dosing_service._view(
-                session, actor, patient, product=None, today=day, intoxicated=False, policy=policy
-            )
+        for view in dosing_service.views(
+            session, actor, patients, product=None, today=day, intoxicated=False, policy=policy
+        ):
+            patient = view.patient
             states = sorted({r.state for r in view.rows})
             items.append(
                 {

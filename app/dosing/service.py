@@ -34,7 +34,7 @@ from app.dosing import rules
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay, Mode
 from app.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
 from app.households.models import BoxConfirmation, Child
-from app.households.service import current_children, lives_there
+from app.households.service import current_children
 from app.labelling import service as labelling_service
 from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
@@ -120,24 +120,52 @@ def _view(
     intoxicated: bool,
     policy: PolicySettings,
 ) -> CounterView:
-    facts, prescription, rows = dosing_facts.gather(
+    return views(
         session,
-        patient=patient,
+        actor,
+        [patient],
+        product=product,
+        today=today,
+        intoxicated=intoxicated,
+        policy=policy,
+    )[0]
+
+
+def views(
+    session: Session,
+    actor: Actor,
+    patients: Sequence[Patient],
+    *,
+    product: str | None,
+    today: date,
+    intoxicated: bool,
+    policy: PolicySettings,
+) -> list[CounterView]:
+    """The counter's decision for each patient, from facts gathered for all of them at once."""
+    gathered = dosing_facts.gather_many(
+        session,
+        patients,
         product=product,
         today=today,
         counter_pharmacy_id=actor.pharmacy_id,
         intoxicated=intoxicated,
     )
-    decision = rules.decide(facts, dosing_facts.counter_policy(policy))
-    return CounterView(
-        patient,
-        decision,
-        prescription.product if prescription else product,
-        prescription.id if prescription else None,
-        facts,
-        rows,
-        prescription,
-    )
+    counter_policy = dosing_facts.counter_policy(policy)
+    result = []
+    for patient in patients:
+        facts, prescription, rows = gathered[patient.id]
+        result.append(
+            CounterView(
+                patient,
+                rules.decide(facts, counter_policy),
+                prescription.product if prescription else product,
+                prescription.id if prescription else None,
+                facts,
+                rows,
+                prescription,
+            )
+        )
+    return result
 
 
 def check(
@@ -226,20 +254,6 @@ def _children_in_household(session: Session, patient: Patient, today: date) -> l
     if patient.household_id is None:
         return []
     return current_children(session, patient.household_id, today)
-
-
-def _children_by_household(
-    session: Session, household_ids: set[UUID], day: date
-) -> dict[UUID | None, list[Child]]:
-    """Children living in each household on `day` (lives_from/lives_to respected)."""
-    found: dict[UUID | None, list[Child]] = {}
-    for batch in kit.chunks(sorted(household_ids)):
-        for child in session.scalars(
-            select(Child).where(Child.household_id.in_(batch)).order_by(Child.date_of_birth)
-        ):
-            if lives_there(child, day):
-                found.setdefault(child.household_id, []).append(child)
-    return found
 
 
 def _check_children_present(children: Sequence[Child], present: Sequence[UUID]) -> None:
@@ -746,13 +760,16 @@ def close_day(
             }
             streaks = dosing_facts.missed_streaks(session, touched, through=day)
             households = {p.household_id for p in patients.values() if p.household_id}
-            children_by_household = _children_by_household(session, households, day)
+            children_by_household = dosing_facts.children_by_household(session, households, day)
             requests = []
             for patient_id, product in touched:
                 patient = patients[patient_id]
-                children = dosing_facts.children_facts(
-                    children_by_household.get(patient.household_id, []), day
+                living = (
+                    children_by_household.get(patient.household_id, [])
+                    if patient.household_id
+                    else []
                 )
+                children = dosing_facts.children_facts(living, day)
                 events = safeguarding_rules.missed_dose_events(
                     missed_streak=streaks[(patient_id, product)],
                     children=children,
