@@ -13,6 +13,7 @@ import ipaddress
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,24 +70,40 @@ def build_database(name: str, tmp: Path) -> Database:
     return Database(url, make_engine(url))
 
 
+@contextmanager
+def scratch_database(prefix: str, tmp: Path) -> Iterator[Database]:
+    """A database of its own (named `prefix` and a random suffix), built by every migration and
+    dropped at the end."""
+    db = build_database(f"{prefix}_{uuid.uuid4().hex[:10]}", tmp)
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
+        _drop_database(db.url)
+
+
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Database]:
     """The worker's database, built once by running every migration."""
-    db = build_database(
-        f"dk_test_{worker_id}_{uuid.uuid4().hex[:6]}", tmp_path_factory.mktemp("db")
-    )
-    yield db
-    db.engine.dispose()
-    _drop_database(db.url)
+    with scratch_database(f"dk_test_{worker_id}", tmp_path_factory.mktemp("db")) as db:
+        yield db
 
 
 @pytest.fixture
 def fresh_database(tmp_path: Path) -> Iterator[Database]:
     """A database of the test's own, for tests that tamper or need an empty world."""
-    db = build_database(f"dk_fresh_{uuid.uuid4().hex[:10]}", tmp_path)
-    yield db
-    db.engine.dispose()
-    _drop_database(db.url)
+    with scratch_database("dk_fresh", tmp_path) as db:
+        yield db
+
+
+@pytest.fixture
+def pg_database(tmp_path: Path) -> Iterator[Database]:
+    """A fresh database of the test's own on PostgreSQL, for tests that need a real server
+    (several processes, a crash mid-commit); skipped without DOSEKEEPER_TEST_DATABASE_URL."""
+    if not PG_URL:
+        pytest.skip("needs PostgreSQL: set DOSEKEEPER_TEST_DATABASE_URL (the PostgreSQL leg)")
+    with scratch_database("dk_pg", tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ under the test's tmp_path.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from app.db import UnitOfWork, make_session_factory
 from app.demo import DEMO_PASSWORD, seed
 from tests.conftest import Database
 from tests.notify.receivers import free_port
+from tests.processes import BIN, server_env, start, stop, uvicorn_args, wait_until_up
 from tests.test_schemathesis import CONFIG
 
 pytestmark = pytest.mark.slow
@@ -35,32 +34,10 @@ MAX_EXAMPLES = 25  # per operation and phase; the whole run stays under about fo
 RUN_TIMEOUT = 600
 
 
-def _wait_for(url: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"the server exited with {server.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up")
-
-
 @pytest.fixture
 def server(fresh_database: Database, tmp_path: Path) -> Iterator[str]:
-    """The demo world served by uvicorn on 127.0.0.1; yields its base URL."""
-    env = {
-        **os.environ,
-        "DOSEKEEPER_ENVIRONMENT": "test",
-        "DOSEKEEPER_DATABASE_URL": fresh_database.url,
-        "DOSEKEEPER_DATA_DIR": str(tmp_path / "data"),
-        "DOSEKEEPER_AUTH__PASSWORD_PROFILE": "cheapest",
-        # Alerts raised while fuzzing stay in the outbox: nothing is sent anywhere.
-        "DOSEKEEPER_NOTIFY__EMBEDDED_WORKER": "false",
-    }
+    """The demo world served by uvicorn on 127.0.0.1; yields its base URL. Alerts raised while
+    fuzzing stay in the outbox: nothing is sent anywhere."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
@@ -70,35 +47,14 @@ def server(fresh_database: Database, tmp_path: Path) -> Iterator[str]:
     )
     seed(UnitOfWork(make_session_factory(fresh_database.engine)), settings)
     port = free_port()
-    log = (tmp_path / "uvicorn.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "uvicorn"),
-            "app.main:app_from_env",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "uvicorn.log"
+    process = start(uvicorn_args(port), server_env(fresh_database.url, tmp_path / "data"), log)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{base}/healthz", process)
+        wait_until_up(f"{base}/healthz", process, log)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop(process)
 
 
 def test_schemathesis_cli_passes_every_check_against_the_real_server(
@@ -113,7 +69,7 @@ def test_schemathesis_cli_passes_every_check_against_the_real_server(
     token = signed_in.json()["access_token"]
     junit = tmp_path / "schemathesis-junit.xml"
     command = [
-        str(Path(sys.executable).parent / "schemathesis"),
+        str(BIN / "schemathesis"),
         "--config-file",
         str(CONFIG),
         "run",

@@ -7,14 +7,9 @@ Slow (it starts real processes), so `.ci/run` runs it in its own step on Postgre
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +22,11 @@ from app.db import UnitOfWork, make_session_factory
 from app.demo import DEMO_PASSWORD, seed
 from app.dosing.models import InstalmentDay
 from app.notify.models import Delivery
-from tests.conftest import PG_URL, Database, _drop_database, build_database
+from tests.conftest import Database
 from tests.notify.receivers import MailReceiver, free_port
+from tests.processes import BIN, start, stop, uvicorn_args, wait_until_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03"), pytest.mark.hazard("H-07")]
-
-
-@pytest.fixture
-def pg_database(tmp_path: Path) -> Iterator[Database]:
-    if not PG_URL:
-        pytest.skip("several API processes and workers need PostgreSQL (run in the PostgreSQL leg)")
-    db = build_database(f"dk_multi_{uuid.uuid4().hex[:8]}", tmp_path)
-    yield db
-    db.engine.dispose()
-    _drop_database(db.url)
-
-
-def _wait_for(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up")
 
 
 def test_two_api_processes_and_two_workers_keep_one_dose_a_day_and_one_delivery_each(
@@ -76,32 +50,13 @@ def test_two_api_processes_and_two_workers_keep_one_dose_a_day_and_one_delivery_
     )
     seed(UnitOfWork(make_session_factory(pg_database.engine)), settings)
     port = free_port()
-    bin_dir = Path(sys.executable).parent
     processes = [
-        subprocess.Popen(
-            [
-                str(bin_dir / "uvicorn"),
-                "app.main:app_from_env",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-        ),
-        *[
-            subprocess.Popen([str(bin_dir / "dosekeeper"), "worker", "--name", f"w{i}"], env=env)
-            for i in range(2)
-        ],
+        start(uvicorn_args(port, workers=2), env),
+        *[start([str(BIN / "dosekeeper"), "worker", "--name", f"w{i}"], env) for i in range(2)],
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{base}/healthz")
+        wait_until_up(f"{base}/healthz", processes[0])
         terminals = []
         for username in ("pharmacist", "pharmacist2"):
             token = httpx.post(
@@ -192,11 +147,5 @@ def test_two_api_processes_and_two_workers_keep_one_dose_a_day_and_one_delivery_
         for terminal in terminals:
             terminal.close()
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(*processes)
         mail.stop()

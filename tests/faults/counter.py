@@ -1,18 +1,12 @@
 """Shared by the fault tests that drive a real server: a pharmacy open every day with patients
 whose supervised dose is due today (by the real clock, as the served app uses), and helpers to
-start and stop the API as a subprocess and to call the counter over HTTP."""
+call the counter over HTTP. Starting and stopping the server is in tests/processes.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +30,6 @@ from app.prescriptions.words import number_to_words
 from app.register import service as register_service
 from tests.factories import PASSWORD, nhs_number, unique
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 API = "/api/v1"
 PRODUCT = "methadone-1mg-ml"
 MG = 30  # at the first-dose limit: no warning to acknowledge
@@ -177,68 +170,6 @@ def handover_body(patient_id: UUID, today: str) -> dict[str, Any]:
         "id_checked": True,
         "intoxicated": False,
     }
-
-
-def server_env(url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DOSEKEEPER_ENVIRONMENT": "test",
-        "DOSEKEEPER_DATABASE_URL": url,
-        "DOSEKEEPER_DATA_DIR": str(data_dir),
-        "DOSEKEEPER_AUTH__PASSWORD_PROFILE": "cheapest",
-        # Alert delivery is not under test here; the HTTP path is.
-        "DOSEKEEPER_NOTIFY__EMBEDDED_WORKER": "false",
-    }
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a server process; its output (JSON log lines, any traceback) goes to `log`."""
-    with log.open("ab") as out:
-        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def uvicorn_args(port: int) -> list[str]:
-    """The served app exactly as in production: `app.main:app_from_env`, one process."""
-    return [
-        str(Path(sys.executable).parent / "uvicorn"),
-        "app.main:app_from_env",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-
-
-def wait_until_up(
-    base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"the server exited with {process.returncode} before serving:\n"
-                + log.read_text()[-3000:]
-            )
-        try:
-            if httpx.get(f"{base}/livez", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base} did not come up")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def sign_in(base: str, username: str) -> dict[str, str]:

@@ -23,20 +23,17 @@ from app import migrate
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
 from app.register.models import EntryKind, RegisterEntry
-from tests.conftest import PG_URL, _drop_database, build_database
+from tests.conftest import Database
 from tests.faults.counter import (
     API,
     assert_chains_verify,
     audit_count,
     handover_body,
     seed_counter,
-    server_env,
     sign_in,
-    start,
-    stop,
-    wait_until_up,
 )
 from tests.notify.receivers import free_port
+from tests.processes import BIN, server_env, start, stop, wait_until_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03")]
 
@@ -48,12 +45,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         migrate.upgrade(url)
         yield url
         return
-    if not PG_URL:
-        pytest.skip("set DOSEKEEPER_TEST_DATABASE_URL to run this on PostgreSQL")
-    db = build_database(f"dk_crash_{uuid.uuid4().hex[:8]}", tmp_path)
-    db.engine.dispose()
+    db: Database = request.getfixturevalue("pg_database")  # skipped without PostgreSQL
     yield db.url
-    _drop_database(db.url)
 
 
 def test_a_crash_between_commit_and_response_is_replayed_on_retry_with_one_dose(
@@ -73,7 +66,7 @@ def test_a_crash_between_commit_and_response_is_replayed_on_retry_with_one_dose(
         [sys.executable, "-m", "tests.faults.crash_server", str(port), str(record)], env, log
     )
     try:
-        wait_until_up(base, crashing, log)
+        wait_until_up(f"{base}/livez", crashing, log)
         auth = sign_in(base, counter.pharmacist)
         with pytest.raises(httpx.TransportError):  # the connection drops: no status, no body
             httpx.post(
@@ -98,11 +91,9 @@ def test_a_crash_between_commit_and_response_is_replayed_on_retry_with_one_dose(
         assert str(row.handover_id) == would_have_sent["body"]["handover_id"]
 
     # The counter retries the same request, with the same key, against the restarted service.
-    serving = start(
-        [str(Path(sys.executable).parent / "dosekeeper"), "serve", "--port", str(port)], env, log
-    )
+    serving = start([str(BIN / "dosekeeper"), "serve", "--port", str(port)], env, log)
     try:
-        wait_until_up(base, serving, log)
+        wait_until_up(f"{base}/livez", serving, log)
         url = f"{base}{API}/counter/handover"
         with httpx.Client(headers=auth, timeout=30) as client:
             retried = client.post(url, json=body, headers=key)

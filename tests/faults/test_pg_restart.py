@@ -36,19 +36,9 @@ from app.db import UnitOfWork, make_engine, make_session_factory
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
 from app.register.models import EntryKind, RegisterEntry
 from tests.faults import scratch_pg
-from tests.faults.counter import (
-    API,
-    assert_chains_verify,
-    handover_body,
-    seed_counter,
-    server_env,
-    sign_in,
-    start,
-    stop,
-    uvicorn_args,
-    wait_until_up,
-)
+from tests.faults.counter import API, assert_chains_verify, handover_body, seed_counter, sign_in
 from tests.notify.receivers import free_port
+from tests.processes import server_env, start, stop, uvicorn_args, wait_until_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03"), pytest.mark.hazard("H-09")]
 
@@ -184,7 +174,7 @@ def test_an_immediate_postgresql_restart_gives_clean_503s_and_loses_no_acknowled
     base = f"http://127.0.0.1:{port}"
     server = start(uvicorn_args(port), server_env(cluster.url, tmp_path / "data"), log)
     try:
-        wait_until_up(base, server, log)
+        wait_until_up(f"{base}/livez", server, log)
         counters = Counters(
             base, sign_in(base, counter.pharmacist), counter.patient_ids, counter.today
         )

@@ -24,9 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -54,10 +52,11 @@ from app.prescriptions.products import PRODUCTS
 from app.register import rules as register_rules
 from app.register import service as register_service
 from app.register.models import RegisterEntry
-from tests.conftest import Database, _drop_database, build_database
+from tests.conftest import Database
 from tests.load import seed
 from tests.load.receiver import HookSink
 from tests.notify.receivers import free_port
+from tests.processes import BIN, ROOT, start, stop, uvicorn_args, wait_until_up
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,8 +66,6 @@ pytestmark = [
     pytest.mark.hazard("H-15"),  # records altered (the audit chain)
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 USERS = int(os.environ.get("DOSEKEEPER_LOAD_USERS", "50"))
 SECONDS = int(os.environ.get("DOSEKEEPER_LOAD_SECONDS", "120"))
 PHARMACIES = int(os.environ.get("DOSEKEEPER_LOAD_PHARMACIES", "4"))
@@ -77,14 +74,6 @@ SUPPLIED = (DoseState.SUPERVISED, DoseState.COLLECTED)
 DRAIN_SECONDS = 90
 # Reported against, never asserted (a shared two-core machine): reliability §7 row 41's example.
 HANDOVER_P95_BUDGET_MS = 300
-
-
-@pytest.fixture
-def load_database(tmp_path: Path) -> Iterator[Database]:
-    db = build_database(f"dk_load_{uuid.uuid4().hex[:8]}", tmp_path)
-    yield db
-    db.engine.dispose()
-    _drop_database(db.url)
 
 
 @dataclass
@@ -137,47 +126,22 @@ def _env(db: Database, data_dir: Path) -> dict[str, str]:
     }
 
 
-def _wait_for(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not come up")
-
-
 @contextmanager
 def _servers(env: dict[str, str], port: int, logs: Path) -> Iterator[str]:
     """Two uvicorn processes and one delivery worker, stopped with SIGTERM at the end."""
-    api = [
-        str(BIN / "uvicorn"), "app.main:app_from_env", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    worker = [str(BIN / "dosekeeper"), "worker", "--name", "load-worker"]
+    api_log = logs / "api.log"
     processes = [
-        subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )  # fmt: skip
-        for command, out in (
-            (api, (logs / "api.log").open("wb")),
-            (worker, (logs / "worker.log").open("wb")),
-        )
+        start([*uvicorn_args(port, workers=2), "--no-access-log"], env, api_log),
+        start(
+            [str(BIN / "dosekeeper"), "worker", "--name", "load-worker"], env, logs / "worker.log"
+        ),
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(f"{base}/healthz")
+        wait_until_up(f"{base}/healthz", processes[0], api_log)
         yield base
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(*processes)
 
 
 def _run_locust(base: str, plan_path: Path, out: Path, env: dict[str, str]) -> tuple[int, str]:
@@ -240,9 +204,9 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_load_run_keeps_one_dose_a_day_the_register_the_chains_and_every_alert(
-    load_database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fresh_database: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = load_database
+    db = fresh_database
     data_dir = tmp_path / "data"
     settings = _settings(db, data_dir)
     now = datetime.now(UTC)
