@@ -503,6 +503,7 @@ def hand_over(
             rows=view.rows,
             today=today,
             now=now,
+            routing=policy.alert_routing,
         )
         try:
             jobs = labelling_service.queue_for_handover(

@@ -193,6 +193,7 @@ def record_supply(
     rows: Sequence[InstalmentDay],
     today: date,
     now: datetime,
+    routing: Mapping[str, Sequence[str]],
 ) -> RegisterEntry | None:
     """Append the supply line for a handover, in the handover's transaction (never commits).
 
@@ -227,7 +228,23 @@ def record_supply(
         dose_dates=[r.dose_date.isoformat() for r in rows],
     )
     _author(entry, actor, now)
-    return _append(session, entry)
+    _append(session, entry)
+    if entry.balance_ml < 0:
+        (event,) = safeguarding_rules.register_negative_balance_events(
+            product=product.code, balance_ml=str(entry.balance_ml)
+        )
+        safeguarding_service.raise_alert(
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=entry.pharmacy_id,
+            patient_id=None,
+            household_id=None,
+            day=today,
+            now=now,
+            routing=routing,
+        )
+    return entry
 
 
 # --- receipts ----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ __all__ = [
     "prescription_ending_events",
     "refused_take_home_events",
     "register_discrepancy_events",
+    "register_negative_balance_events",
 ]
 
 FactValue: TypeAlias = str | int | bool
@@ -85,6 +86,8 @@ class EventKind(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     # A CD register balance check found a variance outside the liquid-overage tolerance.
     REGISTER_DISCREPANCY = "register_discrepancy"
+    # A supply took a CD register's running balance below zero: a receipt is missing.
+    REGISTER_NEGATIVE_BALANCE = "register_negative_balance"
 
 
 class Severity(StrEnum):
@@ -501,6 +504,30 @@ def register_discrepancy_events(
             "A controlled drugs register balance check found a discrepancy outside the "
             "tolerance: investigate and report it to the CD accountable officer.",
             _facts(product=product, variance_ml=variance_ml, tolerance_ml=tolerance_ml),
+            "pharmacy",
+        ),
+    )
+
+
+def register_negative_balance_events(
+    *, product: str, balance_ml: str
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the event for a supply that left a CD register's running balance below zero.
+
+    Stock cannot be negative: a receipt was not entered, or a supply was recorded against the
+    wrong product. Until it is put right every later balance check is meaningless, so the lead
+    hears of it the day it happens rather than at the next count. The supply itself stands (it
+    happened, and the register must say so); one alert per pharmacy and day.
+    """
+    return (
+        SafeguardingEvent(
+            EventKind.REGISTER_NEGATIVE_BALANCE,
+            Severity.WARNING,
+            (Recipient.SAFEGUARDING_LEAD,),
+            "A controlled drugs register shows a negative running balance after a supply: a "
+            "receipt may not have been entered. Check the stock and enter the receipt or a "
+            "correction.",
+            _facts(product=product, balance_ml=balance_ml),
             "pharmacy",
         ),
     )

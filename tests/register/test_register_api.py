@@ -31,6 +31,7 @@ from tests.register.support import (
     second_fortnight,
     withhold,
 )
+from tests.register.support import handover as handover_body
 
 SATURDAY_BEFORE = MONDAY - timedelta(days=2)  # the suite's "today" (tests.factories.NOW)
 
@@ -344,3 +345,42 @@ def test_a_withheld_dose_makes_no_entry(world: World, clock: FixedClock) -> None
     withhold(world, clock, patient["id"], MONDAY)
     close_day(world, clock, MONDAY + timedelta(days=1))  # Tuesday missed
     assert register(world)["items"] == []
+
+
+@pytest.mark.hazard("H-09")
+def test_a_supply_that_takes_the_balance_below_zero_alerts_the_lead(
+    world: World, clock: FixedClock
+) -> None:
+    """No receipt was entered: the supply is recorded (it happened), the running balance shows
+    the shortfall, and the lead is told the same day, once, whatever the number of supplies."""
+    first, second = world.patient(), world.patient()
+    for patient in (first, second):
+        prescribe(world, patient["id"])
+    hand_over(world, clock, first["id"], MONDAY)
+    hand_over(world, clock, second["id"], MONDAY)
+    lines = register(world)["items"]
+    assert Decimal(lines[-1]["balance_ml"]) < 0
+    feed = world.get(
+        f"{API}/alerts", role="safeguarding_lead", params={"kind": "register_negative_balance"}
+    )
+    assert feed.status_code == 200, feed.text
+    [alert] = feed.json()["items"]
+    assert alert["patient_id"] is None
+    assert alert["facts"]["product"] == PRODUCT
+
+    # With stock received first, a supply raises nothing.
+    stocked = world.patient(branch=world.away)
+    prescribe(world, stocked["id"], branch=world.away)
+    clock.set(at(MONDAY, 9))
+    assert receipt(world, MONDAY, "500", branch=world.away).status_code == 201
+    handed = world.post(
+        f"{API}/counter/handover", handover_body(stocked["id"], MONDAY), branch=world.away
+    )
+    assert handed.status_code == 201, handed.text
+    away_feed = world.get(
+        f"{API}/alerts",
+        role="safeguarding_lead",
+        branch=world.away,
+        params={"kind": "register_negative_balance"},
+    )
+    assert away_feed.json()["items"] == []
