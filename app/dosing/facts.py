@@ -337,38 +337,34 @@ def _rule_days(
 
 
 def _previous_doses(
-    session: Session, pairs: Iterable[tuple[UUID, str]], today: date
+    session: Session, current: Mapping[UUID, Prescription], today: date
 ) -> dict[tuple[UUID, str], Decimal]:
-    """The last dose each (patient, product) was actually given before today."""
-    wanted = set(pairs)
-    found: dict[tuple[UUID, str], Decimal] = {}
+    """The last dose each patient was actually given of their current prescription's product
+    before today: a correlated `ORDER BY dose_date DESC LIMIT 1` per patient, which walks the
+    (patient_id, dose_date) index back from today and stops at the first supply, so its cost
+    does not grow with the years of history behind it."""
     supplied = (DoseState.SUPERVISED, DoseState.COLLECTED)
-    for batch in kit.chunks(sorted({pid for pid, _ in wanted})):
-        last = (
-            select(
-                InstalmentDay.patient_id,
-                InstalmentDay.product,
-                func.max(InstalmentDay.dose_date).label("dose_date"),
-            )
-            .where(
-                InstalmentDay.patient_id.in_(batch),
-                InstalmentDay.dose_date < today,
-                InstalmentDay.state.in_(supplied),
-            )
-            .group_by(InstalmentDay.patient_id, InstalmentDay.product)
-            .subquery()
+    last = (
+        select(InstalmentDay.dose_mg)
+        .where(
+            InstalmentDay.patient_id == Prescription.patient_id,
+            InstalmentDay.product == Prescription.product,
+            InstalmentDay.dose_date < today,
+            InstalmentDay.state.in_(supplied),
         )
+        .order_by(InstalmentDay.dose_date.desc())
+        .limit(1)
+        .correlate(Prescription)
+        .scalar_subquery()
+    )
+    found: dict[tuple[UUID, str], Decimal] = {}
+    for batch in kit.chunks([rx.id for rx in current.values()]):
         for patient_id, product, mg in session.execute(
-            select(InstalmentDay.patient_id, InstalmentDay.product, InstalmentDay.dose_mg).join(
-                last,
-                and_(
-                    InstalmentDay.patient_id == last.c.patient_id,
-                    InstalmentDay.product == last.c.product,
-                    InstalmentDay.dose_date == last.c.dose_date,
-                ),
+            select(Prescription.patient_id, Prescription.product, last).where(
+                Prescription.id.in_(batch)
             )
         ):
-            if (patient_id, product) in wanted:
+            if mg is not None:
                 found[(patient_id, product)] = Decimal(mg)
     return found
 
@@ -377,9 +373,16 @@ def _collections_around(
     session: Session, pairs: Iterable[tuple[UUID, str]], today: date
 ) -> dict[tuple[UUID, str], tuple[date | None, date | None]]:
     """For each (patient, product): the next collection still due after today, and the last
-    missed one before it."""
+    missed one before it.
+
+    The rules only name the last missed collection while a missed streak runs, and a streak
+    is counted back at most `STREAK_HORIZON` days; a take-home is collected at most a
+    fortnight before its dose date. Looking back that far is enough, and bounds the rows read
+    (by the patient's dose-date index) whatever the length of their history.
+    """
     wanted = set(pairs)
     collect_on, state = InstalmentDay.collect_on, InstalmentDay.state
+    since = today - timedelta(days=STREAK_HORIZON + 14)
     found: dict[tuple[UUID, str], tuple[date | None, date | None]] = {}
     for batch in kit.chunks(sorted({pid for pid, _ in wanted})):
         for patient_id, product, next_due, last_missed in session.execute(
@@ -389,7 +392,11 @@ def _collections_around(
                 func.min(case((and_(collect_on > today, state == DoseState.DUE), collect_on))),
                 func.max(case((and_(collect_on < today, state == DoseState.MISSED), collect_on))),
             )
-            .where(InstalmentDay.patient_id.in_(batch))
+            .where(
+                InstalmentDay.patient_id.in_(batch),
+                InstalmentDay.dose_date >= since,  # collected on or before its dose date
+                InstalmentDay.collect_on >= since,
+            )
             .group_by(InstalmentDay.patient_id, InstalmentDay.product)
         ):
             if (patient_id, product) in wanted:
@@ -444,7 +451,7 @@ def gather_many(
     if product is not None:
         pairs |= {(pid, product) for pid in ids if pid not in current}
     rows = _rows_today(session, pairs, today)
-    previous = _previous_doses(session, pairs, today)
+    previous = _previous_doses(session, current, today)
     streaks = missed_streaks(session, pairs, through=today - timedelta(days=1))
     around = _collections_around(session, pairs, today)
     households = household_facts_by_patient(session, patients, today)
