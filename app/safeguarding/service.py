@@ -199,7 +199,14 @@ def _prefetch_contacts(session: Session, requests: Sequence[Raise]) -> list[Pati
     if len(patient_ids) < 2:
         return []
     loaded: list[Patient | Contact] = []
-    for batch in kit.chunks(patient_ids):
+    missing = []
+    for patient_id in patient_ids:  # the caller (close-day) has usually loaded them already
+        known = session.identity_map.get(session.identity_key(Patient, patient_id))
+        if known is not None:
+            loaded.append(known)
+        else:
+            missing.append(patient_id)
+    for batch in kit.chunks(missing):
         loaded += session.scalars(select(Patient).where(Patient.id.in_(batch)))
     contact_ids = {
         c for p in loaded if isinstance(p, Patient) for c in (p.key_worker_id, p.prescriber_id) if c
