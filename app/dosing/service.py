@@ -494,17 +494,6 @@ def hand_over(
         for row in view.rows:
             session.refresh(row)
         assert view.prescription_id is not None
-        # CD register: the supply line is written from the handover, in this transaction.
-        register_service.record_supply(
-            session,
-            actor=actor,
-            patient=patient,
-            prescription_id=view.prescription_id,
-            rows=view.rows,
-            today=today,
-            now=now,
-            routing=policy.alert_routing,
-        )
         try:
             jobs = labelling_service.queue_for_handover(
                 session,
@@ -523,25 +512,6 @@ def hand_over(
             events += household_events(session, patient, today, policy)
         alerts = _raise(
             session, events, actor=actor, patient=patient, day=today, now=now, policy=policy
-        )
-        audit_service.record(
-            session,
-            actor,
-            "dose.handed_over",
-            entity="patient",
-            entity_id=patient.id,
-            at=now,
-            pharmacy_id=patient.pharmacy_id,
-            facts={
-                "handover_id": handover_id,
-                "outcome": handover.outcome,
-                "dose_dates": [r.dose_date for r in view.rows],
-                "dose_mg": sum((Decimal(r.dose_mg) for r in view.rows), Decimal(0)),
-                "collector": handover.collector,
-                "id_checked": handover.id_checked,
-                "children_present": len(handover.children_present),
-                **record,
-            },
         )
         body = handover_body(
             view.rows,
@@ -571,6 +541,39 @@ def hand_over(
                     "idempotency_key_reused",
                     "this key was used for a different request; use a new key",
                 ) from None
+        # Last, just before the commit: the register line and the audit event each take
+        # their pharmacy-wide lock (one chain each), so everything above runs unlocked
+        # and concurrent handovers at one pharmacy queue only for these and the commit.
+        audit_service.record(
+            session,
+            actor,
+            "dose.handed_over",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={
+                "handover_id": handover_id,
+                "outcome": handover.outcome,
+                "dose_dates": [r.dose_date for r in view.rows],
+                "dose_mg": sum((Decimal(r.dose_mg) for r in view.rows), Decimal(0)),
+                "collector": handover.collector,
+                "id_checked": handover.id_checked,
+                "children_present": len(handover.children_present),
+                **record,
+            },
+        )
+        # CD register: the supply line is written from the handover, in this transaction.
+        register_service.record_supply(
+            session,
+            actor=actor,
+            patient=patient,
+            prescription_id=view.prescription_id,
+            rows=view.rows,
+            today=today,
+            now=now,
+            routing=policy.alert_routing,
+        )
         uow.commit()
         return Stored(201, body)
 
