@@ -147,17 +147,22 @@ def caseload(uow: UnitOfWork, *, actor: Actor, start: date, end: date, now: date
                 )
             ):
                 pharmacies[pharmacy_id] = pharmacy_name
-        for patient in patients:
-            audit_service.record(
-                session,
-                actor,
-                "report.caseload_viewed",
-                entity="patient",
-                entity_id=patient.id,
-                at=now,
-                pharmacy_id=patient.pharmacy_id,
-                facts={"from": start, "to": end},
-            )
+        # One read event per patient shown (DSPT access logging), appended in one go.
+        audit_service.record_many(
+            session,
+            actor,
+            [
+                audit_service.Entry(
+                    "report.caseload_viewed",
+                    "patient",
+                    patient.id,
+                    now,
+                    patient.pharmacy_id,
+                    {"from": start, "to": end},
+                )
+                for patient in patients
+            ],
+        )
         uow.commit()
     rows = [
         CaseloadRow(

@@ -254,6 +254,7 @@ def test_load_run_keeps_one_dose_a_day_the_register_the_chains_and_every_alert(
             _check_one_supply_a_day(session, run)
             _check_registers(session, run)
             _check_audit(session, run)
+            _check_reads_logged(session, run)
             _check_outbox(session, run)
         # After the session ends: on SQLite every transaction holds the write lock.
         _check_audit_cli(env)
@@ -356,6 +357,31 @@ def _check_audit(session: Session, run: Run) -> None:
         )
     )
     assert handed_over == distinct
+
+
+# Audit action -> the locust requests each of whose successful answers logs exactly one.
+READS_LOGGED = {
+    "household.viewed": ("GET /households/{id}", "GET /households/{id} [page]"),
+    "patient.adherence_viewed": ("GET /patients/{id}/adherence",),
+    "counter.due_list_viewed": ("GET /counter/due",),
+}
+
+
+def _check_reads_logged(session: Session, run: Run) -> None:
+    """Access logging under load (reliability §5.4): every record view answered 2xx left one
+    read event in the audit log, and nothing logged a view that was not answered."""
+    answered: Counter[str] = Counter()
+    for key, n in run.tally["outcomes"].items():
+        name, status, _, outcome = key.split("|")
+        if outcome == "ok" and status.startswith("2"):
+            answered[name] += n
+    for action, names in READS_LOGGED.items():
+        logged = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+        )
+        expected = sum(answered[name] for name in names)
+        assert expected > 0, f"the run made no {names} request"
+        assert logged == expected, f"{action}: {logged} logged for {expected} views answered"
 
 
 def _check_audit_cli(env: dict[str, str]) -> None:
