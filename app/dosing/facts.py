@@ -43,14 +43,6 @@ def counter_policy(policy: PolicySettings) -> rules.CounterPolicy:
     )
 
 
-def current_prescription(
-    session: Session, patient_id: UUID, product: str | None, today: date
-) -> Prescription | None:
-    """The live prescription covering today, else the next live one, else the most recent one
-    (to explain why not)."""
-    return current_prescriptions(session, [patient_id], product, today).get(patient_id)
-
-
 def current_prescriptions(
     session: Session,
     patient_ids: Sequence[UUID],
@@ -59,9 +51,13 @@ def current_prescriptions(
     *,
     live: Mapping[UUID, Sequence[Prescription]] | None = None,
 ) -> dict[UUID, Prescription]:
-    """`current_prescription` for many patients: the live ones not yet ended in one query (a
-    bounded set: a patient has a few live prescriptions at most, whatever their history), and
-    only for a patient with none of those, their most recent one (`live`: already loaded)."""
+    """Each patient's current prescription: the live one covering today, else the next live
+    one, else the most recent one (to explain why not).
+
+    The live ones not yet ended come in one query (a bounded set: a patient has a few at most,
+    whatever their history); only a patient with none of those has their most recent one
+    looked up (`live`: already loaded by the caller).
+    """
     if live is None:
         live = _live_from(session, patient_ids, product, today)
     chosen: dict[UUID, Prescription] = {}
@@ -129,19 +125,14 @@ def _has_successor(live: Sequence[Prescription], current: Prescription, today: d
     )
 
 
-def missed_streak(session: Session, patient_id: UUID, product: str, *, through: date) -> int:
-    """Consecutive missed dose days up to and including `through`, across prescriptions.
-
-    A prescriber's release resets the count: days missed before the release date do not count.
-    A day with no instalment at all (a gap between prescriptions) ends the run.
-    """
-    return missed_streaks(session, {(patient_id, product)}, through=through)[(patient_id, product)]
-
-
 def missed_streaks(
     session: Session, pairs: Iterable[tuple[UUID, str]], *, through: date
 ) -> dict[tuple[UUID, str], int]:
-    """`missed_streak` for many (patient, product) pairs in a few set-based queries.
+    """Consecutive missed dose days up to and including `through`, across prescriptions, for
+    many (patient, product) pairs in a few set-based queries.
+
+    A prescriber's release resets the count: days missed before the release date do not count.
+    A day with no instalment at all (a gap between prescriptions) ends the run.
 
     End of day asks this for every patient it marked missed; one query per patient would make
     closing a large day scale with the number of patients rather than with the data.
@@ -297,14 +288,6 @@ def _rows_today(
     return found
 
 
-def as_rule_days(
-    session: Session, rows: Sequence[InstalmentDay], timezone: str | None = None
-) -> tuple[rules.InstalmentDay, ...]:
-    """The ledger rows as the rules see them; `recorded_at` in `timezone` (the counter's local
-    time) when given, so "already recorded at …" reads as the pharmacy's clock showed it."""
-    return _rule_days(rows, _recorder_names(session, rows), timezone)
-
-
 def _recorder_names(session: Session, rows: Sequence[InstalmentDay]) -> dict[UUID, str]:
     recorder_ids = sorted({r.recorded_by_id for r in rows if r.recorded_by_id})
     names: dict[UUID, str] = {}
@@ -410,26 +393,6 @@ class Gathered(NamedTuple):
     rows: list[InstalmentDay]
 
 
-def gather(
-    session: Session,
-    *,
-    patient: Patient,
-    product: str | None,
-    today: date,
-    counter_pharmacy_id: UUID | None,
-    intoxicated: bool,
-) -> Gathered:
-    """Everything `rules.decide` needs about one patient at the counter today."""
-    return gather_many(
-        session,
-        [patient],
-        product=product,
-        today=today,
-        counter_pharmacy_id=counter_pharmacy_id,
-        intoxicated=intoxicated,
-    )[patient.id]
-
-
 def gather_many(
     session: Session,
     patients: Sequence[Patient],
@@ -439,10 +402,11 @@ def gather_many(
     counter_pharmacy_id: UUID | None,
     intoxicated: bool,
 ) -> dict[UUID, Gathered]:
-    """`gather` for a whole due list in a dozen queries, however many patients are on it.
+    """Everything `rules.decide` needs about each patient at the counter today, in a dozen
+    queries however many patients there are (a whole due list).
 
-    One code path for one patient and for many, so the counter's answer for a patient is the
-    same whether it was asked at the counter or in the due list.
+    One code path for one patient and for many (`service.views`), so the counter's answer for
+    a patient is the same whether it was asked at the counter or in the due list.
     """
     ids = [p.id for p in patients]
     live = _live_from(session, ids, product, today)
