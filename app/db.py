@@ -87,20 +87,35 @@ def _install_sqlite_rules(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: a WAL reader waits for no writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+# Execution option marking a unit of work that only reads.
+READ_ONLY = "dosekeeper_read_only"
+
+
 class UnitOfWork:
-    """One business transaction. Nothing is saved unless commit() is called."""
+    """One business transaction. Nothing is saved unless commit() is called.
+
+    `read_only=True` is for a unit of work that never writes (a bearer-token lookup): on SQLite
+    it begins DEFERRED instead of IMMEDIATE, so it neither takes nor waits for the write lock.
+    Never write in one: a DEFERRED transaction that writes can fail with SQLITE_BUSY where an
+    IMMEDIATE one would have queued. Most reads here are not read-only: a read of a record is
+    itself logged.
+    """
 
     session: Session
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, read_only: bool = False) -> None:
         self._session_factory = session_factory
+        self._read_only = read_only
         self._active = False
 
     def __enter__(self) -> Self:
@@ -108,6 +123,8 @@ class UnitOfWork:
             raise RuntimeError("UnitOfWork is not re-entrant: pass uow.session to helpers")
         self._active = True
         self.session = self._session_factory()
+        if self._read_only:
+            self.session.connection(execution_options={READ_ONLY: True})
         return self
 
     def __exit__(

@@ -64,17 +64,23 @@ def authenticate_request(
     request: Request, token: str | None, *, enforce_csrf: bool = True
 ) -> Actor:
     """Resolve the caller; cookie-authenticated writes must carry the session's CSRF token."""
-    uow = uow_for(request)
     now = clock_for(request).now()
     if token:
-        auth = auth_service.authenticate(uow, token=token, now=now, kind="api")
+        # A bearer token's lookup writes nothing: on SQLite it need not queue for the write
+        # lock that the request's own unit of work will take.
+        reader = UnitOfWork(request.app.state.session_factory, read_only=True)
+        auth = auth_service.authenticate(reader, token=token, now=now, kind="api")
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise NotAuthenticated("Sign in required")
         settings = settings_for(request)
         auth = auth_service.authenticate(
-            uow, token=cookie, now=now, kind="web", idle_seconds=settings.web_idle_seconds
+            uow_for(request),
+            token=cookie,
+            now=now,
+            kind="web",
+            idle_seconds=settings.web_idle_seconds,
         )
         if enforce_csrf and request.method not in csrf.SAFE_METHODS:
             csrf.check_token(request, auth.csrf_token, request.headers.get("x-csrf-token"))
