@@ -14,7 +14,11 @@ from app.config import get_settings
 from app.db import Base, UTCDateTime, make_engine
 
 config = context.config
-if config.config_file_name is not None and not config.attributes.get("connection"):
+if (
+    config.config_file_name is not None
+    and not config.attributes.get("connection")
+    and not config.attributes.get("app_logging")  # the alembic command line only
+):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = Base.metadata

@@ -28,3 +28,6 @@ class AuditEvent(Base):
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The id of the key whose HMAC sealed this event (app/audit/keys.py); NULL for events written
+    # before the chain was keyed (a plain SHA-256 link, accepted only before any keyed event).
+    key_id: Mapped[str | None] = mapped_column(String(16))

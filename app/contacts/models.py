@@ -26,6 +26,8 @@ class Contact(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200))
+    # Postal address: the register's supply line must name the prescriber's (MDR reg 19).
+    address: Mapped[str | None] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(320))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))

@@ -19,11 +19,26 @@ class DoseState(StrEnum):
     COLLECTED = "collected"
     MISSED = "missed"
     WITHHELD = "withheld"
+    # A dose day the pharmacy could not supply because the prescription reached it (or was
+    # checked) only after the day had passed: no dose was taken, and the day counts toward the
+    # loss-of-tolerance threshold like a missed one.
+    NOT_DISPENSED = "not_dispensed"
 
 
 FINAL_STATES = frozenset(
-    {DoseState.SUPERVISED, DoseState.COLLECTED, DoseState.MISSED, DoseState.WITHHELD}
+    {
+        DoseState.SUPERVISED,
+        DoseState.COLLECTED,
+        DoseState.MISSED,
+        DoseState.WITHHELD,
+        DoseState.NOT_DISPENSED,
+    }
 )
+# A dose was taken on the day: swallowed at the counter, or handed over to go home.
+TAKEN_STATES = frozenset({DoseState.SUPERVISED, DoseState.COLLECTED})
+# No dose was taken on the day, whatever the reason (DESIGN §3: tolerance is lost by days
+# without methadone, not by days marked "missed").
+NOT_TAKEN_STATES = frozenset({DoseState.MISSED, DoseState.WITHHELD, DoseState.NOT_DISPENSED})
 
 
 class Mode(StrEnum):
@@ -48,6 +63,7 @@ class InstalmentDay(Base):
         ),
         Index("ix_instalment_days_patient_id_dose_date", "patient_id", "dose_date"),
         Index("ix_instalment_days_prescription_id", "prescription_id"),
+        Index("ix_instalment_days_pharmacy_id_dose_date", "pharmacy_id", "dose_date"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -74,6 +90,21 @@ class InstalmentDay(Base):
     # The decision's codes at handover: acknowledged warnings and overrides, for the record.
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     label_id: Mapped[UUID | None]
+    # The prescription carries the Home Office "missed remaining" wording: when the instalment's
+    # collection day is missed, this day's dose may still be collected on a later day up to and
+    # including its own date (never after it).
+    remaining_collectable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A withheld dose supplied later the same day after a pharmacist's recorded reassessment.
+    reassessment_id: Mapped[UUID | None] = mapped_column(ForeignKey("reassessments.id"))
+    # Set once, when a day marked missed at close of day is corrected: the dose was taken.
+    correction_id: Mapped[UUID | None] = mapped_column(ForeignKey("dose_corrections.id"))
+    # The prescriber's direction that let a representative collect a supervised day's dose
+    # (the day became a take-home).
+    authorisation_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("representative_authorisations.id")
+    )
+    # A measuring device (oral syringe or measure) was supplied with a multi-day container.
+    measuring_device: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Release(Base):
@@ -103,3 +134,115 @@ class IdempotentRequest(Base):
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DoseCorrection(Base):
+    """A correction of the ledger, by a pharmacist, with the reason (append-only).
+
+    `late_dose`: close of day marked the day missed, but the patient came late that evening and
+    swallowed the dose under supervision. The ledger row then records the supply (its state
+    goes from missed to supervised, once, through the database's own check); this row keeps
+    what was corrected, by whom, when the dose was given and why.
+    """
+
+    __tablename__ = "dose_corrections"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    instalment_day_id: Mapped[UUID] = mapped_column(ForeignKey("instalment_days.id"))
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    dose_date: Mapped[date] = mapped_column(Date)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(2000))
+    corrected_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Reassessment(Base):
+    """A pharmacist reassessed a patient whose dose was withheld earlier the same day (for
+    example, they came back sober) and found them fit to receive it (append-only).
+
+    The withhold itself is copied here because the ledger row then records the supply; the
+    withhold stays in the record through this row and the audit log.
+    """
+
+    __tablename__ = "reassessments"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    dose_date: Mapped[date] = mapped_column(Date)
+    withheld_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    withheld_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withhold_reason: Mapped[str | None] = mapped_column(String(500))
+    reassessed_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    reassessed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(2000))
+
+
+class RepresentativeAuthorisation(Base):
+    """The prescriber directed that a representative may collect a supervised day's dose: that
+    day becomes a take-home, and every record says so (append-only)."""
+
+    __tablename__ = "representative_authorisations"
+    __table_args__ = (
+        Index("ix_representative_authorisations_patient_id_dose_date", "patient_id", "dose_date"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    prescription_id: Mapped[UUID] = mapped_column(ForeignKey("prescriptions.id"))
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"))
+    dose_date: Mapped[date] = mapped_column(Date)
+    representative: Mapped[str] = mapped_column(String(200))
+    # Who gave the direction and how, e.g. "Dr A. Prescriber, by phone" (a pharmacist records
+    # a direction received; a prescriber signed in records their own).
+    directed_by: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    recorded_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LastDoseSource(StrEnum):
+    PREVIOUS_PHARMACY = "previous_pharmacy"
+    PRESCRIBER = "prescriber"
+    HOSPITAL = "hospital"
+    CUSTODY = "custody"
+    PATIENT = "patient"  # the patient's own account, when nobody else can confirm
+    INDUCTION = "induction"  # new to treatment: no dose ever taken
+
+
+class LastDoseRecord(Base):
+    """When the patient last took a dose before this pharmacy's record begins, and who says so
+    (append-only; the latest record is the current statement)."""
+
+    __tablename__ = "last_dose_records"
+    __table_args__ = (one_of("source", LastDoseSource),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    # The active ingredient ("methadone"): tolerance belongs to the drug, not the strength.
+    drug: Mapped[str] = mapped_column(String(32))
+    # None only for "induction": the patient has never taken it.
+    taken_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    recorded_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HandoverRefusal(Base):
+    """The patient came to the counter and the handover was refused: the codes that stood
+    (append-only). A refused visit is part of what a conference needs to read."""
+
+    __tablename__ = "handover_refusals"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    day: Mapped[date] = mapped_column(Date)
+    codes: Mapped[list[str]] = mapped_column(JSON)
+    refused_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime)

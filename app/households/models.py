@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy import Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -29,6 +29,11 @@ class Household(Base):
     notes: Mapped[str] = mapped_column(String(2000), default="")
     # The last date someone confirmed which children live here (None: never confirmed).
     children_confirmed_on: Mapped[date | None] = mapped_column(Date)
+    # When the children living here last changed (a child added, born, moved in or out):
+    # a confirmation older than this no longer counts.
+    children_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When someone last confirmed who lives here (the instant; children_confirmed_on is the day).
+    children_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -40,7 +45,11 @@ class Child(Base):
     household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
     # Name or initials: the minimum the safeguarding flow needs.
     name: Mapped[str] = mapped_column(String(120))
+    # For an unborn child, the expected date of delivery until the birth is recorded.
     date_of_birth: Mapped[date] = mapped_column(Date)
+    # Not born yet: the household rules treat the child as a newborn living there (a
+    # pre-birth plan means children's social care is already involved).
+    unborn: Mapped[bool] = mapped_column(Boolean, default=False)
     protection_status: Mapped[str] = mapped_column(String(32), default=ProtectionStatus.NONE)
     social_worker_id: Mapped[UUID | None] = mapped_column(ForeignKey("contacts.id"))
     lives_from: Mapped[date | None] = mapped_column(Date)
@@ -83,3 +92,21 @@ class BoxConfirmation(Base):
     seen_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(String(2000), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HouseholdChange(Base):
+    """One field of a household or of a child living in it changed: old and new value, who,
+    when and why (append-only). The chronology on the household page reads from here."""
+
+    __tablename__ = "household_changes"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
+    child_id: Mapped[UUID | None] = mapped_column(ForeignKey("children.id"))
+    field: Mapped[str] = mapped_column(String(64))
+    # As long as the notes they record (2,000): a history never cuts what it keeps.
+    old_value: Mapped[str | None] = mapped_column(String(2000))
+    new_value: Mapped[str | None] = mapped_column(String(2000))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    changed_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,5 +24,26 @@ class Patient(Base):
     key_worker_id: Mapped[UUID | None] = mapped_column(ForeignKey("contacts.id"))
     prescriber_id: Mapped[UUID | None] = mapped_column(ForeignKey("contacts.id"))
     pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Expected date of delivery while pregnant (None otherwise, or not known yet).
+    expected_delivery_on: Mapped[date | None] = mapped_column(Date)
     card_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PatientChange(Base):
+    """One field of a patient changed: old and new value, who, when and why (append-only).
+
+    The patient row holds the current values; this history is how nothing is overwritten
+    without trace.
+    """
+
+    __tablename__ = "patient_changes"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(String(500))
+    new_value: Mapped[str | None] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    changed_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

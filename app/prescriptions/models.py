@@ -44,6 +44,8 @@ class Prescription(Base):
     # The dispensing pharmacy (the patient's nominated pharmacy when transcribed).
     pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
     prescriber_id: Mapped[UUID] = mapped_column(ForeignKey("contacts.id"))
+    # As on the form (MDR reg 15), and as the register's supply line must give it (reg 19).
+    prescriber_address: Mapped[str | None] = mapped_column(String(500))
     product: Mapped[str] = mapped_column(String(64))
     daily_dose_mg: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     form_type: Mapped[str] = mapped_column(String(16))

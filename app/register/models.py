@@ -72,6 +72,7 @@ class RegisterEntry(Base):
     party_address: Mapped[str | None] = mapped_column(String(600))
     # Supply: the prescriber's details (authority to possess).
     prescriber: Mapped[str | None] = mapped_column(String(400))
+    prescriber_address: Mapped[str | None] = mapped_column(String(500))
     collector: Mapped[str | None] = mapped_column(String(16))
     collector_details: Mapped[str | None] = mapped_column(String(500))
     id_asked: Mapped[bool | None] = mapped_column(Boolean)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -65,3 +65,43 @@ class AlertHistory(Base):
     action: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(2000), default="")
+
+
+class Concern(Base):
+    """A safeguarding concern a person recorded (append-only): what they saw or were told, who
+    else they told and on what lawful basis, and when to follow it up. It raises its own alert
+    to the recipients they chose; that alert is closed only with a note of the action taken.
+    Together with the alert's deliveries this is the log of information shared."""
+
+    __tablename__ = "concerns"
+    __table_args__ = (
+        one_of(
+            "category",
+            [
+                "observation",
+                "disclosure",
+                "child_unwell_or_unsupervised",
+                "partner_intoxicated",
+                "refused_home_visit",
+                "other",
+            ],
+        ),
+        one_of("severity", ["info", "warning", "urgent"]),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    pharmacy_id: Mapped[UUID | None] = mapped_column(ForeignKey("pharmacies.id"))
+    patient_id: Mapped[UUID | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    household_id: Mapped[UUID | None] = mapped_column(ForeignKey("households.id"), index=True)
+    category: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16))
+    seen: Mapped[str] = mapped_column(String(2000))
+    # Who was told outside Dosekeeper (a phone call to the duty social worker, say), and why
+    # sharing was lawful: what, with whom, when, why, on what basis (the information-sharing log).
+    shared_with: Mapped[str] = mapped_column(String(500), default="")
+    lawful_basis: Mapped[str] = mapped_column(String(40))
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
+    alert_id: Mapped[UUID | None] = mapped_column(ForeignKey("alerts.id"))
+    raised_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
