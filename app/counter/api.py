@@ -1,27 +1,26 @@
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import Field
+from starlette.background import BackgroundTask
 
 from app.clock import local_date
 from app.counter import scans
 from app.http import problems
-from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In
+from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep, still_signed_in
+from app.http.schemas import BARCODE, In
 from app.labelling import service as labelling_service
 
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
 
 
 class ScanBody(In):
-    code: Annotated[str, Field(min_length=1, max_length=500)]
+    code: Annotated[str, BARCODE, Field(min_length=1, max_length=500)]
     symbology: Annotated[str, Field(max_length=4)] | None = None
     patient_id: UUID | None = Field(
         default=None, description="The patient at the counter, to check a label belongs to them"
@@ -54,24 +53,18 @@ def scan(
 async def scan_stream(request: Request, actor: ActorDep) -> StreamingResponse:
     """Server-Sent Events: each code read by the serial scanner attached to this server."""
     hub: scans.ScanHub = request.app.state.scan_hub
-
-    async def events() -> AsyncIterator[bytes]:
-        yield b": connected\n\n"
-        listener: AsyncGenerator[tuple[str, str | None]] = hub.listen()
-        while not await request.is_disconnected():
-            try:
-                code, symbology = await asyncio.wait_for(anext(listener), timeout=15)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            data = json.dumps({"code": code, "symbology": symbology})
-            yield f"event: scan\ndata: {data}\n\n".encode()
-        await listener.aclose()
-
+    queue = hub.subscribe()  # before the headers go out: see ScanHub.subscribe
     return StreamingResponse(
-        events(),
+        scans.scan_events(
+            hub,
+            queue,
+            disconnected=request.is_disconnected,
+            signed_in=lambda: run_in_threadpool(still_signed_in, request),
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        # Also when the client leaves before the body starts (the generator never runs).
+        background=BackgroundTask(hub.unsubscribe, queue),
     )
 
 
@@ -80,9 +73,9 @@ LabelId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/labels/{label_id}")
-def get_label(label_id: LabelId, uow: UowDep, actor: ActorDep) -> dict[str, Any]:
+def get_label(label_id: LabelId, uow: UowDep, actor: ActorDep, now: NowDep) -> dict[str, Any]:
     """A label as printed, with its print jobs (state, error) and the barcode it carries."""
-    label, jobs = labelling_service.get_label(uow, actor=actor, label_id=label_id)
+    label, jobs = labelling_service.get_label(uow, actor=actor, label_id=label_id, now=now)
     return {
         "id": label.id,
         "patient_id": str(label.patient_id),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -64,9 +65,13 @@ def scan(
     elif found.kind == ScanKind.NHS_NUMBER:
         with uow:
             patient = uow.session.scalar(select(Patient).where(Patient.nhs_number == found.value))
-            if patient is None:
-                raise NotFound("patient with that NHS number", "(scanned)")
-            patients_service.load_visible(uow.session, actor, patient.id)
+            try:
+                if patient is None:
+                    raise NotFound("patient with that NHS number", "(scanned)")
+                patients_service.load_visible(uow.session, actor, patient.id)
+            except NotFound:
+                # Another pharmacy's patient answers exactly as a number nobody holds.
+                raise NotFound("patient with that NHS number", "(scanned)") from None
         view = dosing_service.check(
             uow, actor=actor, patient_id=patient.id, today=today, policy=policy, now=now
         )
@@ -108,11 +113,17 @@ def scan(
     return result
 
 
+#: Seconds between SSE comments on an idle stream, so proxies keep the connection open.
+KEEP_ALIVE_SECONDS = 15.0
+
+ScanQueue = asyncio.Queue[tuple[str, str | None]]
+
+
 class ScanHub:
     """Fans serial-scanner codes out to the counter pages listening on the event stream."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[tuple[str, str | None]]] = set()
+        self._queues: set[ScanQueue] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -126,14 +137,49 @@ class ScanHub:
         for queue in queues:
             loop.call_soon_threadsafe(queue.put_nowait, (code, symbology))
 
-    async def listen(self) -> AsyncGenerator[tuple[str, str | None]]:
+    def subscribe(self) -> ScanQueue:
+        """A queue that receives every scan from now on; call from the event loop.
+
+        The stream subscribes before its response starts, so a scan read once the page sees
+        the stream open always reaches it. Pair with `unsubscribe`."""
         self._loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        queue: ScanQueue = asyncio.Queue()
         with self._lock:
             self._queues.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            with self._lock:
-                self._queues.discard(queue)
+        return queue
+
+    def unsubscribe(self, queue: ScanQueue) -> None:
+        """Stop delivering to `queue` (safe to call twice)."""
+        with self._lock:
+            self._queues.discard(queue)
+
+
+async def scan_events(
+    hub: ScanHub,
+    queue: ScanQueue,
+    *,
+    disconnected: Callable[[], Awaitable[bool]],
+    keep_alive: float = KEEP_ALIVE_SECONDS,
+    signed_in: Callable[[], Awaitable[bool]] | None = None,
+) -> AsyncIterator[bytes]:
+    """The Server-Sent Events body: one `scan` event per code, a comment while idle.
+
+    Waiting on the queue itself (not on a generator) matters: a timed-out wait must leave the
+    subscription intact, or the first idle spell would end the stream and lose later scans.
+    `signed_in` is asked on every pass: a stream never outlives its session (the account
+    disabled, the token expired, the web session idle), it ends with `signed_out`."""
+    try:
+        yield b": connected\n\n"
+        while not await disconnected():
+            if signed_in is not None and not await signed_in():
+                yield b"event: signed_out\ndata: {}\n\n"
+                break
+            try:
+                code, symbology = await asyncio.wait_for(queue.get(), timeout=keep_alive)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            data = json.dumps({"code": code, "symbology": symbology})
+            yield f"event: scan\ndata: {data}\n\n".encode()
+    finally:
+        hub.unsubscribe(queue)

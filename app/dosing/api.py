@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
+import logging
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -11,7 +12,11 @@ from pydantic import BaseModel, Field, model_validator
 
 from app import metrics
 from app.clock import local_date
+from app.config import Settings
+from app.db import UnitOfWork
+from app.dosing import corrections as dosing_corrections
 from app.dosing import reads as dosing_reads
+from app.dosing import records as dosing_records
 from app.dosing import service as dosing_service
 from app.households.models import BoxMethod
 from app.http import problems
@@ -19,6 +24,7 @@ from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, IsoDate, Note, Out, Paged
 from app.labelling import service as labelling_service
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
 
 
@@ -26,6 +32,19 @@ class ReasonRead(BaseModel):
     code: str
     message: str
     source: str | None = None
+
+
+class LastDoseRead(BaseModel):
+    taken_on: date | None = Field(description="None: not known, or new to treatment")
+    source: str | None = Field(
+        description="here | another_pharmacy | previous_pharmacy | prescriber | hospital | "
+        "custody | patient | induction; None when nothing is on record"
+    )
+    mode: str | None
+    days_without_dose: int = Field(
+        description="Consecutive days before today without a dose taken (any reason)"
+    )
+    text: str = Field(description="What the counter shows, e.g. 'last dose taken: …'")
 
 
 class DecisionRead(BaseModel):
@@ -39,6 +58,14 @@ class DecisionRead(BaseModel):
     dose_dates: list[date]
     blocks: list[ReasonRead]
     warnings: list[ReasonRead]
+    last_dose: LastDoseRead
+    needs_measuring_device: bool = Field(
+        description="A multi-day container of liquid goes home: record measuring_device"
+    )
+    daily_dose_mg: str | None = Field(
+        default=None, description="The prescribed dose for one day (show this first)"
+    )
+    daily_dose_ml: str | None = None
 
 
 class DueRead(DecisionRead):
@@ -80,6 +107,11 @@ class HandoverBody(In):
     acknowledged: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = []
     override: OverrideIn | None = None
     overrides: Annotated[list[OverrideIn], Field(max_length=2)] = []
+    measuring_device: bool = Field(
+        default=False,
+        description="A measuring device (oral syringe or measure) went with a multi-day "
+        "container of liquid; without it such a take-home is refused",
+    )
 
     @model_validator(mode="after")
     def _collector_details(self) -> HandoverBody:
@@ -115,7 +147,8 @@ class WithholdBody(In):
     patient_id: UUID
     date: IsoDate
     reason: Literal["intoxicated", "other"]
-    reason_text: Annotated[str, Field(max_length=1000)] = ""
+    # 480: the record keeps "<reason>: <text>" in 500 characters.
+    reason_text: Annotated[str, Field(max_length=480)] = ""
     children_present: Annotated[list[UUID], Field(max_length=20)] = []
 
     @model_validator(mode="after")
@@ -131,6 +164,123 @@ class WithheldRead(BaseModel):
     alerts: list[str]
 
 
+class ReassessBody(In):
+    patient_id: UUID
+    not_intoxicated: bool = Field(
+        description="The pharmacist's attestation that the patient is fit to take the dose now"
+    )
+    note: Annotated[str, Field(max_length=2000)]
+
+
+class LateDoseBody(In):
+    patient_id: UUID
+    date: IsoDate = Field(description="The day marked missed (today or yesterday)")
+    given_at: time = Field(description="When the patient swallowed the dose (UK time)")
+    reason: Annotated[str, Field(max_length=2000)] = Field(
+        description="Why the day was marked missed although the dose was taken"
+    )
+    not_intoxicated: bool = Field(
+        description="The pharmacist's attestation that the patient was fit to take the dose"
+    )
+
+
+class WrongPatientBody(In):
+    recorded_patient_id: UUID = Field(
+        description="The patient the supervised dose was recorded against, who did not take it"
+    )
+    taken_by_patient_id: UUID = Field(description="The patient who swallowed the dose")
+    date: IsoDate = Field(description="Today: the correction is made on the day")
+    reason: Annotated[str, Field(max_length=2000)] = Field(
+        description="How the dose came to be recorded against the wrong patient"
+    )
+    own_dose_given: bool = Field(
+        description="The pharmacist's attestation that the dose given was the second "
+        "patient's own prescribed dose (a dose measured for the first patient is a dispensing "
+        "incident, not a record to correct)"
+    )
+    not_intoxicated: bool = Field(
+        description="The pharmacist's attestation that the second patient was fit to take it"
+    )
+
+
+class DoseCorrectionRead(Out):
+    id: UUID
+    kind: str
+    patient_id: UUID
+    dose_date: IsoDate
+    from_state: str
+    to_state: str
+    given_at: datetime
+    reason: str
+    corrected_at: datetime
+    alerts_resolved: int = Field(
+        default=0, description="Alerts the corrected day's close had raised, now resolved"
+    )
+
+
+class WrongPatientRead(BaseModel):
+    removed: DoseCorrectionRead = Field(
+        description="The day of the patient it was recorded against, due again"
+    )
+    added: DoseCorrectionRead = Field(description="The day of the patient who took it")
+    unchecked_blocks: list[ReasonRead] = Field(
+        description="What the counter's checks for the patient who took the dose would have "
+        "refused; the prescriber and key worker are alerted when there is any"
+    )
+    alerts: list[str]
+
+
+class ReassessmentRead(Out):
+    id: UUID
+    patient_id: UUID
+    dose_date: IsoDate
+    withheld_at: datetime | None
+    withhold_reason: str | None
+    reassessed_at: datetime
+    note: str
+
+
+class LastDoseBody(In):
+    drug: Annotated[str, Field(max_length=32)] = "methadone"
+    taken_on: IsoDate | None = None
+    source: Literal[
+        "previous_pharmacy", "prescriber", "hospital", "custody", "patient", "induction"
+    ]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+class LastDoseRecordRead(Out):
+    id: UUID
+    patient_id: UUID
+    drug: str
+    taken_on: IsoDate | None
+    source: str
+    detail: str
+    recorded_at: datetime
+
+
+class AuthorisationBody(In):
+    dose_date: IsoDate
+    representative: Annotated[str, Field(min_length=1, max_length=200)]
+    directed_by: Annotated[str, Field(max_length=300)] = Field(
+        default="",
+        description="The prescriber and how the direction was given (a pharmacist must say; "
+        "a prescriber signed in may leave it empty)",
+    )
+    note: Note = ""
+
+
+class AuthorisationRead(Out):
+    id: UUID
+    prescription_id: UUID
+    patient_id: UUID
+    dose_date: IsoDate
+    representative: str
+    directed_by: str
+    note: str
+    recorded_at: datetime
+
+
 class CloseDayBody(In):
     date: IsoDate | None = None
 
@@ -140,6 +290,10 @@ class DayClosedRead(BaseModel):
     missed: int
     patients: int
     alerts_raised: int
+    anchored: bool = Field(
+        default=False,
+        description="The audit chain's heads were signed and written off the database",
+    )
 
 
 class BoxBody(In):
@@ -155,21 +309,6 @@ class BoxRead(Out):
     valid_until: IsoDate
     method: str
     note: str
-
-
-class AdherenceDay(BaseModel):
-    dose_date: IsoDate
-    collect_on: IsoDate
-    product: str
-    mode: str
-    dose_mg: str
-    state: str
-
-
-class AdherenceRead(BaseModel):
-    patient_id: UUID
-    days: list[AdherenceDay]
-    summary: dict[str, Any]
 
 
 @router.get("/counter/due", response_model=Paged[DueRead])
@@ -254,6 +393,7 @@ def handover(
             intoxicated=body.intoxicated,
             acknowledged=frozenset(body.acknowledged),
             overrides=overrides,
+            measuring_device=body.measuring_device,
         ),
         today=local_date(now, settings.timezone),
         policy=settings.policy,
@@ -291,6 +431,152 @@ def withhold(
     )
 
 
+@router.post(
+    "/counter/reassess",
+    status_code=201,
+    response_model=ReassessmentRead,
+    responses={409: {"description": "nothing_withheld_today"}},
+)
+def reassess(
+    body: ReassessBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
+    """A pharmacist reassessed a patient whose dose was withheld earlier today and found them
+    fit: today's dose may then be handed over. The withhold stays in the record."""
+    return dosing_records.reassess(
+        uow,
+        actor=actor,
+        patient_id=body.patient_id,
+        not_intoxicated=body.not_intoxicated,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
+
+
+@router.post(
+    "/counter/late-doses",
+    status_code=201,
+    response_model=DoseCorrectionRead,
+    responses={409: {"description": "nothing_to_correct"}},
+)
+def record_late_dose(
+    body: LateDoseBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
+    """Correct a day close of day marked missed: the patient came late that evening and
+    swallowed the dose under supervision. The day becomes supervised (with the correction
+    kept), the CD register gets its line dated that day, and the alerts its close raised are
+    resolved. A pharmacist, until the end of the next day."""
+    corrected = dosing_corrections.record_late_dose(
+        uow,
+        actor=actor,
+        late=dosing_corrections.LateDose(
+            patient_id=body.patient_id,
+            day=body.date,
+            given_at=body.given_at,
+            reason=body.reason,
+            not_intoxicated=body.not_intoxicated,
+        ),
+        today=local_date(now, settings.timezone),
+        now=now,
+        timezone=settings.timezone,
+        policy=settings.policy,
+    )
+    return DoseCorrectionRead.model_validate(corrected.correction).model_copy(
+        update={"alerts_resolved": corrected.alerts_resolved}
+    )
+
+
+@router.post(
+    "/counter/wrong-patient-doses",
+    status_code=201,
+    response_model=WrongPatientRead,
+    responses={409: {"description": "nothing_to_correct"}},
+)
+def record_wrong_patient(
+    body: WrongPatientBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
+    """Correct a supervised dose recorded against the wrong patient, on the day: the first
+    patient's day is due again (their register line corrected), the second's is supervised
+    (with its own register line). The counter's checks run for the second patient; if they
+    would have refused the dose, the prescriber and key worker are alerted. A pharmacist."""
+    moved = dosing_corrections.record_wrong_patient(
+        uow,
+        actor=actor,
+        wrong=dosing_corrections.WrongPatient(
+            recorded_patient_id=body.recorded_patient_id,
+            taken_by_patient_id=body.taken_by_patient_id,
+            day=body.date,
+            reason=body.reason,
+            own_dose_given=body.own_dose_given,
+            not_intoxicated=body.not_intoxicated,
+        ),
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+    return WrongPatientRead(
+        removed=DoseCorrectionRead.model_validate(moved.removed),
+        added=DoseCorrectionRead.model_validate(moved.added),
+        unchecked_blocks=[ReasonRead(**b) for b in moved.unchecked_blocks],
+        alerts=moved.alerts,
+    )
+
+
+@router.post(
+    "/patients/{patient_id}/last-doses", status_code=201, response_model=LastDoseRecordRead
+)
+def record_last_dose(
+    patient_id: UUID,
+    body: LastDoseBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """When the patient last took a dose before this pharmacy's record (or that they are new
+    to treatment), and who says so: the counter counts days without a dose from it."""
+    return dosing_records.record_last_dose(
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        drug=body.drug,
+        taken_on=body.taken_on,
+        source=body.source,
+        detail=body.detail,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
+
+
+@router.post(
+    "/prescriptions/{prescription_id}/representative-authorisations",
+    status_code=201,
+    response_model=AuthorisationRead,
+    responses={409: {"description": "not_a_supervised_day"}},
+)
+def authorise_representative(
+    prescription_id: UUID,
+    body: AuthorisationBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """The prescriber's direction that a representative may collect a supervised day's dose:
+    that day becomes a take-home, and every record says so."""
+    return dosing_records.authorise_representative(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        dose_date=body.dose_date,
+        representative=body.representative,
+        directed_by=body.directed_by,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
+
+
 @router.post("/pharmacies/{pharmacy_id}/close-day", response_model=DayClosedRead)
 def close_day(
     pharmacy_id: UUID,
@@ -311,12 +597,34 @@ def close_day(
         policy=settings.policy,
         now=now,
     )
+    anchored = _anchor_the_day(uow, settings, now)
     return DayClosedRead(
         date=closed.date,
         missed=closed.missed,
         patients=closed.patients,
         alerts_raised=closed.alerts,
+        anchored=anchored,
     )
+
+
+def _anchor_the_day(uow: UnitOfWork, settings: Settings, now: datetime) -> bool:
+    """The day's record is anchored as it closes, as `dosekeeper close-day` does: the audit
+    chain's heads, signed with the audit key, appended to a file off the database. The day is
+    closed all the same when the folder cannot be written; the log says why."""
+    from app import backups  # the operations module, only when a day closes
+
+    try:
+        with uow:
+            backups.anchor(
+                uow.session,
+                settings.anchor_dir,
+                key=settings.audit_key.get_secret_value(),
+                now=now,
+            )
+    except OSError as exc:
+        logger.warning("close-day: could not anchor the audit chain: %s", exc)
+        return False
+    return True
 
 
 @router.post("/patients/{patient_id}/box-confirmations", status_code=201, response_model=BoxRead)
@@ -340,23 +648,3 @@ def record_box(
         policy=settings.policy,
         now=now,
     )
-
-
-@router.get("/patients/{patient_id}/adherence", response_model=AdherenceRead)
-def adherence(
-    patient_id: UUID,
-    uow: UowDep,
-    actor: ActorDep,
-    now: NowDep,
-    settings: SettingsDep,
-    start: Annotated[IsoDate | None, Query(alias="from")] = None,
-    end: Annotated[IsoDate | None, Query(alias="to")] = None,
-) -> object:
-    """Per-day states and a summary (attendance, missed, withheld, longest missed streak)."""
-    today = local_date(now, settings.timezone)
-    end = end or today
-    start = start or date.fromordinal(end.toordinal() - 27)
-    result = dosing_reads.adherence(
-        uow, actor=actor, patient_id=patient_id, start=start, end=end, now=now
-    )
-    return {"patient_id": result.patient_id, "days": result.days, "summary": result.summary}

@@ -12,21 +12,31 @@ from typing import NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import kit
 from app.auth.models import User
 from app.config import PolicySettings
 from app.dosing import rules
-from app.dosing.models import DoseState, InstalmentDay, Release
+from app.dosing.models import (
+    TAKEN_STATES,
+    DoseState,
+    InstalmentDay,
+    LastDoseRecord,
+    Reassessment,
+    Release,
+    RepresentativeAuthorisation,
+)
 from app.households.models import BoxConfirmation, Child, Household
 from app.households.service import age_on, lives_there
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status
+from app.prescriptions.products import PRODUCTS
 
-# A missed streak longer than this is reported as this: the counter is blocked long before.
+# How far back the counter looks for the last missed collection it names (a lapse this long
+# has blocked the counter long before).
 STREAK_HORIZON = 31
 LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
 
@@ -40,6 +50,7 @@ def counter_policy(policy: PolicySettings) -> rules.CounterPolicy:
         household_methadone_mg=Decimal(policy.household_methadone_mg),
         high_dose_mg=Decimal(policy.high_dose_mg),
         prescription_ending_days=policy.prescription_ending_days,
+        young_child_age_years=policy.young_child_age_years,
     )
 
 
@@ -125,23 +136,46 @@ def _has_successor(live: Sequence[Prescription], current: Prescription, today: d
     )
 
 
-def missed_streaks(
-    session: Session, pairs: Iterable[tuple[UUID, str]], *, through: date
-) -> dict[tuple[UUID, str], int]:
-    """Consecutive missed dose days up to and including `through`, across prescriptions, for
-    many (patient, product) pairs in a few set-based queries.
+class Lapse(NamedTuple):
+    """How long a patient has gone without a dose, and the last dose they are known to have
+    taken (None: nothing on record here or elsewhere)."""
 
-    A prescriber's release resets the count: days missed before the release date do not count.
-    A day with no instalment at all (a gap between prescriptions) ends the run.
+    days: int
+    last_dose: rules.LastDose | None
 
-    End of day asks this for every patient it marked missed; one query per patient would make
-    closing a large day scale with the number of patients rather than with the data.
+
+def drug_of(product: str) -> str:
+    """Tolerance belongs to the drug, not the strength: methadone 1 mg/mL and 10 mg/mL are one."""
+    known = PRODUCTS.get(product)
+    return known.drug if known else product
+
+
+def _products_of(drug: str) -> list[str]:
+    return sorted(code for code, known in PRODUCTS.items() if known.drug == drug) or [drug]
+
+
+def lapses(
+    session: Session,
+    pairs: Iterable[tuple[UUID, str]],
+    *,
+    through: date,
+    pharmacy_id: UUID | None = None,
+) -> dict[tuple[UUID, str], Lapse]:
+    """Days without a dose taken up to and including `through`, for many (patient, product)
+    pairs at once: the one count the counter's block and end of day's alerts both use.
+
+    The last dose taken here is an index walk back from `through` per patient (it stops at the
+    first dose taken, so its cost does not grow with years of history); the last dose taken
+    elsewhere is the latest `LastDoseRecord`; the prescriber's latest review restarts the count.
+    A dose taken at another pharmacy than `pharmacy_id` is reported as taken at another pharmacy.
     """
     wanted = set(pairs)
+    by_drug: dict[str, set[UUID]] = {}
+    for patient_id, product in wanted:
+        by_drug.setdefault(drug_of(product), set()).add(patient_id)
     patient_ids = sorted({patient_id for patient_id, _ in wanted})
-    horizon = through - timedelta(days=STREAK_HORIZON)
     released: dict[UUID, date] = {}
-    rows: dict[tuple[UUID, str], list[tuple[date, str]]] = {pair: [] for pair in wanted}
+    records: dict[tuple[UUID, str], LastDoseRecord] = {}
     for batch in kit.chunks(patient_ids):
         for patient_id, released_on in session.execute(
             select(Release.patient_id, func.max(Release.released_on))
@@ -149,43 +183,92 @@ def missed_streaks(
             .group_by(Release.patient_id)
         ):
             released[patient_id] = released_on
-        for patient_id, product, dose_date, state in session.execute(
-            select(
-                InstalmentDay.patient_id,
-                InstalmentDay.product,
-                InstalmentDay.dose_date,
-                InstalmentDay.state,
-            ).where(
-                InstalmentDay.patient_id.in_(batch),
-                InstalmentDay.dose_date <= through,
-                InstalmentDay.dose_date > horizon,
-            )
+        for record in session.scalars(
+            select(LastDoseRecord)
+            .where(LastDoseRecord.patient_id.in_(batch))
+            .order_by(LastDoseRecord.recorded_at, LastDoseRecord.id)
         ):
-            if (patient_id, product) in rows:
-                rows[(patient_id, product)].append((dose_date, state))
-    streaks = {}
-    for (patient_id, product), days in rows.items():
-        since = horizon
-        release = released.get(patient_id)
-        if release is not None and release > since:
-            since = release - timedelta(days=1)
-        streak = 0
-        expected = through
-        for dose_date, state in sorted(days, reverse=True):
-            if dose_date <= since:
-                break
-            if dose_date != expected or state != DoseState.MISSED:
-                break
-            streak += 1
-            expected -= timedelta(days=1)
-        streaks[(patient_id, product)] = streak
-    return streaks
+            records[(record.patient_id, record.drug)] = record  # the latest statement wins
+    taken: dict[tuple[UUID, str], tuple[date, str, UUID]] = {}
+    first: dict[tuple[UUID, str], date] = {}
+    for drug, ids in by_drug.items():
+        codes = _products_of(drug)
+        last_taken = (
+            select(InstalmentDay.id)
+            .where(
+                InstalmentDay.patient_id == Patient.id,
+                InstalmentDay.product.in_(codes),
+                InstalmentDay.dose_date <= through,
+                InstalmentDay.state.in_(TAKEN_STATES),
+            )
+            .order_by(InstalmentDay.dose_date.desc())
+            .limit(1)
+            .correlate(Patient)
+            .scalar_subquery()
+        )
+        first_day = (
+            select(InstalmentDay.dose_date)
+            .where(InstalmentDay.patient_id == Patient.id, InstalmentDay.product.in_(codes))
+            .order_by(InstalmentDay.dose_date)
+            .limit(1)
+            .correlate(Patient)
+            .scalar_subquery()
+        )
+        row_ids: list[UUID] = []
+        for batch in kit.chunks(sorted(ids)):
+            for patient_id, row_id, first_on in session.execute(
+                select(Patient.id, last_taken, first_day).where(Patient.id.in_(batch))
+            ):
+                if row_id is not None:
+                    row_ids.append(row_id)
+                if first_on is not None:
+                    first[(patient_id, drug)] = first_on
+        for batch in kit.chunks(row_ids):
+            for patient_id, dose_date, mode, at_pharmacy in session.execute(
+                select(
+                    InstalmentDay.patient_id,
+                    InstalmentDay.dose_date,
+                    InstalmentDay.mode,
+                    InstalmentDay.pharmacy_id,
+                ).where(InstalmentDay.id.in_(batch))
+            ):
+                taken[(patient_id, drug)] = (dose_date, mode, at_pharmacy)
+    found: dict[tuple[UUID, str], Lapse] = {}
+    for patient_id, product in wanted:
+        key = (patient_id, drug_of(product))
+        last = _last_dose(taken.get(key), records.get(key), pharmacy_id)
+        days = rules.days_without_dose(
+            last_taken_on=last.taken_on if last is not None else None,
+            released_on=released.get(patient_id),
+            first_day=first.get(key),
+            through=through,
+        )
+        found[(patient_id, product)] = Lapse(days, last)
+    return found
+
+
+def _last_dose(
+    here: tuple[date, str, UUID] | None,
+    record: LastDoseRecord | None,
+    pharmacy_id: UUID | None,
+) -> rules.LastDose | None:
+    """The later of the last dose taken here and the one recorded as taken elsewhere."""
+    recorded = record
+    if here is not None:
+        dose_date, mode, at_pharmacy = here
+        if recorded is None or recorded.taken_on is None or dose_date >= recorded.taken_on:
+            source = "here" if pharmacy_id in (None, at_pharmacy) else "another_pharmacy"
+            return rules.LastDose(dose_date, source, mode)  # type: ignore[arg-type]
+    if recorded is None:
+        return None
+    return rules.LastDose(recorded.taken_on, recorded.source)  # type: ignore[arg-type]
 
 
 def children_facts(children: Iterable[Child], today: date) -> tuple[rules.ChildFacts, ...]:
     return tuple(
         rules.ChildFacts(
-            age_years=age_on(c.date_of_birth, today),
+            # An unborn child counts as a newborn living there (pre-birth plans included).
+            age_years=0 if c.unborn else max(0, age_on(c.date_of_birth, today)),
             protection_status=c.protection_status,  # type: ignore[arg-type]
         )
         for c in children
@@ -265,26 +348,81 @@ def household_facts_by_patient(
             children_confirmed_on=households[p.household_id].children_confirmed_on,
             box_valid_until=boxes.get(p.id),
             methadone_at_home_mg=at_home.get(p.household_id, Decimal(0)),
+            children_changed_since_confirmed=_changed_since_confirmed(households[p.household_id]),
         )
         for p in patients
         if p.household_id
     }
 
 
+def collectable_on(today: date) -> ColumnElement[bool]:
+    """The instalment days handed over (or to be) on `today`: those scheduled today, and,
+    under the Home Office "missed remaining" wording, the days still due of an instalment whose
+    collection day was missed (never a day already past)."""
+    return or_(
+        InstalmentDay.collect_on == today,
+        and_(
+            InstalmentDay.remaining_collectable.is_(True),
+            InstalmentDay.state == DoseState.DUE,
+            InstalmentDay.collect_on < today,
+            InstalmentDay.dose_date >= today,
+        ),
+    )
+
+
+def _changed_since_confirmed(household: Household) -> bool:
+    changed, confirmed = household.children_changed_at, household.children_confirmed_at
+    return changed is not None and (confirmed is None or confirmed < changed)
+
+
 def _rows_today(
     session: Session, wanted: Iterable[tuple[UUID, str]], today: date
 ) -> dict[tuple[UUID, str], list[InstalmentDay]]:
-    """Each (patient, product)'s instalments to collect today, in dose-date order."""
+    """Each (patient, product)'s instalments to collect today (`collectable_on`), in
+    dose-date order."""
     pairs = set(wanted)
     found: dict[tuple[UUID, str], list[InstalmentDay]] = {pair: [] for pair in pairs}
     for batch in kit.chunks(sorted({pid for pid, _ in pairs})):
         for row in session.scalars(
             select(InstalmentDay)
-            .where(InstalmentDay.patient_id.in_(batch), InstalmentDay.collect_on == today)
+            .where(InstalmentDay.patient_id.in_(batch), collectable_on(today))
             .order_by(InstalmentDay.dose_date)
         ):
             if (row.patient_id, row.product) in found:
                 found[(row.patient_id, row.product)].append(row)
+    return found
+
+
+def _reassessed_today(session: Session, patient_ids: Sequence[UUID], today: date) -> set[UUID]:
+    """Patients a pharmacist has reassessed today after withholding today's dose."""
+    found: set[UUID] = set()
+    for batch in kit.chunks(patient_ids):
+        found |= set(
+            session.scalars(
+                select(Reassessment.patient_id).where(
+                    Reassessment.patient_id.in_(batch), Reassessment.dose_date == today
+                )
+            )
+        )
+    return found
+
+
+def authorisations_today(
+    session: Session, patient_ids: Sequence[UUID], today: date
+) -> dict[UUID, RepresentativeAuthorisation]:
+    """The prescriber's direction, where there is one, that a representative may collect
+    today's supervised dose (the latest recorded, per patient)."""
+    found: dict[UUID, RepresentativeAuthorisation] = {}
+    for batch in kit.chunks(patient_ids):
+        for authorisation in session.scalars(
+            select(RepresentativeAuthorisation)
+            .where(
+                RepresentativeAuthorisation.patient_id.in_(batch),
+                RepresentativeAuthorisation.dose_date == today,
+            )
+            .order_by(RepresentativeAuthorisation.recorded_at)
+        ):
+            found[authorisation.patient_id] = authorisation
     return found
 
 
@@ -300,7 +438,11 @@ def _recorder_names(session: Session, rows: Sequence[InstalmentDay]) -> dict[UUI
 
 
 def _rule_days(
-    rows: Sequence[InstalmentDay], names: Mapping[UUID, str], timezone: str | None
+    rows: Sequence[InstalmentDay],
+    names: Mapping[UUID, str],
+    timezone: str | None,
+    *,
+    reassessed: bool = False,
 ) -> tuple[rules.InstalmentDay, ...]:
     zone = ZoneInfo(timezone) if timezone else None
     return tuple(
@@ -314,6 +456,8 @@ def _rule_days(
             if r.recorded_by_id
             else ("end of day" if r.state == DoseState.MISSED else None),
             recorded_at=r.recorded_at.astimezone(zone) if zone and r.recorded_at else r.recorded_at,
+            reassessed=reassessed and r.state == DoseState.WITHHELD and r.reassessment_id is None,
+            reason=r.reason if r.state == DoseState.WITHHELD else None,
         )
         for r in rows
     )
@@ -387,6 +531,11 @@ def _collections_around(
     return found
 
 
+def _measured_liquid(product: str) -> bool:
+    known = PRODUCTS.get(product)
+    return known is not None and known.unit == "mL"
+
+
 class Gathered(NamedTuple):
     facts: rules.CounterFacts
     prescription: Prescription | None
@@ -401,6 +550,8 @@ def gather_many(
     today: date,
     counter_pharmacy_id: UUID | None,
     intoxicated: bool,
+    collector: str = "patient",
+    measuring_device: bool | None = None,
 ) -> dict[UUID, Gathered]:
     """Everything `rules.decide` needs about each patient at the counter today, in a dozen
     queries however many patients there are (a whole due list).
@@ -416,8 +567,12 @@ def gather_many(
         pairs |= {(pid, product) for pid in ids if pid not in current}
     rows = _rows_today(session, pairs, today)
     previous = _previous_doses(session, current, today)
-    streaks = missed_streaks(session, pairs, through=today - timedelta(days=1))
+    lapsed = lapses(
+        session, pairs, through=today - timedelta(days=1), pharmacy_id=counter_pharmacy_id
+    )
     around = _collections_around(session, pairs, today)
+    reassessed = _reassessed_today(session, ids, today)
+    authorised = authorisations_today(session, ids, today)
     households = household_facts_by_patient(session, patients, today)
     counters = {counter_pharmacy_id or p.pharmacy_id for p in patients}
     zones = {
@@ -441,19 +596,32 @@ def gather_many(
                 previous_daily_dose_mg=previous.get(pair),
                 pharmacy_id=str(rx.pharmacy_id),
                 has_successor=_has_successor(live.get(patient.id, []), rx, today),
+                consult_after_3_missed=rx.wording_consult_after_3_missed,
+                separate_containers=rx.wording_separate_containers,
+                measured_liquid=_measured_liquid(rx.product),
             )
         next_collect, last_missed = around.get(pair, (None, None)) if rx and pair else (None, None)
         counter_id = counter_pharmacy_id or patient.pharmacy_id
+        lapse = lapsed.get(pair) if rx and pair else None
         facts = rules.CounterFacts(
             today=today,
             counter_pharmacy_id=str(counter_id),
             prescription=facts_rx,
-            instalments=_rule_days(today_rows, names, zones.get(counter_id)),
+            instalments=_rule_days(
+                today_rows,
+                names,
+                zones.get(counter_id),
+                reassessed=patient.id in reassessed,
+            ),
             next_collect_on=next_collect,
             last_missed_collect_on=last_missed,
-            missed_streak=streaks.get(pair, 0) if rx and pair else 0,
+            days_without_dose=lapse.days if lapse else 0,
             household=households.get(patient.id),
             intoxicated=intoxicated,
+            last_dose=lapse.last_dose if lapse else None,
+            collector=collector,
+            representative_authorised=patient.id in authorised,
+            measuring_device=measuring_device,
         )
         gathered[patient.id] = Gathered(facts, rx, today_rows)
     return gathered

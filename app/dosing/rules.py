@@ -27,13 +27,28 @@ Choices made where the rules are silent (each is pinned by a test):
   supervised dose does not change what is at home (the household rule alerts on that).
 - `allowed` means "no block": warnings still need acknowledging, which `Decision.refusal()`
   checks at handover time.
+- Loss of tolerance is counted in days on which no dose was taken (`days_without_dose`), from
+  the last dose taken (here, or elsewhere as recorded) or the prescriber's last review,
+  whichever is later: missed, withheld, not dispensed, a gap between prescriptions, all count.
+  A patient with no dose on record anywhere is `last_dose_unknown` until somebody records when
+  they last took it (or that they are new to treatment).
+- A supervised dose is swallowed by the patient at the counter, so it can never go to a
+  representative or a healthcare professional (`supervised_needs_patient`). Only the
+  prescriber's recorded direction lets a representative collect that day's dose, and then it
+  is a take-home for every check and every record.
+- A multi-day container of a liquid needs a measuring device at home; a take-home handed over
+  without one recorded is refused (`measuring_device_not_recorded`). Daily containers (the
+  "separate containers" wording) are drunk whole and need none.
+- Any take-home into a household where a child under 5 (setting) lives is a warning however
+  small (`young_child_take_home`); `household_methadone_high` is about accumulation, and only
+  where a child under the age setting lives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -50,8 +65,12 @@ __all__ = [
     "InstalmentDay",
     "PrescriptionFacts",
     "Reason",
+    "LastDose",
     "decide",
+    "days_without_dose",
+    "describe_last_dose",
     "household_methadone_at_home",
+    "threshold_for",
 ]
 
 Mode = Literal["supervised", "take_home"]
@@ -76,7 +95,12 @@ class Code(StrEnum):
     NO_LOCKABLE_BOX = "no_lockable_box"
     CHILDREN_NOT_CONFIRMED = "children_not_confirmed"
     NO_PRESCRIPTION = "no_prescription"
+    SUPERVISED_NEEDS_PATIENT = "supervised_needs_patient"
+    WITHHELD_TODAY = "withheld_today"
+    LAST_DOSE_UNKNOWN = "last_dose_unknown"
+    MEASURING_DEVICE_NOT_RECORDED = "measuring_device_not_recorded"
     # Warnings
+    YOUNG_CHILD_TAKE_HOME = "young_child_take_home"
     HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
     DOSE_CHANGED = "dose_changed"
     PRESCRIPTION_ENDING = "prescription_ending"
@@ -95,6 +119,10 @@ BLOCKS: frozenset[Code] = frozenset(
         Code.NO_LOCKABLE_BOX,
         Code.CHILDREN_NOT_CONFIRMED,
         Code.NO_PRESCRIPTION,
+        Code.SUPERVISED_NEEDS_PATIENT,
+        Code.WITHHELD_TODAY,
+        Code.LAST_DOSE_UNKNOWN,
+        Code.MEASURING_DEVICE_NOT_RECORDED,
     }
 )
 WARNINGS: frozenset[Code] = frozenset(Code) - BLOCKS
@@ -125,15 +153,26 @@ class CounterPolicy:
     # Informational here: the caller computes HouseholdFacts.box_valid_until from it.
     box_validity_days: int = 90
     children_confirmation_days: int = 28
-    household_methadone_mg: Decimal = Decimal(300)
+    # Accumulated take-home methadone at home (see docs/decisions.md for the default).
+    household_methadone_mg: Decimal = Decimal(100)
     high_dose_mg: Decimal = Decimal(100)
     prescription_ending_days: int = 2
+    # Any take-home into a household with a child younger than this is a warning.
+    young_child_age_years: int = 5
 
     def __post_init__(self) -> None:
         # A threshold of 0 would block every patient, so a bad setting fails loudly instead.
         if self.missed_threshold < 1:
             raise ValueError("missed_threshold must be at least 1")
-        if min(self.child_age_years, self.box_validity_days, self.children_confirmation_days) < 1:
+        if (
+            min(
+                self.child_age_years,
+                self.box_validity_days,
+                self.children_confirmation_days,
+                self.young_child_age_years,
+            )
+            < 1
+        ):
             raise ValueError("ages and validity periods must be at least 1")
         if self.prescription_ending_days < 0:
             raise ValueError("prescription_ending_days must not be negative")
@@ -150,6 +189,9 @@ class InstalmentDay:
     state: DoseState
     recorded_by: str | None = None  # display name or username, shown in already_recorded
     recorded_at: datetime | None = None  # shown as given: pass local time for the counter
+    # Withheld earlier today, then a pharmacist recorded a reassessment: it may be supplied.
+    reassessed: bool = False
+    reason: str | None = None  # why it was withheld, shown in withheld_today
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +203,12 @@ class PrescriptionFacts:
     previous_daily_dose_mg: Decimal | None  # the dose of the patient's last supplied dose
     pharmacy_id: str  # the patient's nominated pharmacy
     has_successor: bool  # a later prescription has been received
+    # Home Office wording 3 ("Consult the prescriber if 3 or more consecutive days..."): the
+    # threshold is the prescriber's direction and no local setting may raise it above 3.
+    consult_after_3_missed: bool = False
+    separate_containers: bool = False  # "Dispense daily doses in separate containers."
+    # A liquid measured out by the patient at home from a multi-day container.
+    measured_liquid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +225,29 @@ class HouseholdFacts:
     # Take-home mg already at home across the household, not yet due to be taken
     # (see household_methadone_at_home).
     methadone_at_home_mg: Decimal
+    # A child was added, born or moved since the children were last confirmed.
+    children_changed_since_confirmed: bool = False
+
+
+LastDoseSource = Literal[
+    "here",
+    "another_pharmacy",
+    "previous_pharmacy",
+    "prescriber",
+    "hospital",
+    "custody",
+    "patient",
+    "induction",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LastDose:
+    """The last dose the patient is known to have taken before today, and who says so."""
+
+    taken_on: date | None  # None only for "induction": new to treatment, never taken
+    source: LastDoseSource
+    mode: Mode | None = None  # how it was taken, when it was taken here
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +260,19 @@ class CounterFacts:
     instalments: tuple[InstalmentDay, ...]
     next_collect_on: date | None  # the next collection date after today
     last_missed_collect_on: date | None
-    # Consecutive missed dose days immediately before today, across prescription boundaries,
-    # reset by a prescriber's release.
-    missed_streak: int
+    # Consecutive days immediately before today on which no dose was taken, whatever the
+    # reason, across prescription boundaries: counted from the later of the last dose taken
+    # and the prescriber's last review.
+    days_without_dose: int
     household: HouseholdFacts | None  # None: no household on record
     intoxicated: bool  # the pharmacist's attestation
+    # None: no dose is on record here and nobody has recorded one taken elsewhere.
+    last_dose: LastDose | None = None
+    collector: str = "patient"  # patient | representative | hcp (a check assumes the patient)
+    # The prescriber directed that a representative may collect today's supervised dose.
+    representative_authorised: bool = False
+    # Whether a measuring device goes with the take-home; None at a check (not asked yet).
+    measuring_device: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +285,8 @@ class Decision:
     dose_dates: tuple[date, ...]
     blocks: tuple[Reason, ...]
     warnings: tuple[Reason, ...]
+    # A multi-day container of a liquid goes home: record the measuring device supplied.
+    needs_measuring_device: bool = False
 
     def refusal(
         self,
@@ -249,7 +330,10 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
     today = facts.today
     rx = facts.prescription
     days = tuple(sorted(facts.instalments, key=lambda day: day.dose_date))
-    going_home = [day for day in days if _goes_home(day, today)]
+    pending = [day for day in days if _pending(day)]
+    # Every reason that applies is listed, so the household checks look at everything dated to
+    # go home today, recorded or not; the measuring device is about what is still to go.
+    going_home = [day for day in days if _goes_home(day, facts)]
     take_home_mg = sum((day.dose_mg for day in going_home), Decimal(0))
     reasons: list[Reason] = []
 
@@ -265,7 +349,10 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
     else:
         reasons += _prescription_reasons(facts, rx, days)
 
-    recorded = [day for day in days if day.state in FINAL_STATES]
+    withheld = [day for day in days if day.state == "withheld" and not day.reassessed]
+    if withheld:
+        reasons.append(_withheld_today(withheld, today))
+    recorded = [day for day in days if day.state in FINAL_STATES and day.state != "withheld"]
     if recorded:
         reasons.append(
             Reason(
@@ -276,13 +363,42 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
                 "One dose per patient per medicine per day (DESIGN §1.3)",
             )
         )
-    if facts.missed_streak >= policy.missed_threshold:
+    threshold = _threshold(rx, policy)
+    if facts.days_without_dose >= threshold:
         reasons.append(
             Reason(
                 Code.MISSED_THRESHOLD_REACHED,
-                f"{facts.missed_streak} consecutive days missed — no supply until the "
-                "prescriber reviews; contact the prescriber, who records the review to release.",
+                f"{facts.days_without_dose} consecutive days without a dose taken "
+                f"({describe_last_dose(facts.last_dose, today)}) — no supply until the "
+                "prescriber reviews (tolerance may be lost); contact the prescriber, who records "
+                "the review to release.",
                 "Home Office wording 3; NI Formulary 4.10.1; local service specs",
+            )
+        )
+    if rx is not None and facts.last_dose is None and pending:
+        reasons.append(
+            Reason(
+                Code.LAST_DOSE_UNKNOWN,
+                "No dose is on record for this patient here and nobody has recorded when they "
+                "last took one elsewhere — ask (the patient, the prescriber or the previous "
+                "pharmacy) and record the last dose taken, or that the patient is new to "
+                "treatment, before supplying.",
+                "Loss of tolerance (DESIGN §3); domain-rules §2.3, §2.5",
+            )
+        )
+    if (
+        _supervised_today(pending, today)
+        and facts.collector != "patient"
+        and not facts.representative_authorised
+    ):
+        reasons.append(
+            Reason(
+                Code.SUPERVISED_NEEDS_PATIENT,
+                "Today's dose is to be supervised: the patient must swallow it here, so it "
+                f"cannot be given to {_COLLECTORS.get(facts.collector, 'someone else')}. "
+                "Only the prescriber can direct that a representative collects it (it then "
+                "goes home as a take-home).",
+                "Instalment direction (supervised consumption); domain-rules §2.2",
             )
         )
     if facts.intoxicated:
@@ -294,24 +410,93 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
                 "Local service specs (Derbyshire, St Helens): no dose when intoxicated",
             )
         )
+    needs_device = _needs_measuring_device(rx, [day for day in pending if _goes_home(day, facts)])
     if going_home:
         reasons += _household_reasons(facts.household, today, policy)
         reasons += _methadone_at_home_reasons(facts.household, take_home_mg, policy)
+        if needs_device and facts.measuring_device is False:
+            reasons.append(
+                Reason(
+                    Code.MEASURING_DEVICE_NOT_RECORDED,
+                    f"{len(going_home)} days go home in one bottle: the patient must measure each "
+                    "day's dose, so supply a measuring device (oral syringe or measure) and "
+                    "record it.",
+                    "Safe measurement of take-home liquids (MHRA; local SOPs)",
+                )
+            )
 
     if rx is not None:
-        reasons += _prescription_warnings(rx, days, today, policy)
+        reasons += _prescription_warnings(rx, pending, today, policy)
 
     reasons.sort(key=lambda reason: _ORDER[reason.code])
     blocks = tuple(reason for reason in reasons if reason.code in BLOCKS)
     warnings = tuple(reason for reason in reasons if reason.code in WARNINGS)
     return Decision(
         allowed=not blocks,
-        mode=_mode(days, today),
+        mode=_mode(pending or list(days), facts),
         dose_mg=sum((day.dose_mg for day in days), Decimal(0)),
         dose_dates=tuple(day.dose_date for day in days),
         blocks=blocks,
         warnings=warnings,
+        needs_measuring_device=needs_device,
     )
+
+
+def days_without_dose(
+    *, last_taken_on: date | None, released_on: date | None, first_day: date | None, through: date
+) -> int:
+    """Count the consecutive days up to and including `through` on which no dose was taken.
+
+    The run starts the day after the last dose taken (`last_taken_on`), or, for a patient who
+    has never taken one (new to treatment), on the first day of their treatment here
+    (`first_day`). A prescriber's review on `released_on` restarts the count that day. Every
+    day in the run counts, whatever the reason no dose was taken: missed, withheld, not
+    dispensed, or no prescription at all.
+    """
+    starts = []
+    if last_taken_on is not None:
+        starts.append(last_taken_on + timedelta(days=1))
+    elif first_day is not None:
+        starts.append(first_day)
+    else:
+        return 0
+    if released_on is not None:
+        starts.append(released_on)
+    return max(0, (through - max(starts)).days + 1)
+
+
+def threshold_for(consult_after_3_missed: bool, policy_threshold: int) -> int:
+    """The number of days without a dose that stops supply: the local setting, but never more
+    than 3 when the prescription carries Home Office wording 3 (the prescriber's direction)."""
+    return min(policy_threshold, 3) if consult_after_3_missed else policy_threshold
+
+
+_LAST_DOSE_WHERE: Mapping[str, str] = MappingProxyType(
+    {
+        "here": "here",
+        "another_pharmacy": "at another pharmacy",
+        "previous_pharmacy": "at the previous pharmacy (recorded)",
+        "prescriber": "as confirmed by the prescriber",
+        "hospital": "in hospital (recorded)",
+        "custody": "in custody (recorded)",
+        "patient": "as the patient says (not confirmed)",
+    }
+)
+
+
+def describe_last_dose(last: LastDose | None, today: date) -> str:
+    """ "last dose taken: Mon 30 Nov 2026 (3 days ago), supervised here" — what the counter
+    always shows, so nobody has to work out a lapse from the calendar."""
+    if last is None:
+        return "last dose taken: not known"
+    if last.taken_on is None:
+        return "last dose taken: none — new to treatment"
+    ago = (today - last.taken_on).days
+    when = {0: "today", 1: "yesterday"}.get(ago, f"{ago} days ago")
+    how = ""
+    if last.mode is not None:
+        how = "supervised " if last.mode == "supervised" else "take-home "
+    return f"last dose taken: {_day(last.taken_on)} ({when}), {how}{_LAST_DOSE_WHERE[last.source]}"
 
 
 def household_methadone_at_home(
@@ -389,7 +574,7 @@ def _not_active(rx: PrescriptionFacts) -> Reason:
 
 def _not_due(facts: CounterFacts) -> Reason:
     sentences = ["Nothing is due for collection today."]
-    if facts.missed_streak > 0 and facts.last_missed_collect_on is not None:
+    if facts.days_without_dose > 0 and facts.last_missed_collect_on is not None:
         sentences.append(
             f"The collection on {_day(facts.last_missed_collect_on)} was missed and cannot be "
             "supplied later."
@@ -441,9 +626,12 @@ def _household_reasons(
         )
     confirmed = household.children_confirmed_on
     stale = confirmed is None or (today - confirmed).days > policy.children_confirmation_days
-    if household.children and stale:
+    changed = household.children_changed_since_confirmed
+    if (household.children and stale) or changed:
         when = (
-            f"were last confirmed on {_day(confirmed)}, more than "
+            "changed (a child added, born or moved) since they were last confirmed"
+            if changed and not stale
+            else f"were last confirmed on {_day(confirmed)}, more than "
             f"{policy.children_confirmation_days} days ago"
             if confirmed is not None
             else "have never been confirmed"
@@ -462,11 +650,25 @@ def _household_reasons(
 def _methadone_at_home_reasons(
     household: HouseholdFacts | None, take_home_mg: Decimal, policy: CounterPolicy
 ) -> list[Reason]:
-    at_home = household.methadone_at_home_mg if household is not None else Decimal(0)
+    if household is None:
+        return []  # unknown household: children_not_confirmed blocks already
+    reasons: list[Reason] = []
+    if any(child.age_years < policy.young_child_age_years for child in household.children):
+        reasons.append(
+            Reason(
+                Code.YOUNG_CHILD_TAKE_HOME,
+                f"A child under {policy.young_child_age_years} lives in the household: less than "
+                "10 mL of methadone can kill a small child. Remind the patient to lock every "
+                "dose away out of sight, in the lockable box, and never to decant it.",
+                "TIAFT 1998; BMJ 1994;308:1335; serious case reviews (Adfam 2014)",
+            )
+        )
+    at_home = household.methadone_at_home_mg
     total = at_home + take_home_mg
-    if total <= policy.household_methadone_mg:
-        return []
-    return [
+    young = [child for child in household.children if child.age_years < policy.child_age_years]
+    if total <= policy.household_methadone_mg or not young:
+        return reasons
+    return reasons + [
         Reason(
             Code.HOUSEHOLD_METHADONE_HIGH,
             f"This take-home brings the methadone at home across the household to "
@@ -479,7 +681,7 @@ def _methadone_at_home_reasons(
 
 
 def _prescription_warnings(
-    rx: PrescriptionFacts, days: tuple[InstalmentDay, ...], today: date, policy: CounterPolicy
+    rx: PrescriptionFacts, days: Sequence[InstalmentDay], today: date, policy: CounterPolicy
 ) -> list[Reason]:
     reasons: list[Reason] = []
     previous = rx.previous_daily_dose_mg
@@ -518,16 +720,64 @@ def _prescription_warnings(
     return reasons
 
 
-def _goes_home(day: InstalmentDay, today: date) -> bool:
-    # Whatever its mode, a dose not swallowed in front of the pharmacist today goes home.
-    return day.mode == "take_home" or day.dose_date != today
+_COLLECTORS: Mapping[str, str] = MappingProxyType(
+    {"representative": "a representative", "hcp": "a healthcare professional"}
+)
 
 
-def _mode(days: tuple[InstalmentDay, ...], today: date) -> Mode | None:
+def _pending(day: InstalmentDay) -> bool:
+    """Still to be handed over: due, or withheld earlier today and since reassessed."""
+    return day.state == "due" or (day.state == "withheld" and day.reassessed)
+
+
+def _threshold(rx: PrescriptionFacts | None, policy: CounterPolicy) -> int:
+    consult = rx.consult_after_3_missed if rx is not None else False
+    return threshold_for(consult, policy.missed_threshold)
+
+
+def _supervised_today(days: Sequence[InstalmentDay], today: date) -> bool:
+    return any(day.dose_date == today and day.mode == "supervised" for day in days)
+
+
+def _goes_home(day: InstalmentDay, facts: CounterFacts) -> bool:
+    """Whatever its mode, a dose not swallowed in front of the pharmacist today goes home; so
+    does today's supervised dose when the prescriber has directed a representative may take it."""
+    if day.mode == "take_home" or day.dose_date != facts.today:
+        return True
+    return facts.collector != "patient" and facts.representative_authorised
+
+
+def _mode(days: Sequence[InstalmentDay], facts: CounterFacts) -> Mode | None:
     if not days:
         return None
-    supervised_today = any(day.dose_date == today and day.mode == "supervised" for day in days)
+    supervised_today = any(
+        day.dose_date == facts.today and day.mode == "supervised" and not _goes_home(day, facts)
+        for day in days
+    )
     return "supervised" if supervised_today else "take_home"
+
+
+def _needs_measuring_device(
+    rx: PrescriptionFacts | None, going_home: Sequence[InstalmentDay]
+) -> bool:
+    """A liquid going home as more than one day in one container must be measured at home."""
+    if rx is None or not rx.measured_liquid or rx.separate_containers:
+        return False
+    return len(going_home) > 1
+
+
+def _withheld_today(days: Sequence[InstalmentDay], today: date) -> Reason:
+    day = days[0]
+    who = f" by {day.recorded_by}" if day.recorded_by else ""
+    when = f" at {_time(day.recorded_at, today)}" if day.recorded_at is not None else ""
+    why = f" ({day.reason})" if day.reason else ""
+    return Reason(
+        Code.WITHHELD_TODAY,
+        f"Today's dose was withheld{who}{when}{why}. It is never supplied on another day. If the "
+        "patient has come back fit to take it, a pharmacist may reassess them and record the "
+        "reassessment; otherwise do not supply.",
+        "Local service specs: no dose when intoxicated; reassessment the same day",
+    )
 
 
 _STATE_TEXT: Mapping[str, str] = MappingProxyType(

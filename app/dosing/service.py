@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +26,21 @@ from app import kit
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
-from app.auth.policy import require_role
+from app.auth.policy import require_role, require_safety_act
+from app.clock import local_midnight_utc
 from app.config import PolicySettings
-from app.db import UnitOfWork
+from app.db import UnitOfWork, retrying
 from app.dosing import facts as dosing_facts
 from app.dosing import rules
-from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay, Mode
+from app.dosing.models import (
+    NOT_TAKEN_STATES,
+    DoseState,
+    HandoverRefusal,
+    IdempotentRequest,
+    InstalmentDay,
+    Mode,
+    Reassessment,
+)
 from app.errors import Conflict, DomainError, InvalidInput, NotFound, Refused
 from app.households.models import BoxConfirmation, Child
 from app.households.service import current_children
@@ -40,8 +49,9 @@ from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
+from app.pharmacies.models import Pharmacy
 from app.prescriptions import rules as prescription_rules
-from app.prescriptions.models import Prescription
+from app.prescriptions.models import Prescription, Status
 from app.register import service as register_service
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
@@ -70,9 +80,8 @@ class CounterView:
 def _ml(product: str | None, mg: Decimal) -> str | None:
     """The same dose in mL, so the counter never has to work out mg/mL by hand."""
     found = prescription_rules.PRODUCTS.get(product or "")
-    if found is None or not found.strength_mg_per_ml:
-        return None
-    return plain((mg / found.strength_mg_per_ml).quantize(Decimal("0.01")))
+    quantity = found.ml_for(mg) if found is not None else None
+    return plain(quantity) if quantity is not None else None
 
 
 def plain(value: Decimal) -> str:
@@ -80,8 +89,22 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def last_dose_body(facts: rules.CounterFacts) -> dict[str, Any]:
+    """What the counter always shows: the last dose taken and how many days since."""
+    last = facts.last_dose
+    return {
+        "taken_on": last.taken_on.isoformat() if last and last.taken_on else None,
+        "source": last.source if last else None,
+        "mode": last.mode if last else None,
+        "days_without_dose": facts.days_without_dose,
+        "text": rules.describe_last_dose(last, facts.today),
+    }
+
+
 def decision_body(view: CounterView) -> dict[str, Any]:
     d = view.decision
+    rx = view.facts.prescription
+    daily = rx.daily_dose_mg if rx is not None else None
     return {
         "patient_id": str(view.patient.id),
         "prescription_id": str(view.prescription_id) if view.prescription_id else None,
@@ -93,6 +116,12 @@ def decision_body(view: CounterView) -> dict[str, Any]:
         "dose_dates": [x.isoformat() for x in d.dose_dates],
         "blocks": reasons(d.blocks),
         "warnings": reasons(d.warnings),
+        "last_dose": last_dose_body(view.facts),
+        "needs_measuring_device": d.needs_measuring_device,
+        # The daily dose is what a pharmacist measures and checks: shown first, the
+        # instalment's total only as "days x daily dose".
+        "daily_dose_mg": plain(daily) if daily is not None else None,
+        "daily_dose_ml": _ml(view.product, daily) if daily is not None else None,
     }
 
 
@@ -119,6 +148,8 @@ def _view(
     today: date,
     intoxicated: bool,
     policy: PolicySettings,
+    collector: str = "patient",
+    measuring_device: bool | None = None,
 ) -> CounterView:
     return views(
         session,
@@ -128,6 +159,8 @@ def _view(
         today=today,
         intoxicated=intoxicated,
         policy=policy,
+        collector=collector,
+        measuring_device=measuring_device,
     )[0]
 
 
@@ -140,6 +173,8 @@ def views(
     today: date,
     intoxicated: bool,
     policy: PolicySettings,
+    collector: str = "patient",
+    measuring_device: bool | None = None,
 ) -> list[CounterView]:
     """The counter's decision for each patient, from facts gathered for all of them at once."""
     gathered = dosing_facts.gather_many(
@@ -149,6 +184,8 @@ def views(
         today=today,
         counter_pharmacy_id=actor.pharmacy_id,
         intoxicated=intoxicated,
+        collector=collector,
+        measuring_device=measuring_device,
     )
     counter_policy = dosing_facts.counter_policy(policy)
     result = []
@@ -219,6 +256,8 @@ class Handover:
     intoxicated: bool
     acknowledged: frozenset[str]
     overrides: Mapping[str, str]
+    # A measuring device went with a multi-day container of liquid.
+    measuring_device: bool = False
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
@@ -294,42 +333,74 @@ def _about(
     return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
 
 
+# The regime comparison looks at this many days of each member's doses.
+REGIME_DAYS = 14
+
+
+def member_regimes(
+    session: Session, household_id: UUID, today: date
+) -> list[safeguarding_rules.MemberRegime]:
+    """Each member's regime from what was prescribed and collected: the share of supervised
+    dose days over the last 14 days, or over the next 14 for a member whose treatment here has
+    barely begun (fewer than 7 dose days behind them), and whether methadone goes home."""
+    window = timedelta(days=REGIME_DAYS - 1)
+    rows: dict[UUID, list[tuple[date, str, str]]] = {}
+    for patient_id, dose_date, mode, state in session.execute(
+        select(
+            InstalmentDay.patient_id,
+            InstalmentDay.dose_date,
+            InstalmentDay.mode,
+            InstalmentDay.state,
+        )
+        .join(Patient, Patient.id == InstalmentDay.patient_id)
+        .where(
+            Patient.household_id == household_id,
+            InstalmentDay.dose_date >= today - window,
+            InstalmentDay.dose_date <= today + window,
+        )
+    ):
+        rows.setdefault(patient_id, []).append((dose_date, mode, state))
+    regimes = []
+    for patient_id, days in sorted(rows.items()):
+        past = [d for d in days if d[0] <= today]
+        counted = past if len(past) >= REGIME_DAYS // 2 else [d for d in days if d[0] >= today]
+        supervised = sum(
+            1
+            for _, mode, state in counted
+            if state == DoseState.SUPERVISED
+            or (state != DoseState.COLLECTED and mode == Mode.SUPERVISED)
+        )
+        regimes.append(
+            safeguarding_rules.MemberRegime(
+                patient_ref=str(patient_id),
+                has_take_home=any(
+                    dose_date >= today
+                    and (
+                        state == DoseState.COLLECTED
+                        or (state == DoseState.DUE and mode == Mode.TAKE_HOME)
+                    )
+                    for dose_date, mode, state in days
+                ),
+                supervised_share=Decimal(supervised) / len(counted) if counted else Decimal(0),
+                dose_days=len(counted),
+            )
+        )
+    return regimes
+
+
 def household_events(
     session: Session, patient: Patient, today: date, policy: PolicySettings
 ) -> list[safeguarding_rules.SafeguardingEvent]:
-    """Household rules after a take-home or a new prescription: protected children, regimes,
-    methadone at home."""
+    """Household rules after a take-home, a new prescription or a change to who lives there:
+    regimes compared, protected children, methadone at home."""
     if patient.household_id is None:
         return []
     children = dosing_facts.children_facts(
         current_children(session, patient.household_id, today), today
     )
-    members = session.scalars(select(Patient).where(Patient.household_id == patient.household_id))
-    regimes = []
-    for member in members:
-        modes = set(
-            session.scalars(
-                select(InstalmentDay.mode)
-                .where(
-                    InstalmentDay.patient_id == member.id,
-                    InstalmentDay.dose_date >= today,
-                    InstalmentDay.state.in_((DoseState.DUE, DoseState.COLLECTED)),
-                )
-                .distinct()
-            )
-        )
-        if not modes:
-            continue
-        regimes.append(
-            safeguarding_rules.MemberRegime(
-                patient_ref=str(member.id),
-                has_take_home=Mode.TAKE_HOME in modes,
-                supervised_because_of_children=modes == {Mode.SUPERVISED} and bool(children),
-            )
-        )
     return list(
         safeguarding_rules.household_events(
-            members=tuple(regimes),
+            members=tuple(member_regimes(session, patient.household_id, today)),
             children=children,
             methadone_at_home_mg=dosing_facts.methadone_at_home(
                 session, patient.household_id, today
@@ -337,6 +408,26 @@ def household_events(
             policy_household_mg=Decimal(policy.household_methadone_mg),
             child_age_years=policy.child_age_years,
         )
+    )
+
+
+def _pending(row: InstalmentDay, view: CounterView) -> bool:
+    """Still to hand over: due, or withheld earlier today and reassessed since."""
+    if row.state == DoseState.DUE:
+        return True
+    return (
+        row.state == DoseState.WITHHELD
+        and row.reassessment_id is None
+        and any(day.dose_date == row.dose_date and day.reassessed for day in view.facts.instalments)
+    )
+
+
+def _reassessment_today(session: Session, patient_id: UUID, today: date) -> Reassessment | None:
+    return session.scalar(
+        select(Reassessment)
+        .where(Reassessment.patient_id == patient_id, Reassessment.dose_date == today)
+        .order_by(Reassessment.reassessed_at.desc())
+        .limit(1)
     )
 
 
@@ -370,6 +461,7 @@ def handover_body(
     }
 
 
+@retrying
 def hand_over(
     uow: UnitOfWork,
     *,
@@ -387,6 +479,10 @@ def hand_over(
     the key worker) before it is raised.
     """
     require_role(actor, COUNTER, "hand over doses")
+    # Every handover carries the not-intoxicated attestation; overrides lift a safety block.
+    require_safety_act(actor, "attest_not_intoxicated")
+    if any(reason.strip() for reason in handover.overrides.values()):
+        require_safety_act(actor, "override_block")
     with uow:
         session = uow.session
         patient = patients_service.load_visible(
@@ -409,6 +505,8 @@ def hand_over(
             today=today,
             intoxicated=handover.intoxicated,
             policy=policy,
+            collector=handover.collector,
+            measuring_device=handover.measuring_device,
         )
         decision = view.decision
         standing = decision.refusal(handover.acknowledged, handover.overrides)
@@ -421,8 +519,19 @@ def hand_over(
                     f"today's instalment is {decision.mode.replace('_', '-')}: "
                     f"record it as {expected}",
                 )
-        if standing or not view.rows:
+        pending = [r for r in view.rows if _pending(r, view)]
+        if standing or not pending:
             codes = [str(r.code) for r in standing]
+            session.add(
+                HandoverRefusal(
+                    patient_id=patient.id,
+                    pharmacy_id=actor.pharmacy_id or patient.pharmacy_id,
+                    day=today,
+                    codes=codes or ["nothing_due"],
+                    refused_by_id=actor.id,
+                    refused_at=now,
+                )
+            )
             audit_service.record(
                 session,
                 actor,
@@ -459,29 +568,54 @@ def hand_over(
             "acknowledged": sorted(str(w.code) for w in decision.warnings),
             "overrides": {str(code): handover.overrides[code] for code in overridden},
         }
-        for row in view.rows:
-            state = (
-                DoseState.SUPERVISED
-                if handover.outcome == "supervised"
+        reassessment = (
+            _reassessment_today(session, patient.id, today)
+            if any(r.state == DoseState.WITHHELD for r in pending)
+            else None
+        )
+        authorisation = (
+            dosing_facts.authorisations_today(session, [patient.id], today).get(patient.id)
+            if handover.collector != "patient"
+            else None
+        )
+        for row in pending:
+            supervised = (
+                handover.outcome == "supervised"
                 and row.dose_date == today
                 and row.mode == Mode.SUPERVISED
-                else DoseState.COLLECTED
+                and handover.collector == "patient"
             )
+            values: dict[str, Any] = {
+                "state": DoseState.SUPERVISED if supervised else DoseState.COLLECTED,
+                "handover_id": handover_id,
+                "recorded_by_id": actor.id,
+                "recorded_at": now,
+                "collector": handover.collector,
+                "collector_details": handover.collector_details,
+                "id_asked": handover.id_checked,
+                "id_shown": handover.id_shown,
+                "children_present": [str(c) for c in handover.children_present],
+                "decision": record,
+            }
+            if not supervised:
+                values["measuring_device"] = handover.measuring_device
+            if row.mode == Mode.SUPERVISED and not supervised:
+                # Today's supervised dose going home on the prescriber's direction: it is a
+                # take-home of that day, and the record says whose direction it was.
+                values["mode"] = Mode.TAKE_HOME
+                values["authorisation_id"] = authorisation.id if authorisation else None
+            if row.collect_on < today:
+                values["collect_on"] = today  # collected late under the "missed remaining" wording
+            expected = DoseState.DUE
+            if row.state == DoseState.WITHHELD:
+                if reassessment is None:  # the decision would have blocked it
+                    raise RuntimeError("a withheld dose without a reassessment reached handover")
+                values["reassessment_id"] = reassessment.id
+                expected = DoseState.WITHHELD
             changed = session.execute(
                 update(InstalmentDay)
-                .where(InstalmentDay.id == row.id, InstalmentDay.state == DoseState.DUE)
-                .values(
-                    state=state,
-                    handover_id=handover_id,
-                    recorded_by_id=actor.id,
-                    recorded_at=now,
-                    collector=handover.collector,
-                    collector_details=handover.collector_details,
-                    id_asked=handover.id_checked,
-                    id_shown=handover.id_shown,
-                    children_present=[str(c) for c in handover.children_present],
-                    decision=record,
-                )
+                .where(InstalmentDay.id == row.id, InstalmentDay.state == expected)
+                .values(**values)
                 # The rows are refreshed below; evaluating the WHERE in Python is wasted work.
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
@@ -491,7 +625,7 @@ def hand_over(
                     code="already_recorded",
                 )
         session.flush()
-        for row in view.rows:
+        for row in pending:
             session.refresh(row)
         assert view.prescription_id is not None
         try:
@@ -501,20 +635,20 @@ def hand_over(
                 patient=patient,
                 prescription_id=view.prescription_id,
                 handover_id=handover_id,
-                rows=view.rows,
+                rows=pending,
                 today=today,
                 now=now,
             )
         except LabelRefused as exc:  # no methadone leaves without a lawful label
             raise Refused(str(exc), code="label_refused", field=exc.field) from exc
         events = list(safeguarding_rules.override_events(overridden=[str(c) for c in overridden]))
-        if any(r.state == DoseState.COLLECTED for r in view.rows):
+        if any(r.state == DoseState.COLLECTED for r in pending):
             events += household_events(session, patient, today, policy)
         alerts = _raise(
             session, events, actor=actor, patient=patient, day=today, now=now, policy=policy
         )
         body = handover_body(
-            view.rows,
+            pending,
             handover_id=handover_id,
             decision=decision,
             alerts=alerts,
@@ -555,8 +689,8 @@ def hand_over(
             facts={
                 "handover_id": handover_id,
                 "outcome": handover.outcome,
-                "dose_dates": [r.dose_date for r in view.rows],
-                "dose_mg": sum((Decimal(r.dose_mg) for r in view.rows), Decimal(0)),
+                "dose_dates": [r.dose_date for r in pending],
+                "dose_mg": sum((Decimal(r.dose_mg) for r in pending), Decimal(0)),
                 "collector": handover.collector,
                 "id_checked": handover.id_checked,
                 "children_present": len(handover.children_present),
@@ -569,7 +703,7 @@ def hand_over(
             actor=actor,
             patient=patient,
             prescription_id=view.prescription_id,
-            rows=view.rows,
+            rows=pending,
             today=today,
             now=now,
             routing=policy.alert_routing,
@@ -578,6 +712,7 @@ def hand_over(
         return Stored(201, body)
 
 
+@retrying
 def withhold(
     uow: UnitOfWork,
     *,
@@ -592,7 +727,7 @@ def withhold(
     now: datetime,
 ) -> dict[str, Any]:
     """Withhold today's instalment (intoxicated, or another stated reason); never supplied later."""
-    require_role(actor, {Role.PHARMACIST}, "withhold doses")
+    require_safety_act(actor, "withhold")
     if day != today:
         raise InvalidInput("date", "today_only", f"a dose is withheld on the day ({today})")
     with uow:
@@ -605,7 +740,11 @@ def withhold(
         )
         due = [r for r in view.rows if r.state == DoseState.DUE]
         if not due:
-            already = [r for r in view.decision.blocks if r.code == rules.Code.ALREADY_RECORDED]
+            already = [
+                r
+                for r in view.decision.blocks
+                if r.code in (rules.Code.ALREADY_RECORDED, rules.Code.WITHHELD_TODAY)
+            ]
             raise Conflict(
                 already[0].message if already else "Nothing is due today to withhold",
                 code="already_recorded" if already else "nothing_due",
@@ -659,6 +798,7 @@ def withhold(
         }
 
 
+@retrying
 def record_box(
     uow: UnitOfWork,
     *,
@@ -718,6 +858,7 @@ class DayClosed:
     alerts: int
 
 
+@retrying
 def close_day(
     uow: UnitOfWork,
     *,
@@ -729,9 +870,15 @@ def close_day(
     now: datetime,
 ) -> DayClosed:
     """Mark every instalment due for collection by `day` and not recorded as missed, in one
-    statement, then run the missed-dose rules for the patients it touched.
+    statement, then run the missed-dose rules for every patient who took no dose on `day`.
 
-    Running it twice changes nothing the second time: only rows still `due` are touched.
+    Under the Home Office "missed remaining" wording a missed instalment's later days stay due
+    (collectable up to their own date), so only the days up to `day` are marked. The rules run
+    for the patients marked now and for those whose `day` was already without a dose (a
+    take-home instalment marked missed on its collection day, a withheld dose), so the alert
+    follows the same count of days as the counter's block. Running it twice changes nothing
+    the second time: only rows still `due` are marked, and an alert already raised for the day
+    is left alone.
     """
     if actor is not SYSTEM:
         require_role(actor, {Role.PHARMACIST, Role.ADMIN}, "close the day")
@@ -747,43 +894,74 @@ def close_day(
                 InstalmentDay.pharmacy_id == pharmacy_id,
                 InstalmentDay.collect_on <= day,
                 InstalmentDay.state == DoseState.DUE,
+                or_(
+                    InstalmentDay.remaining_collectable.is_(False),
+                    InstalmentDay.dose_date <= day,
+                ),
             )
             .values(state=DoseState.MISSED, recorded_at=now)
             .returning(InstalmentDay.patient_id, InstalmentDay.product)
             .execution_options(synchronize_session=False)
         )
         marked = result.all()
-        touched = sorted({(row[0], row[1]) for row in marked})
+        touched_pairs = {(row[0], row[1]) for row in marked}
+        touched = sorted(touched_pairs)
+        # Who took no dose on `day`, as known by that evening: the rows marked now, and those
+        # decided by the end of the day (a take-home instalment marked missed on its collection
+        # day, a dose withheld). A row decided later (a later close-day marked it, a late
+        # prescription's day) was alerted on by whatever decided it.
+        zone = session.scalar(select(Pharmacy.timezone).where(Pharmacy.id == pharmacy_id))
+        day_ends = local_midnight_utc(day + timedelta(days=1), zone or "Europe/London")
+        without = {
+            (patient_id, product): state
+            for patient_id, product, state, recorded_at in session.execute(
+                select(
+                    InstalmentDay.patient_id,
+                    InstalmentDay.product,
+                    InstalmentDay.state,
+                    InstalmentDay.recorded_at,
+                ).where(
+                    InstalmentDay.pharmacy_id == pharmacy_id,
+                    InstalmentDay.dose_date == day,
+                    InstalmentDay.state.in_(NOT_TAKEN_STATES),
+                )
+            )
+            if (patient_id, product) in touched_pairs
+            or (recorded_at is not None and recorded_at < day_ends)
+        }
         alerts = 0
-        if touched:
-            # Set-based: a few queries for all touched patients, not several per patient.
-            # Only the columns the rules need: most touched patients raise nothing, and
-            # building ten thousand full ORM objects was a fifth of the close.
+        if without:
+            # Set-based: a few queries for all these patients, not several per patient.
+            # Only the columns the rules need: most of them raise nothing, and building ten
+            # thousand full ORM objects was a fifth of the close.
             patients = {
                 p.id: p
-                for batch in kit.chunks({t[0] for t in touched})
+                for batch in kit.chunks({pair[0] for pair in without})
                 for p in session.execute(
                     select(Patient.id, Patient.pharmacy_id, Patient.household_id).where(
                         Patient.id.in_(batch)
                     )
                 )
             }
-            streaks = dosing_facts.missed_streaks(session, touched, through=day)
+            lapsed = dosing_facts.lapses(session, without, through=day, pharmacy_id=pharmacy_id)
             households = {p.household_id for p in patients.values() if p.household_id}
             children_by_household = dosing_facts.children_by_household(session, households, day)
+            thresholds = _thresholds(session, list(without), policy.missed_threshold)
             requests = []
-            for patient_id, product in touched:
+            for (patient_id, product), state in sorted(without.items()):
                 patient = patients[patient_id]
                 living = (
                     children_by_household.get(patient.household_id, [])
                     if patient.household_id
                     else []
                 )
-                children = dosing_facts.children_facts(living, day)
                 events = safeguarding_rules.missed_dose_events(
-                    missed_streak=streaks[(patient_id, product)],
-                    children=children,
-                    policy_missed_threshold=policy.missed_threshold,
+                    days_without_dose=lapsed[(patient_id, product)].days,
+                    children=dosing_facts.children_facts(living, day),
+                    policy_missed_threshold=thresholds.get(
+                        (patient_id, product), policy.missed_threshold
+                    ),
+                    withheld_today=state == DoseState.WITHHELD,
                 )
                 requests += [
                     safeguarding_service.Raise(
@@ -799,6 +977,7 @@ def close_day(
                     day=day,
                     now=now,
                     routing=policy.alert_routing,
+                    repeats=False,
                 )
             )
         audit_service.record(
@@ -813,3 +992,25 @@ def close_day(
         )
         uow.commit()
         return DayClosed(day, len(marked), len(touched), alerts)
+
+
+def _thresholds(
+    session: Session, pairs: Sequence[tuple[UUID, str]], policy_threshold: int
+) -> dict[tuple[UUID, str], int]:
+    """The stopping threshold per (patient, product): 3 at most where the patient's current
+    prescription carries Home Office wording 3 (the prescriber's direction)."""
+    if policy_threshold <= 3:
+        return {}  # the wording cannot lower it further
+    found: dict[tuple[UUID, str], int] = {}
+    wanted = set(pairs)
+    for batch in kit.chunks(sorted({pair[0] for pair in wanted})):
+        for patient_id, product in session.execute(
+            select(Prescription.patient_id, Prescription.product).where(
+                Prescription.patient_id.in_(batch),
+                Prescription.status == Status.ACTIVE,
+                Prescription.wording_consult_after_3_missed.is_(True),
+            )
+        ):
+            if (patient_id, product) in wanted:
+                found[(patient_id, product)] = rules.threshold_for(True, policy_threshold)
+    return found

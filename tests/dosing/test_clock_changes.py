@@ -61,7 +61,7 @@ def test_the_suite_knows_when_the_clocks_change() -> None:
     assert local_date(utc(2026, 10, 25, 23, 59), "Europe/London") == date(2026, 10, 25)
 
 
-@pytest.mark.hazard("H-11")
+@pytest.mark.hazard("H-11.1")
 def test_after_the_clocks_go_forward_half_past_midnight_is_the_new_day(
     world: World,
     clock: FixedClock,
@@ -98,7 +98,7 @@ def test_after_the_clocks_go_forward_half_past_midnight_is_the_new_day(
     assert "00:30 BST" in again.json()["detail"], again.json()["detail"]
 
 
-@pytest.mark.hazard("H-11")
+@pytest.mark.hazard("H-11.1")
 def test_when_the_clocks_go_back_the_long_day_is_one_dose_date(
     world: World,
     clock: FixedClock,
@@ -151,6 +151,7 @@ def due_ids(world: World, branch: Branch, **params: str) -> set[str]:
     return {item["patient_id"] for item in response.json()["items"]}
 
 
+@pytest.mark.hazard("H-11.1")
 def test_in_summer_half_past_eleven_utc_is_already_tomorrow_at_the_counter(
     world: World,
     clock: FixedClock,
@@ -178,8 +179,13 @@ def test_in_summer_half_past_eleven_utc_is_already_tomorrow_at_the_counter(
     assert decision["dose_dates"] == [(monday + timedelta(days=n)).isoformat() for n in range(3)]
     assert patient["id"] in due_ids(world, branch)
 
-    clock.set(utc(2027, 6, 14, 22, 59))  # 23:59 BST on Monday: still due
+    clock.set(utc(2027, 6, 14, 22, 59))  # 23:59 BST on Monday: still due, and collected
     assert check(world, patient["id"], branch)["allowed"] is True
+    monday_dose = hand_over(world, branch, handover(patient["id"], monday, "collected"))
+    assert monday_dose.status_code == 201, monday_dose.text
+    assert [d["dose_date"] for d in monday_dose.json()["doses"]] == [
+        (monday + timedelta(days=n)).isoformat() for n in range(3)
+    ]
     clock.set(utc(2027, 6, 14, 23, 0))  # midnight BST: Tuesday, nothing to collect
     tuesday = check(world, patient["id"], branch)
     assert codes(tuesday["blocks"]) == ["not_due_today"]

@@ -22,7 +22,13 @@ from tests.factories import PASSWORD, Branch, World, make_branch
 from tests.prescriptions.test_api import MONDAY, fp10mda
 
 API = "/api/v1"
-WARNINGS = ["household_methadone_high", "dose_changed", "prescription_ending", "high_dose"]
+WARNINGS = [
+    "household_methadone_high",
+    "dose_changed",
+    "prescription_ending",
+    "high_dose",
+    "young_child_take_home",
+]
 
 
 # --- helpers shared by the counter tests --------------------------------------------------
@@ -152,6 +158,8 @@ def handover(
         "id_checked": True,
         "intoxicated": False,
         "children_present": [],
+        # A multi-day bottle goes home with a measure; the counter refuses it without one.
+        "measuring_device": outcome == "collected",
         **overrides,
     }
 
@@ -198,7 +206,7 @@ def adherence(
 # --- 1. the seed-case household ---------------------------------------------------------
 
 
-@pytest.mark.hazard("H-06")
+@pytest.mark.hazard("H-06.1", "H-06.3")
 def test_the_seed_case_household_at_the_counter(world: World, clock: FixedClock) -> None:
     """Two methadone patients in one household with a child on a child protection plan: the
     take-home waits for a lockable box and re-confirmed children, then goes ahead, and the
@@ -263,8 +271,18 @@ def test_the_seed_case_household_at_the_counter(world: World, clock: FixedClock)
     decision = check(world, mum["id"], seven)
     assert decision["allowed"] is True, decision
     assert decision["mode"] == "take_home"
+    # A toddler lives there: every take-home is a warning, however small; and three days at
+    # 40 mg take the methadone at home past 100 mg.
+    assert codes(decision["warnings"]) == ["young_child_take_home", "household_methadone_high"]
     collected = world.post(
-        f"{API}/counter/handover", handover(mum["id"], MONDAY, "collected"), branch=seven
+        f"{API}/counter/handover",
+        handover(
+            mum["id"],
+            MONDAY,
+            "collected",
+            acknowledged=["young_child_take_home", "household_methadone_high"],
+        ),
+        branch=seven,
     )
     assert collected.status_code == 201, collected.text
     body = collected.json()
@@ -305,13 +323,21 @@ def test_the_seed_case_household_at_the_counter(world: World, clock: FixedClock)
     thursday = MONDAY + timedelta(days=3)
     clock.set(at(thursday))
     second = world.post(
-        f"{API}/counter/handover", handover(mum["id"], thursday, "collected"), branch=seven
+        f"{API}/counter/handover",
+        handover(
+            mum["id"],
+            thursday,
+            "collected",
+            acknowledged=["young_child_take_home", "household_methadone_high"],
+        ),
+        branch=seven,
     )
     assert second.status_code == 201, second.text
     assert len(second.json()["doses"]) == 4
     assert Decimal(second.json()["dose_mg"]) == Decimal(160)
 
 
+@pytest.mark.hazard("H-18.2")
 def test_a_take_home_prescription_in_a_protected_household_alerts_when_it_becomes_active(
     world: World,
 ) -> None:
@@ -346,7 +372,7 @@ def _household_with_young_child(world: World) -> tuple[dict[str, Any], dict[str,
     return patient, child
 
 
-@pytest.mark.hazard("H-06")
+@pytest.mark.hazard("H-06.4")
 def test_a_pharmacist_may_override_the_missing_box_with_a_reason_and_it_alerts_urgently(
     world: World,
     clock: FixedClock,
@@ -362,6 +388,7 @@ def test_a_pharmacist_may_override_the_missing_box_with_a_reason_and_it_alerts_u
             MONDAY,
             "collected",
             override={"code": "no_lockable_box", "reason": reason},
+            acknowledged=["young_child_take_home", "household_methadone_high"],
         ),
     )
     assert response.status_code == 201, response.text
@@ -382,6 +409,7 @@ def test_a_pharmacist_may_override_the_missing_box_with_a_reason_and_it_alerts_u
         ({"code": "no_lockable_box", "reason": "     "}, "handover_refused"),
     ],
 )
+@pytest.mark.hazard("H-06.4")
 def test_an_override_without_a_reason_is_refused(
     world: World, clock: FixedClock, override: dict[str, str], refused_as: str
 ) -> None:
@@ -437,7 +465,7 @@ def test_an_override_of_a_block_that_cannot_be_overridden_is_refused(
 # --- 2. missed days -----------------------------------------------------------------------
 
 
-@pytest.mark.hazard("H-04")
+@pytest.mark.hazard("H-04.1")
 def test_missed_days_across_a_prescription_boundary_still_block_and_a_release_resets(
     world: World,
     clock: FixedClock,
@@ -501,6 +529,7 @@ def test_missed_days_across_a_prescription_boundary_still_block_and_a_release_re
     assert supplied.status_code == 201, supplied.text
 
 
+@pytest.mark.hazard("H-04.1")
 def test_the_block_comes_back_after_three_more_missed_days_following_a_release(
     world: World,
     clock: FixedClock,
@@ -584,7 +613,7 @@ def test_a_day_cannot_be_closed_before_it_begins(world: World, clock: FixedClock
 # --- 8. withholding ---------------------------------------------------------------------
 
 
-@pytest.mark.hazard("H-05")
+@pytest.mark.hazard("H-05.1", "H-05.2", "H-05.3")
 def test_an_intoxicated_patient_with_a_child_present_is_withheld_and_alerts(
     world: World,
     clock: FixedClock,
@@ -621,11 +650,11 @@ def test_an_intoxicated_patient_with_a_child_present_is_withheld_and_alerts(
         raised["dose_withheld_intoxicated"]["id"],
     }
 
-    # The patient sobers up and comes back: a withheld dose is never supplied later.
+    # The patient comes back: without a pharmacist's reassessment the dose stays withheld.
     clock.set(at(MONDAY, 15))
     again = world.post(f"{API}/counter/handover", handover(patient["id"], MONDAY))
-    assert again.status_code == 409, again.text
-    assert again.json()["code"] == "already_recorded"
+    assert again.status_code == 422, again.text
+    assert codes(again.json()["blocks"]) == ["withheld_today"]
     assert "withheld" in again.json()["detail"]
     twice = world.post(
         f"{API}/counter/withhold",
@@ -718,6 +747,14 @@ def test_adherence_lists_every_day_and_sums_it_up(world: World, clock: FixedCloc
     clock.set(at(week[4], 19))
     assert close_day(world, week[4])["missed"] == 1
     clock.set(at(week[5]))
+    # Tuesday to Friday without a dose (the withheld Thursday counts): blocked until reviewed.
+    refused = world.post(f"{API}/counter/handover", handover(patient["id"], week[5]))
+    assert codes(refused.json()["blocks"]) == ["missed_threshold_reached"], refused.text
+    rx = world.get(f"{API}/patients/{patient['id']}/prescriptions").json()["items"][0]
+    released = world.post(
+        f"{API}/prescriptions/{rx['id']}/release", {"note": "Reviewed"}, role="prescriber"
+    )
+    assert released.status_code == 201, released.text
     assert (
         world.post(f"{API}/counter/handover", handover(patient["id"], week[5])).status_code == 201
     )
@@ -745,7 +782,7 @@ def test_adherence_lists_every_day_and_sums_it_up(world: World, clock: FixedCloc
     assert {
         k: summary[k]
         for k in ("supervised", "collected", "missed", "withheld", "longest_missed_streak")
-    } == {"supervised": 2, "collected": 1, "missed": 3, "withheld": 1, "longest_missed_streak": 2}
+    } == {"supervised": 2, "collected": 1, "missed": 3, "withheld": 1, "longest_missed_streak": 4}
     assert Decimal(str(summary["attended_percent"])) == Decimal("42.9")  # 3 of 7
 
     # The prescriber sees the same; another pharmacy's staff see nothing.
@@ -881,7 +918,7 @@ def test_unknown_and_foreign_patients_are_not_found_and_leak_nothing(
     assert [d["state"] for d in days["days"]] == ["due"]
 
 
-@pytest.mark.hazard("H-10")
+@pytest.mark.hazard("H-10.1")
 def test_a_scanned_card_from_another_pharmacy_looks_exactly_like_an_unknown_card(
     world: World,
     clock: FixedClock,
@@ -902,6 +939,7 @@ def test_a_scanned_card_from_another_pharmacy_looks_exactly_like_an_unknown_card
     }
 
 
+@pytest.mark.hazard("H-01.3")
 def test_a_representative_must_be_named(world: World, clock: FixedClock) -> None:
     house = world.household()
     patient = world.patient(house["id"])
@@ -965,10 +1003,13 @@ def test_a_child_present_must_live_in_the_household(world: World, clock: FixedCl
     assert response.json()["errors"][0]["field"] == "children_present"
 
 
-def test_a_technician_may_hand_over_but_not_withhold_and_a_prescriber_neither(
+@pytest.mark.hazard("H-05.4")
+def test_a_technician_may_neither_hand_over_nor_withhold_and_a_prescriber_neither(
     world: World,
     clock: FixedClock,
 ) -> None:
+    """Issue 16 #6: the not-intoxicated attestation made at every handover, and a withhold, are
+    the pharmacist's alone (app/auth/policy.py SAFETY_ACTS)."""
     patient = world.patient()
     prescribe(world, patient["id"])
     clock.set(at(MONDAY))
@@ -980,14 +1021,15 @@ def test_a_technician_may_hand_over_but_not_withhold_and_a_prescriber_neither(
         ).status_code
         == 403
     )
-    assert (
-        world.post(
-            f"{API}/counter/handover", handover(patient["id"], MONDAY), role="technician"
-        ).status_code
-        == 201
+    technician = world.post(
+        f"{API}/counter/handover", handover(patient["id"], MONDAY), role="technician"
     )
+    assert technician.status_code == 403, technician.text
+    assert "a pharmacist must" in technician.json()["detail"]
+    assert world.post(f"{API}/counter/handover", handover(patient["id"], MONDAY)).status_code == 201
 
 
+@pytest.mark.hazard("H-18.3")
 def test_a_child_on_a_plan_moving_into_a_take_home_household_alerts(world: World) -> None:
     house = world.household()
     patient = world.patient(house["id"])
@@ -1000,3 +1042,17 @@ def test_a_child_on_a_plan_moving_into_a_take_home_household_alerts(world: World
     )
     kinds = {a["kind"] for a in alerts(world, household_id=house["id"])}
     assert "take_home_in_protected_household" in kinds
+
+
+def test_a_double_clicked_release_is_one_review(world: World, clock: FixedClock) -> None:
+    """Issue 17: a double click on "Release" must not make two release records."""
+    patient = world.patient()
+    rx = prescribe(world, patient["id"])
+    clock.set(at(MONDAY))
+    path = f"{API}/prescriptions/{rx['id']}/release"
+    first = world.post(path, {"note": "Reviewed by phone"}, role="prescriber")
+    second = world.post(path, {"note": "Reviewed by phone"}, role="prescriber")
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert first.json()["id"] == second.json()["id"]
+    third = world.post(path, {"note": "Seen again in the afternoon"}, role="prescriber")
+    assert third.json()["id"] != first.json()["id"]  # a second review is its own record

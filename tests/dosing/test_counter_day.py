@@ -21,7 +21,7 @@ def active(world: World, patient_id: str, **overrides: object) -> dict:
     return dict(checked.json())
 
 
-@pytest.mark.hazard("H-03")
+@pytest.mark.hazard("H-03.1")
 def test_supervised_dose_then_double_scan_is_refused(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     active(world, patient["id"])
@@ -44,7 +44,7 @@ def test_supervised_dose_then_double_scan_is_refused(world: World, clock: FixedC
     assert second.json()["code"] == "already_recorded"
 
 
-@pytest.mark.hazard("H-04")
+@pytest.mark.hazard("H-04.1")
 def test_three_missed_days_block_until_release(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     rx = active(world, patient["id"])

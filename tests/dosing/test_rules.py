@@ -6,6 +6,7 @@ Pure tests: no fixtures, no database. Each test builds the facts it needs from o
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,8 +25,11 @@ from app.dosing.rules import (
     Decision,
     HouseholdFacts,
     InstalmentDay,
+    LastDose,
     PrescriptionFacts,
+    days_without_dose,
     decide,
+    describe_last_dose,
     household_methadone_at_home,
 )
 from app.safeguarding.rules import EventKind, MemberRegime, Severity, household_events
@@ -33,7 +37,9 @@ from app.safeguarding.rules import EventKind, MemberRegime, Severity, household_
 TODAY = date(2026, 3, 2)  # a Monday
 TOMORROW = TODAY + timedelta(days=1)
 PHARMACY = "pharmacy-1"
-POLICY = CounterPolicy()
+# The household-methadone arithmetic below is written against 300 mg; the default (100 mg,
+# docs/decisions.md) is pinned by its own test.
+POLICY = CounterPolicy(household_methadone_mg=Decimal(300))
 
 RX = PrescriptionFacts(
     status="active",
@@ -45,6 +51,8 @@ RX = PrescriptionFacts(
     has_successor=False,
 )
 TODDLER = ChildFacts(age_years=3, protection_status="none")
+# Under 16 (a take-home needs a box) but 5 or over (no young_child_take_home warning).
+SCHOOL_CHILD = ChildFacts(age_years=7, protection_status="none")
 TODDLER_ON_PLAN = ChildFacts(age_years=3, protection_status="child_protection_plan")
 TEENAGER = ChildFacts(age_years=16, protection_status="none")
 NO_CHILDREN = HouseholdFacts(
@@ -55,7 +63,7 @@ NO_CHILDREN = HouseholdFacts(
 )
 # Children confirmed a week ago and a box seen, valid for another month.
 SAFE_FAMILY = HouseholdFacts(
-    children=(TODDLER,),
+    children=(SCHOOL_CHILD,),
     children_confirmed_on=TODAY - timedelta(days=7),
     box_valid_until=TODAY + timedelta(days=30),
     methadone_at_home_mg=Decimal(0),
@@ -92,9 +100,10 @@ BASE = CounterFacts(
     instalments=(dose(),),
     next_collect_on=TOMORROW,
     last_missed_collect_on=None,
-    missed_streak=0,
+    days_without_dose=0,
     household=NO_CHILDREN,
     intoxicated=False,
+    last_dose=LastDose(TODAY - timedelta(days=1), "here", "supervised"),
 )
 
 
@@ -189,9 +198,15 @@ CASES: list[Any] = [
     ),
     pytest.param(
         facts(instalments=(dose(state="withheld"),)),
-        (Code.ALREADY_RECORDED,),
+        (Code.WITHHELD_TODAY,),
         (),
-        id="a dose withheld earlier today is already_recorded",
+        id="a dose withheld earlier today is withheld_today until a reassessment",
+    ),
+    pytest.param(
+        facts(instalments=(dose(state="withheld", reassessed=True),)),
+        (),
+        (),
+        id="a dose withheld earlier today and reassessed since may be supplied",
     ),
     pytest.param(
         facts(counter_pharmacy_id="pharmacy-2"),
@@ -200,13 +215,13 @@ CASES: list[Any] = [
         id="a patient nominated elsewhere is wrong_pharmacy",
     ),
     pytest.param(
-        facts(missed_streak=2),
+        facts(days_without_dose=2),
         (),
         (),
         id="two missed days do not block",
     ),
     pytest.param(
-        facts(missed_streak=3),
+        facts(days_without_dose=3),
         (Code.MISSED_THRESHOLD_REACHED,),
         (),
         id="three missed days block until the prescriber reviews",
@@ -314,6 +329,102 @@ CASES: list[Any] = [
         id="a supervised dose adds nothing at home so does not warn",
     ),
     pytest.param(
+        facts(
+            instalments=(take_home(),),
+            household=replace(NO_CHILDREN, methadone_at_home_mg=Decimal(400)),
+        ),
+        (),
+        (),
+        id="methadone piling up where no child lives is not a counter warning",
+    ),
+    pytest.param(
+        facts(instalments=(take_home(),), household=family(children=(TODDLER,))),
+        (),
+        (Code.YOUNG_CHILD_TAKE_HOME,),
+        id="any take-home into a home with a child under 5 warns, however small",
+    ),
+    pytest.param(
+        facts(household=family(children=(TODDLER,))),
+        (),
+        (),
+        id="a supervised dose with a toddler at home does not warn",
+    ),
+    pytest.param(
+        facts(collector="representative"),
+        (Code.SUPERVISED_NEEDS_PATIENT,),
+        (),
+        id="a representative can never take a supervised dose",
+    ),
+    pytest.param(
+        facts(collector="hcp"),
+        (Code.SUPERVISED_NEEDS_PATIENT,),
+        (),
+        id="nor can a healthcare professional",
+    ),
+    pytest.param(
+        facts(collector="representative", representative_authorised=True, household=SAFE_FAMILY),
+        (),
+        (),
+        id="the prescriber's direction makes it a take-home a representative may collect",
+    ),
+    pytest.param(
+        facts(collector="patient", representative_authorised=True),
+        (),
+        (),
+        id="the patient themselves still swallows it here",
+    ),
+    pytest.param(
+        facts(last_dose=None),
+        (Code.LAST_DOSE_UNKNOWN,),
+        (),
+        id="no dose on record anywhere is last_dose_unknown",
+    ),
+    pytest.param(
+        facts(last_dose=LastDose(None, "induction")),
+        (),
+        (),
+        id="a patient new to treatment may start",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(measured_liquid=True),
+            instalments=(take_home(), take_home(TOMORROW, collect_on=TODAY)),
+            household=SAFE_FAMILY,
+            measuring_device=False,
+        ),
+        (Code.MEASURING_DEVICE_NOT_RECORDED,),
+        (),
+        id="a multi-day bottle without a measuring device is refused",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(measured_liquid=True, separate_containers=True),
+            instalments=(take_home(), take_home(TOMORROW, collect_on=TODAY)),
+            household=SAFE_FAMILY,
+            measuring_device=False,
+        ),
+        (),
+        (),
+        id="daily containers are drunk whole and need no measuring device",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(measured_liquid=True),
+            instalments=(take_home(),),
+            household=SAFE_FAMILY,
+            measuring_device=False,
+        ),
+        (),
+        (),
+        id="a single day's take-home needs no measuring device",
+    ),
+    pytest.param(
+        facts(prescription=rx(consult_after_3_missed=True), days_without_dose=3),
+        (Code.MISSED_THRESHOLD_REACHED,),
+        (),
+        id="Home Office wording 3 stops supply at 3 days",
+    ),
+    pytest.param(
         facts(prescription=rx(previous_daily_dose_mg=Decimal(50))),
         (),
         (Code.DOSE_CHANGED,),
@@ -399,7 +510,7 @@ def test_every_reason_that_applies_is_listed_at_once_in_code_order() -> None:
         ),
         counter_pharmacy_id="pharmacy-2",
         instalments=(take_home(mg=120, state="collected", recorded_by="jsmith"),),
-        missed_streak=3,
+        days_without_dose=3,
         intoxicated=True,
         household=family(
             box_valid_until=None,
@@ -430,7 +541,7 @@ def test_every_reason_that_applies_is_listed_at_once_in_code_order() -> None:
 
 def test_no_prescription_still_lists_the_patient_level_blocks() -> None:
     decision = decide(
-        facts(prescription=None, instalments=(), missed_streak=4, intoxicated=True), POLICY
+        facts(prescription=None, instalments=(), days_without_dose=4, intoxicated=True), POLICY
     )
 
     assert blocks(decision) == (
@@ -449,11 +560,12 @@ def test_a_suspended_prescription_before_its_start_lists_both_reasons() -> None:
 
 
 def test_a_lower_missed_threshold_setting_blocks_sooner() -> None:
-    decision = decide(facts(missed_streak=2), CounterPolicy(missed_threshold=2))
+    decision = decide(facts(days_without_dose=2), CounterPolicy(missed_threshold=2))
 
     assert blocks(decision) == (Code.MISSED_THRESHOLD_REACHED,)
     assert message(decision, Code.MISSED_THRESHOLD_REACHED).startswith(
-        "2 consecutive days missed — no supply until the prescriber reviews"
+        "2 consecutive days without a dose taken (last dose taken: Sun 1 Mar 2026 (yesterday), "
+        "supervised here) — no supply until the prescriber reviews"
     )
 
 
@@ -505,7 +617,7 @@ def test_not_due_today_names_the_next_collection_date() -> None:
 def test_not_due_today_after_a_missed_collection_says_it_was_missed() -> None:
     counter = facts(
         instalments=(),
-        missed_streak=1,
+        days_without_dose=1,
         last_missed_collect_on=TODAY - timedelta(days=1),
         next_collect_on=date(2026, 3, 5),
     )
@@ -523,7 +635,7 @@ def test_not_due_today_with_nothing_left_to_collect_says_so() -> None:
 
 
 def test_an_old_missed_collection_is_not_mentioned_when_the_patient_has_been_since() -> None:
-    counter = facts(instalments=(), missed_streak=0, last_missed_collect_on=date(2026, 1, 5))
+    counter = facts(instalments=(), days_without_dose=0, last_missed_collect_on=date(2026, 1, 5))
 
     assert "missed" not in message(decide(counter, POLICY), Code.NOT_DUE_TODAY)
 
@@ -540,9 +652,11 @@ def test_already_recorded_names_who_and_when() -> None:
 
 
 def test_missed_threshold_message_says_to_contact_the_prescriber() -> None:
-    text = message(decide(facts(missed_streak=3), POLICY), Code.MISSED_THRESHOLD_REACHED)
+    text = message(decide(facts(days_without_dose=3), POLICY), Code.MISSED_THRESHOLD_REACHED)
 
-    assert text.startswith("3 consecutive days missed — no supply until the prescriber reviews")
+    assert text.startswith("3 consecutive days without a dose taken (last dose taken:")
+    assert "no supply until the prescriber reviews" in text
+    assert "contact the prescriber" in text
 
 
 def test_stale_children_message_names_when_they_were_last_confirmed() -> None:
@@ -620,7 +734,7 @@ def test_an_override_without_a_written_reason_does_not_lift_the_block(reason: st
     "counter",
     [
         pytest.param(facts(intoxicated=True), id="intoxicated"),
-        pytest.param(facts(missed_streak=3), id="missed threshold"),
+        pytest.param(facts(days_without_dose=3), id="missed threshold"),
         pytest.param(facts(counter_pharmacy_id="pharmacy-2"), id="wrong pharmacy"),
         pytest.param(facts(prescription=rx(status="cancelled")), id="cancelled prescription"),
         pytest.param(facts(instalments=()), id="not due today"),
@@ -766,10 +880,10 @@ def test_the_seed_household_blocks_the_take_home_and_alerts_the_social_worker() 
     events = household_events(
         members=(
             MemberRegime(
-                "patient-mother", has_take_home=True, supervised_because_of_children=False
+                "patient-mother", has_take_home=True, supervised_share=Decimal(0), dose_days=14
             ),
             MemberRegime(
-                "patient-father", has_take_home=False, supervised_because_of_children=True
+                "patient-father", has_take_home=False, supervised_share=Decimal(1), dose_days=14
             ),
         ),
         children=household.children,
@@ -840,7 +954,7 @@ _counter_facts = st.builds(
     instalments=st.lists(_instalment_days(), max_size=3).map(tuple),
     next_collect_on=st.none() | _dates,
     last_missed_collect_on=st.none() | _dates,
-    missed_streak=st.integers(min_value=0, max_value=5),
+    days_without_dose=st.integers(min_value=0, max_value=5),
     household=st.none()
     | st.builds(
         HouseholdFacts,
@@ -862,7 +976,8 @@ _counter_facts = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+# scripts/mutation lowers the examples: it runs this test once per mutant.
+@settings(max_examples=int(os.environ.get("DOSEKEEPER_HYPOTHESIS_EXAMPLES", "300")), deadline=None)
 @given(counter=_counter_facts)
 def test_any_decision_lists_each_code_once_and_only_overrides_lift_blocks(
     counter: CounterFacts,
@@ -878,3 +993,73 @@ def test_any_decision_lists_each_code_once_and_only_overrides_lift_blocks(
     assert decision.dose_mg == sum((day.dose_mg for day in counter.instalments), Decimal(0))
     if counter.intoxicated:
         assert not decision.allowed
+
+
+def test_home_office_wording_3_caps_a_higher_local_threshold_at_3() -> None:
+    """The prescriber's direction ("consult the prescriber if 3 or more consecutive days...")
+    is a hard rule: a local setting of 5 cannot let a fourth day through."""
+    lenient = CounterPolicy(missed_threshold=5)
+    with_wording = facts(prescription=rx(consult_after_3_missed=True), days_without_dose=3)
+
+    assert blocks(decide(with_wording, lenient)) == (Code.MISSED_THRESHOLD_REACHED,)
+    assert blocks(decide(facts(days_without_dose=3), lenient)) == ()
+
+
+def test_the_household_methadone_default_is_100_mg() -> None:
+    """docs/decisions.md: 300 mg was thirty times what the label says can kill a child."""
+    assert CounterPolicy().household_methadone_mg == Decimal(100)
+    counter = facts(
+        instalments=(take_home(mg=60),), household=family(methadone_at_home_mg=Decimal(60))
+    )
+
+    assert warnings(decide(counter, CounterPolicy())) == (Code.HOUSEHOLD_METHADONE_HIGH,)
+
+
+@pytest.mark.parametrize(
+    ("last", "today", "text"),
+    [
+        (None, TODAY, "last dose taken: not known"),
+        (LastDose(None, "induction"), TODAY, "last dose taken: none — new to treatment"),
+        (
+            LastDose(TODAY - timedelta(days=4), "here", "supervised"),
+            TODAY,
+            "last dose taken: Thu 26 Feb 2026 (4 days ago), supervised here",
+        ),
+        (
+            LastDose(TODAY - timedelta(days=1), "previous_pharmacy"),
+            TODAY,
+            "last dose taken: Sun 1 Mar 2026 (yesterday), at the previous pharmacy (recorded)",
+        ),
+    ],
+)
+def test_the_counter_always_says_when_the_last_dose_was_taken(
+    last: LastDose | None, today: date, text: str
+) -> None:
+    assert describe_last_dose(last, today) == text
+
+
+@pytest.mark.parametrize(
+    ("last_taken_on", "released_on", "first_day", "expected"),
+    [
+        (date(2026, 3, 1), None, None, 0),  # dosed yesterday
+        (date(2026, 2, 26), None, None, 3),  # Fri, Sat, Sun without
+        (date(2026, 2, 26), date(2026, 2, 28), None, 2),  # the review restarts the count
+        (date(2026, 2, 26), date(2026, 3, 2), None, 0),  # reviewed today
+        (None, None, date(2026, 2, 27), 3),  # new to treatment, never came from day one
+        (None, None, None, 0),  # nothing scheduled, nothing known
+        (date(2026, 3, 2), None, None, 0),  # a take-home dated today collected earlier
+    ],
+)
+def test_days_without_a_dose_count_every_day_whatever_the_reason(
+    last_taken_on: date | None, released_on: date | None, first_day: date | None, expected: int
+) -> None:
+    through = TODAY - timedelta(days=1)
+    assert (
+        days_without_dose(
+            last_taken_on=last_taken_on,
+            released_on=released_on,
+            first_day=first_day,
+            through=through,
+        )
+        == expected
+    )
