@@ -33,6 +33,17 @@ class WordingIn(In):
 Dose = Annotated[Decimal, Field(max_digits=10, decimal_places=2)]
 
 
+class LastDoseIn(In):
+    """When the patient last took this medicine before this pharmacy's record (a new patient,
+    a transfer), or that they are new to treatment. Recorded by a pharmacist at intake."""
+
+    taken_on: IsoDate | None = None
+    source: Literal[
+        "previous_pharmacy", "prescriber", "hospital", "custody", "patient", "induction"
+    ]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
 class PrescriptionCreate(In):
     """As written on the form. Leave out what the form lacks: intake names every missing element."""
 
@@ -53,6 +64,12 @@ class PrescriptionCreate(In):
     wording: WordingIn = WordingIn()
     direction_text: Annotated[str, Field(max_length=4000)] | None = None
     supersedes_id: UUID | None = None
+    last_dose: LastDoseIn | None = None
+    prescriber_address: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="The prescriber's address as on the form; by default the prescriber "
+        "contact's address",
+    )
 
     def draft(self) -> rules.PrescriptionDraft:
         return rules.PrescriptionDraft(
@@ -68,6 +85,7 @@ class PrescriptionCreate(In):
             collection_days=frozenset(DAY_NAMES.index(d) for d in self.collection_days),
             wording=rules.Wording(**self.wording.model_dump()),
             direction_text=self.direction_text,
+            prescriber_address=self.prescriber_address,
         )
 
 
@@ -92,6 +110,7 @@ class PrescriptionRead(Out):
     id: UUID
     patient_id: UUID
     prescriber_id: UUID
+    prescriber_address: str | None = None
     pharmacy_id: UUID
     product: str
     daily_dose_mg: Decimal
@@ -135,9 +154,7 @@ class ReleaseRead(Out):
 
 def _ml(product: str, mg: Decimal) -> Decimal | None:
     found = rules.PRODUCTS.get(product)
-    if found is None or not found.strength_mg_per_ml:
-        return None
-    return (mg / found.strength_mg_per_ml).quantize(Decimal("0.01"))
+    return found.ml_for(mg) if found is not None else None
 
 
 def read(p: Prescription, days: list[dict[str, Any]]) -> PrescriptionRead:
@@ -195,6 +212,11 @@ def transcribe(
             prescriber_id=body.prescriber_id,
             draft=body.draft(),
             supersedes_id=body.supersedes_id,
+            last_dose=prescriptions_service.LastDoseInput(
+                body.last_dose.taken_on, body.last_dose.source, body.last_dose.detail
+            )
+            if body.last_dose
+            else None,
         ),
         policy=settings.policy,
         today=today,
@@ -290,8 +312,8 @@ def release(
 
 
 @router.get("/patients/{patient_id}/prescriptions", response_model=Paged[PrescriptionRead])
-def list_for_patient(patient_id: UUID, uow: UowDep, actor: ActorDep) -> object:
-    rows = prescriptions_service.list_for_patient(uow, actor=actor, patient_id=patient_id)
+def list_for_patient(patient_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    rows = prescriptions_service.list_for_patient(uow, actor=actor, patient_id=patient_id, now=now)
     return {"items": [read(p, []) for p in rows], "next": None}
 
 
@@ -303,6 +325,13 @@ class ClosureCreate(In):
 class ClosureAdded(BaseModel):
     date: IsoDate
     moved_days: int
+    alerts_raised: int = Field(
+        default=0, description="Alerts asking a prescriber to amend (no closed-day wording)"
+    )
+
+
+class ClosureRemoval(In):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 @router.post("/pharmacies/{pharmacy_id}/closures", status_code=201, response_model=ClosureAdded)
@@ -315,7 +344,7 @@ def add_closure(
     settings: SettingsDep,
 ) -> ClosureAdded:
     """Close the pharmacy on a date; affected schedules are re-planned and the moves audited."""
-    moved = prescriptions_service.add_closure(
+    replanned = prescriptions_service.add_closure(
         uow,
         actor=actor,
         pharmacy_id=pharmacy_id,
@@ -325,4 +354,33 @@ def add_closure(
         now=now,
         policy=settings.policy,
     )
-    return ClosureAdded(date=body.date, moved_days=moved)
+    return ClosureAdded(
+        date=body.date, moved_days=replanned.moved_days, alerts_raised=replanned.alerts_raised
+    )
+
+
+@router.post("/pharmacies/{pharmacy_id}/closures/{closed_on}/remove", response_model=ClosureAdded)
+def remove_closure(
+    pharmacy_id: UUID,
+    closed_on: IsoDate,
+    body: ClosureRemoval,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> ClosureAdded:
+    """Open again on a closed day (entered by mistake, or no longer closed); the schedules it
+    moved are re-planned and the removal audited with its reason."""
+    replanned = prescriptions_service.remove_closure(
+        uow,
+        actor=actor,
+        pharmacy_id=pharmacy_id,
+        closed_on=closed_on,
+        reason=body.reason,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+    return ClosureAdded(
+        date=closed_on, moved_days=replanned.moved_days, alerts_raised=replanned.alerts_raised
+    )

@@ -12,10 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 
-__all__ = ["LABEL_2", "PRODUCTS", "Product"]
+__all__ = ["LABEL_2", "MEASURE", "PRODUCTS", "Product", "measured", "ml_at"]
+
+# What is measured out is held to the hundredth (of a mL, or of a tablet for the intake check
+# that refuses part tablets), rounded half up: the one rule for labels, the counter, the
+# register, reports and FHIR (docs/decisions.md, "One conversion from mg to mL").
+MEASURE = Decimal("0.01")
+
+
+def measured(quantity: Decimal) -> Decimal:
+    """A quantity as it is measured and printed: to the hundredth, half up."""
+    return quantity.quantize(MEASURE, rounding=ROUND_HALF_UP)
+
+
+def ml_at(dose_mg: Decimal, strength_mg_per_ml: Decimal | None) -> Decimal | None:
+    """The mL that hold `dose_mg` at this strength, measured; None without a liquid strength."""
+    if not strength_mg_per_ml:
+        return None
+    return measured(dose_mg / strength_mg_per_ml)
+
 
 # BNF cautionary label 2 (BNF Appendix 3, wording verified in domain-rules §3.1). That the BNF
 # assigns label 2 to these products is [UNVERIFIED] in domain-rules: check the current BNF
@@ -47,6 +65,27 @@ class Product:
     confusable_strength: bool
     cautionary_wording: tuple[str, ...]  # for labels, in print order
     schedule: int  # Misuse of Drugs Regulations 2001 schedule (2-5)
+
+    @property
+    def strength(self) -> Decimal:
+        """mg per `unit` (per mL for a liquid, per tablet or capsule otherwise)."""
+        strength = self.strength_mg_per_ml if self.unit == "mL" else self.strength_mg_per_unit
+        if strength is None or strength <= 0:
+            raise ValueError(f"product {self.code} has no strength for its unit {self.unit}")
+        return strength
+
+    def exact_quantity(self, dose_mg: Decimal) -> Decimal:
+        """`dose_mg` in the product's unit, unrounded: the intake check uses it to refuse a dose
+        that is not a whole number of tablets."""
+        return dose_mg / self.strength
+
+    def quantity(self, dose_mg: Decimal) -> Decimal:
+        """`dose_mg` in the product's unit as measured out (mL, tablets, capsules)."""
+        return measured(self.exact_quantity(dose_mg))
+
+    def ml_for(self, dose_mg: Decimal) -> Decimal | None:
+        """`dose_mg` in mL as measured out; None for a product that is not a liquid."""
+        return self.quantity(dose_mg) if self.unit == "mL" else None
 
 
 def _table(*products: Product) -> Mapping[str, Product]:

@@ -40,8 +40,13 @@ Choices made where the rules are silent (each is pinned by a test):
   exactly (Decimal). A tablet dose must be a whole number of tablets: a pharmacy cannot hand
   over 1.5 sublingual tablets, and the register records whole units.
 - Instalment eligibility: an FP10MDA uses the product's England flag; a WP10MDA allows
-  Schedules 2-5 (domain-rules §1.3); "paper" and "private" forms use the England flag too, as
-  the cautious reading until a source says otherwise.
+  Schedules 2-5 (domain-rules §1.3); "private" forms use the England flag too, as the cautious
+  reading until a source says otherwise.
+- A standard NHS form ("paper", the FP10) cannot order instalments at all: the GMS contract
+  (Sch 6 para 39(4)) requires the instalment form, and there is no provision to dispense CDs
+  in instalments on an FP10 (NHSBSA). A direction with more than one instalment on it is
+  refused as `instalments_need_mda_form`. A private CD form (FP10PCD) may carry an instalment
+  direction: MDR reg 15 and 16 do not restrict the form, the MDA limit is NHS-contractual.
 - Dose warnings (`high_dose`, `large_increase`, `first_dose_high`) use methadone thresholds, so
   they apply only to the drugs named in `IntakePolicy.dose_checked_drugs`.
 - `benzodiazepine_coprescribed` is raised for an opioid with a benzodiazepine on record, and for
@@ -107,6 +112,7 @@ class Code(StrEnum):
     FIRST_SUPPLY_WINDOW = "first_supply_window"
     SCHEDULE_INCONSISTENT = "schedule_inconsistent"
     NOT_INSTALMENT_ELIGIBLE = "not_instalment_eligible"
+    INSTALMENTS_NEED_MDA_FORM = "instalments_need_mda_form"
     CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION = "closed_day_needs_amended_prescription"
     DOSE_BEFORE_FIRST_COLLECTION = "dose_before_first_collection"
     # Blocks: input that cannot be right, or cannot be read
@@ -127,10 +133,12 @@ class Code(StrEnum):
     BENZODIAZEPINE_COPRESCRIBED = "benzodiazepine_coprescribed"
     NON_STANDARD_STRENGTH = "non_standard_strength"
     DOSE_CHANGE_IN_PREGNANCY = "dose_change_in_pregnancy"
+    LAST_DOSE_UNKNOWN = "last_dose_unknown"
 
 
 WARNINGS: frozenset[Code] = frozenset(
     {
+        Code.LAST_DOSE_UNKNOWN,
         Code.HIGH_DOSE,
         Code.LARGE_INCREASE,
         Code.FIRST_DOSE_HIGH,
@@ -204,6 +212,8 @@ class PrescriptionDraft:
     collection_days: frozenset[int]  # weekdays an instalment is due (the instalment interval)
     wording: Wording
     direction_text: str | None  # the instalment direction verbatim
+    # The prescriber's address as on the form (a reg 15 element); None: not on the form.
+    prescriber_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +226,9 @@ class IntakeContext:
     # benzodiazepine for an opioid draft, an opioid for a benzodiazepine draft.
     benzodiazepine_coprescribed: bool
     pregnant: bool = False
+    # No dose is on record here and nobody has recorded the last one taken elsewhere (nor that
+    # the patient is new to treatment).
+    last_dose_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,10 +313,7 @@ def quantity_for(product: Product, dose_mg: Decimal) -> Decimal:
     The result is exact for the strengths in the table; a dose that is not a whole number of
     tablets comes back fractional (check_intake refuses it as `dose_not_whole_units`).
     """
-    strength = product.strength_mg_per_ml if product.unit == "mL" else product.strength_mg_per_unit
-    if strength is None or strength <= 0:
-        raise ValueError(f"product {product.code} has no strength for its unit {product.unit}")
-    return dose_mg / strength
+    return product.exact_quantity(dose_mg)
 
 
 def check_intake(
@@ -483,6 +493,7 @@ _REQUIRED: tuple[tuple[str, str], ...] = (
     ("start_on", "start date"),
     ("end_on", "end date"),
     ("direction_text", "instalment direction"),
+    ("prescriber_address", "prescriber's address"),
 )
 
 
@@ -674,6 +685,18 @@ def _product_and_form_problems(
                 _TRANSCRIPTION,
             )
         )
+    instalments = _instalment_count(draft)
+    if form == "paper" and instalments is not None and instalments > 1:
+        findings.append(
+            Finding(
+                Code.INSTALMENTS_NEED_MDA_FORM,
+                f"This prescription directs {instalments} instalments but is written on a standard "
+                "FP10: in England instalments may only be dispensed from an FP10MDA (WP10MDA in "
+                "Wales). Return it to the prescriber for an instalment prescription form.",
+                "form_type",
+                _MDA_14_DAYS,
+            )
+        )
     if product is not None and form in FORM_TYPES and not _instalments_allowed(product, form):
         where = (
             "on a WP10MDA only Schedule 2 to 5 controlled drugs can be"
@@ -702,6 +725,20 @@ def _product_and_form_problems(
             )
         )
     return findings
+
+
+def _instalment_count(draft: PrescriptionDraft) -> int | None:
+    """How many instalments the direction makes (collection days within the dates), counting
+    a first dose day that is not a collection day as an instalment of its own."""
+    if draft.start_on is None or draft.end_on is None or draft.start_on > draft.end_on:
+        return None
+    if not draft.collection_days <= _ALL_WEEKDAYS:
+        return None
+    days = list(_dates(draft.start_on, min(draft.end_on, draft.start_on + timedelta(days=400))))
+    count = sum(1 for day in days if day.weekday() in draft.collection_days)
+    if days and days[0].weekday() not in draft.collection_days:
+        count += 1
+    return count
 
 
 def _instalments_allowed(product: Product, form: str) -> bool:
@@ -886,6 +923,18 @@ def _warnings(
                 "and label each dose in mg and mL.",
                 "product_code",
                 _STRENGTH,
+            )
+        )
+    if not ctx.last_dose_known:
+        findings.append(
+            Finding(
+                Code.LAST_DOSE_UNKNOWN,
+                "No dose of this medicine is on record for the patient here, and nobody has "
+                "recorded when they last took one elsewhere. Ask the prescriber or previous "
+                "pharmacy (or the patient) and record the last dose taken, or that the patient "
+                "is new to treatment: the counter will not supply until it is recorded.",
+                "last_dose",
+                "Loss of tolerance (DESIGN §3)",
             )
         )
     if ctx.pregnant and previous is not None and dose is not None and dose_ok and dose != previous:

@@ -4,7 +4,7 @@ and keep schedules right when the pharmacy's calendar changes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,13 +15,17 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit_service
 from app.audit.service import Actor
 from app.auth.models import Role
-from app.auth.policy import require_role
+from app.auth.policy import SAFETY_ACTS, require_role, require_safety_act
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
+from app.dosing import facts as dosing_facts
+from app.dosing import records as dosing_records
+from app.dosing import rules as dosing_rules
 from app.dosing import service as dosing_service
 from app.dosing.models import DoseState, InstalmentDay, Release
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Refused
+from app.households.service import current_children
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies.models import Closure, Pharmacy
@@ -82,6 +86,7 @@ def draft_of(p: Prescription) -> rules.PrescriptionDraft:
         collection_days=frozenset(p.collection_days),
         wording=rules.Wording(**p.wording),
         direction_text=p.direction_text,
+        prescriber_address=p.prescriber_address,
     )
 
 
@@ -104,12 +109,15 @@ def load_visible(
 def _context(
     session: Session,
     *,
-    patient_id: UUID,
+    patient: Patient,
     product: rules.Product | None,
     today: date,
     exclude: UUID | None = None,
+    last_dose_given: bool = False,
 ) -> rules.IntakeContext:
-    """The patient's history the intake rules need: previous dose, co-prescribed benzodiazepine."""
+    """The patient's history the intake rules need: previous dose, co-prescribed
+    benzodiazepine, pregnancy, and whether the last dose taken is known."""
+    patient_id = patient.id
     others = list(
         session.scalars(
             select(Prescription)
@@ -138,8 +146,16 @@ def _context(
                 )
             ):
                 benzo = True
+    known = last_dose_given
+    if not known and product is not None:
+        lapse = dosing_facts.lapses(session, [(patient_id, product.code)], through=today)
+        known = lapse[(patient_id, product.code)].last_dose is not None
     return rules.IntakeContext(
-        today=today, previous_daily_dose_mg=previous, benzodiazepine_coprescribed=benzo
+        today=today,
+        previous_daily_dose_mg=previous,
+        benzodiazepine_coprescribed=benzo,
+        pregnant=patient.pregnant,
+        last_dose_known=known,
     )
 
 
@@ -151,6 +167,15 @@ class PrescriptionInput:
     prescriber_id: UUID
     draft: rules.PrescriptionDraft
     supersedes_id: UUID | None = None
+    # The last dose taken before this pharmacy's record, when the patient has none here.
+    last_dose: LastDoseInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LastDoseInput:
+    taken_on: date | None
+    source: str
+    detail: str = ""
 
 
 def _raise_closed_day_alerts(
@@ -164,12 +189,13 @@ def _raise_closed_day_alerts(
     now: datetime,
     policy: PolicySettings,
     no_day_left: int = 0,
-) -> None:
+) -> int:
     """Ask the prescriber to amend: for doses stranded on closed days (`problems`), and for
-    `no_day_left` doses whose prior open day has already passed."""
+    `no_day_left` doses whose prior open day has already passed. Returns the alerts raised."""
     closed = [f for f in problems if f.code == rules.Code.CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION]
     stranded = sum(len(f.dates) or 1 for f in closed) + no_day_left
-    for event in safeguarding_rules.closed_day_events(closed_dose_days=stranded):
+    events = safeguarding_rules.closed_day_events(closed_dose_days=stranded)
+    for event in events:
         safeguarding_service.raise_alert(
             session,
             event,
@@ -181,6 +207,7 @@ def _raise_closed_day_alerts(
             now=now,
             routing=policy.alert_routing,
         )
+    return len(events)
 
 
 def transcribe(
@@ -209,10 +236,32 @@ def transcribe(
         if prescriber.kind != ContactKind.PRESCRIBER:
             raise InvalidInput("prescriber_id", "contact_kind", "must name a prescriber contact")
         draft = data.draft
+        if not (draft.prescriber_address or "").strip() and prescriber.address:
+            # Not typed from the form: the prescriber contact's address (the same person).
+            draft = replace(draft, prescriber_address=prescriber.address)
         product = rules.PRODUCTS.get(draft.product_code)
+        if data.last_dose is not None and product is not None:
+            if actor.role not in SAFETY_ACTS["record_last_dose"]:
+                raise InvalidInput(
+                    "last_dose",
+                    "pharmacist_only",
+                    "only a pharmacist may record the last dose taken; leave it out and ask one",
+                )
+            dosing_records.check_last_dose(
+                product.drug,
+                data.last_dose.taken_on,
+                data.last_dose.source,
+                today,
+            )
         decision = rules.check_intake(
             draft,
-            _context(session, patient_id=patient.id, product=product, today=today),
+            _context(
+                session,
+                patient=patient,
+                product=product,
+                today=today,
+                last_dose_given=data.last_dose is not None,
+            ),
             calendar_for(session, patient.pharmacy_id),
             intake_policy(policy),
         )
@@ -291,6 +340,7 @@ def transcribe(
             patient_id=patient.id,
             pharmacy_id=patient.pharmacy_id,
             prescriber_id=prescriber.id,
+            prescriber_address=draft.prescriber_address,
             product=draft.product_code,
             daily_dose_mg=draft.daily_dose_mg,
             form_type=draft.form_type,
@@ -315,6 +365,17 @@ def transcribe(
         )
         session.add(prescription)
         session.flush()
+        if data.last_dose is not None and product is not None:
+            dosing_records.add_last_dose(
+                session,
+                actor,
+                patient,
+                drug=product.drug,
+                taken_on=data.last_dose.taken_on,
+                source=data.last_dose.source,
+                detail=data.last_dose.detail,
+                now=now,
+            )
         _, problems = rules.generate_schedule(draft, calendar_for(session, patient.pharmacy_id))
         _raise_closed_day_alerts(
             session,
@@ -368,23 +429,45 @@ def _overlapping(
 
 
 def _rows_for(
-    prescription: Prescription, household_id: UUID | None, schedule: Sequence[rules.ScheduledDose]
+    prescription: Prescription,
+    household_id: UUID | None,
+    schedule: Sequence[rules.ScheduledDose],
+    *,
+    today: date,
+    now: datetime,
 ) -> list[InstalmentDay]:
-    return [
-        InstalmentDay(
-            prescription_id=prescription.id,
-            patient_id=prescription.patient_id,
-            pharmacy_id=prescription.pharmacy_id,
-            household_id=household_id,
-            product=prescription.product,
-            dose_date=d.dose_date,
-            collect_on=d.collect_on,
-            mode=d.mode,
-            dose_mg=d.dose_mg,
-            state=DoseState.DUE,
+    """The ledger rows for a schedule checked on `today`.
+
+    A day whose collection had already passed when the prescription was checked could never
+    have been supplied: it is written as `not_dispensed` (no dose was taken, so it counts
+    toward the loss-of-tolerance threshold) with the reason, except the later days of an
+    instalment under the "missed remaining" wording, which stay collectable up to their date.
+    """
+    remaining = prescription.wording_missed_remaining
+    rows = []
+    for d in schedule:
+        late = d.collect_on < today and not (remaining and d.dose_date >= today)
+        rows.append(
+            InstalmentDay(
+                prescription_id=prescription.id,
+                patient_id=prescription.patient_id,
+                pharmacy_id=prescription.pharmacy_id,
+                household_id=household_id,
+                product=prescription.product,
+                dose_date=d.dose_date,
+                collect_on=d.collect_on,
+                mode=d.mode,
+                dose_mg=d.dose_mg,
+                state=DoseState.NOT_DISPENSED if late else DoseState.DUE,
+                remaining_collectable=remaining,
+                recorded_at=now if late else None,
+                reason=f"not dispensed: the prescription was checked on {today.isoformat()}, "
+                f"after the collection day ({d.collect_on.isoformat()})"
+                if late
+                else None,
+            )
         )
-        for d in schedule
-    ]
+    return rows
 
 
 def verify(
@@ -418,11 +501,14 @@ def verify(
                 "A different pharmacist must check the transcription", code="second_person_required"
             )
         product = rules.PRODUCTS.get(prescription.product)
+        if not prescription.prescriber_address:  # entered before addresses were kept
+            contact = session.get(Contact, prescription.prescriber_id)
+            prescription.prescriber_address = contact.address if contact else None
         decision = rules.check_intake(
             draft_of(prescription),
             _context(
                 session,
-                patient_id=prescription.patient_id,
+                patient=patients_service.load_visible(session, actor, prescription.patient_id),
                 product=product,
                 today=today,
                 exclude=prescription.id,
@@ -499,14 +585,26 @@ def verify(
                 },
             )
         # Days whose collection was before the check could never have been supplied: they are
-        # not written to the ledger (so they never count as missed), and the audit says how many.
-        available = [d for d in decision.schedule if d.collect_on >= today]
-        skipped = len(decision.schedule) - len(available)
-        session.add_all(_rows_for(prescription, patient.household_id, available))
+        # written as not dispensed, and count as days without a dose (DESIGN §3).
+        rows = _rows_for(
+            prescription, patient.household_id, decision.schedule, today=today, now=now
+        )
+        session.add_all(rows)
+        skipped = sum(1 for r in rows if r.state == DoseState.NOT_DISPENSED)
         prescription.status = Status.ACTIVE
         prescription.verified_by_id = actor.id
         prescription.verified_at = now
         session.flush()
+        if skipped:
+            _alert_if_lapsed(
+                session,
+                actor=actor,
+                patient=patient,
+                prescription=prescription,
+                today=today,
+                now=now,
+                policy=policy,
+            )
         # DESIGN §3: the household rules run on prescription intake, not only at a handover.
         for event in dosing_service.household_events(session, patient, today, policy):
             safeguarding_service.raise_alert(
@@ -528,10 +626,52 @@ def verify(
             entity_id=prescription.id,
             at=now,
             pharmacy_id=prescription.pharmacy_id,
-            facts={"days": len(available), "days_before_check": skipped},
+            facts={"days": len(rows) - skipped, "days_before_check": skipped},
         )
         uow.commit()
         return prescription
+
+
+def _alert_if_lapsed(
+    session: Session,
+    *,
+    actor: Actor,
+    patient: Patient,
+    prescription: Prescription,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> None:
+    """A late prescription can leave the patient days without a dose before the pharmacy ever
+    had it: when those days reach the threshold, the prescriber hears now, not at tomorrow's
+    counter (the block and the alert follow the same count)."""
+    pair = (patient.id, prescription.product)
+    lapse = dosing_facts.lapses(
+        session, [pair], through=today - timedelta(days=1), pharmacy_id=prescription.pharmacy_id
+    )[pair]
+    threshold = dosing_rules.threshold_for(
+        prescription.wording_consult_after_3_missed, policy.missed_threshold
+    )
+    if lapse.days < threshold:
+        return
+    children = dosing_facts.children_facts(
+        current_children(session, patient.household_id, today) if patient.household_id else [],
+        today,
+    )
+    for event in safeguarding_rules.missed_dose_events(
+        days_without_dose=lapse.days, children=children, policy_missed_threshold=threshold
+    ):
+        safeguarding_service.raise_alert(
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=prescription.pharmacy_id,
+            patient_id=patient.id,
+            household_id=patient.household_id,
+            day=today,
+            now=now,
+            routing=policy.alert_routing,
+        )
 
 
 def cancel(
@@ -575,12 +715,22 @@ def release(
     uow: UnitOfWork, *, actor: Actor, prescription_id: UUID, note: str, today: date, now: datetime
 ) -> Release:
     """The prescriber's review after missed doses: the counter may supply again."""
-    require_role(actor, {Role.PRESCRIBER}, "release a patient after missed doses")
+    require_safety_act(actor, "release")
     with uow:
         session = uow.session
         prescription = load_visible(session, actor, prescription_id)
         if prescription.status != Status.ACTIVE:
             raise Conflict(f"The prescription is {prescription.status}", code="not_active")
+        same = session.scalar(
+            select(Release).where(
+                Release.prescription_id == prescription.id,
+                Release.released_on == today,
+                Release.released_by_id == actor.id,
+                Release.note == note,
+            )
+        )
+        if same is not None:  # a double click or a retried request: one review, not two
+            return same
         row = Release(
             prescription_id=prescription.id,
             patient_id=prescription.patient_id,
@@ -591,6 +741,15 @@ def release(
         )
         session.add(row)
         session.flush()
+        # The review deals with the cause of the threshold alerts: they stop escalating.
+        safeguarding_service.resolve_for_patient(
+            session,
+            actor=actor,
+            patient_id=prescription.patient_id,
+            kinds=("missed_threshold_reached",),
+            why=f"The prescriber's review was recorded: {note}",
+            now=now,
+        )
         audit_service.record(
             session,
             actor,
@@ -661,16 +820,31 @@ def get(
         return prescription, days
 
 
-def list_for_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID) -> list[Prescription]:
+def list_for_patient(
+    uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetime
+) -> list[Prescription]:
+    """The patient's prescriptions, newest first; the read is logged."""
     with uow:
-        patients_service.load_visible(uow.session, actor, patient_id)
-        return list(
+        patient = patients_service.load_visible(uow.session, actor, patient_id)
+        rows = list(
             uow.session.scalars(
                 select(Prescription)
                 .where(Prescription.patient_id == patient_id)
                 .order_by(Prescription.start_on.desc())
             )
         )
+        audit_service.record(
+            uow.session,
+            actor,
+            "patient.prescriptions_viewed",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={"prescriptions": len(rows)},
+        )
+        uow.commit()
+        return rows
 
 
 def recalculate_for_closure(
@@ -682,11 +856,11 @@ def recalculate_for_closure(
     today: date,
     now: datetime,
     policy: PolicySettings,
-) -> int:
-    """Re-plan the uncollected days of active prescriptions around a newly added closure.
+) -> Replanned:
+    """Re-plan the uncollected days of active prescriptions around a closure added or removed.
 
-    Only days still due are moved; a recorded dose never changes. Returns how many days moved.
-    """
+    Only days still due are moved; a recorded dose never changes. Returns how many days moved
+    and how many alerts asked a prescriber to amend."""
     calendar = calendar_for(session, pharmacy_id)
     affected = list(
         session.scalars(
@@ -698,7 +872,7 @@ def recalculate_for_closure(
             )
         )
     )
-    moved = 0
+    moved = alerts = 0
     for prescription in affected:
         planned, problems = rules.generate_schedule(draft_of(prescription), calendar)
         by_date = {d.dose_date: d for d in planned}
@@ -725,7 +899,7 @@ def recalculate_for_closure(
                 row.mode = new.mode
         moved += len(changes)
         patient = session.get(Patient, prescription.patient_id)
-        _raise_closed_day_alerts(
+        alerts += _raise_closed_day_alerts(
             session,
             problems,
             actor=actor,
@@ -751,7 +925,15 @@ def recalculate_for_closure(
                     "needs_amendment": len(problems) + len(no_day_left),
                 },
             )
-    return moved
+    return Replanned(moved, alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class Replanned:
+    """What a closure change did to the schedules: days moved, amendment alerts raised."""
+
+    moved_days: int
+    alerts_raised: int
 
 
 def add_closure(
@@ -764,7 +946,7 @@ def add_closure(
     today: date,
     now: datetime,
     policy: PolicySettings,
-) -> int:
+) -> Replanned:
     """Close the pharmacy on a date and re-plan every affected schedule in the same step."""
     from app.pharmacies import service as pharmacies_service
 
@@ -802,7 +984,7 @@ def add_closure(
             pharmacy_id=pharmacy.id,
             facts={"closed_on": closed_on},
         )
-        moved = recalculate_for_closure(
+        replanned = recalculate_for_closure(
             session,
             actor=actor,
             pharmacy_id=pharmacy.id,
@@ -812,4 +994,103 @@ def add_closure(
             policy=policy,
         )
         uow.commit()
-        return moved
+        return replanned
+
+
+def remove_closure(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    pharmacy_id: UUID,
+    closed_on: date,
+    reason: str,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> Replanned:
+    """Open again on a day closed by mistake (or no longer closed) and re-plan what it moved.
+
+    Past closures stay: the days they shaped have been dispensed. The removal is audited with
+    its reason; doses already handed over early are never changed."""
+    from app.pharmacies import service as pharmacies_service
+
+    require_role(actor, {Role.PHARMACIST, Role.ADMIN}, "remove closures")
+    if closed_on < today:
+        raise InvalidInput("date", "not_in_past", "a past closure cannot be removed")
+    with uow:
+        session = uow.session
+        pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
+        closure = session.scalar(
+            select(Closure).where(
+                Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on
+            )
+        )
+        if closure is None:
+            raise InvalidInput("date", "not_closed", "the pharmacy is not closed on that date")
+        session.delete(closure)
+        session.flush()
+        audit_service.record(
+            session,
+            actor,
+            "pharmacy.closure_removed",
+            entity="pharmacy",
+            entity_id=pharmacy.id,
+            at=now,
+            pharmacy_id=pharmacy.id,
+            facts={"closed_on": closed_on, "reason": closure.reason, "why_removed": reason},
+        )
+        replanned = recalculate_for_closure(
+            session,
+            actor=actor,
+            pharmacy_id=pharmacy.id,
+            closed_on=closed_on,
+            today=today,
+            now=now,
+            policy=policy,
+        )
+        uow.commit()
+        return replanned
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedSchedule:
+    """A prescription with doses still to collect on weekdays the pharmacy would stop opening."""
+
+    prescription_id: UUID
+    patient: str
+    dates: list[date]
+
+
+def schedules_on_weekdays(
+    uow: UnitOfWork, *, actor: Actor, pharmacy_id: UUID, weekdays: set[int], today: date
+) -> list[AffectedSchedule]:
+    """Which schedules collect on these weekdays from today: an opening-day change that closes
+    them leaves those doses on days nobody is there to hand them over."""
+    from app.pharmacies import service as pharmacies_service
+
+    if not weekdays:
+        return []
+    with uow:
+        session = uow.session
+        pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
+        found: dict[UUID, AffectedSchedule] = {}
+        for row, given, family in session.execute(
+            select(InstalmentDay, Patient.given_name, Patient.family_name)
+            .join(Prescription, Prescription.id == InstalmentDay.prescription_id)
+            .join(Patient, Patient.id == InstalmentDay.patient_id)
+            .where(
+                Prescription.pharmacy_id == pharmacy.id,
+                Prescription.status == Status.ACTIVE,
+                InstalmentDay.state == DoseState.DUE,
+                InstalmentDay.collect_on >= today,
+            )
+            .order_by(InstalmentDay.collect_on)
+        ):
+            if row.collect_on.weekday() not in weekdays:
+                continue
+            entry = found.setdefault(
+                row.prescription_id, AffectedSchedule(row.prescription_id, f"{given} {family}", [])
+            )
+            if row.collect_on not in entry.dates:
+                entry.dates.append(row.collect_on)
+        return list(found.values())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from tests.factories import World
 
 MONDAY = date(2026, 11, 30)
@@ -28,6 +30,8 @@ def fp10mda(world: World, patient_id: str, **overrides: Any) -> dict[str, Any]:
         "wording": {"closed_day_prior": True, "supervise_on_collection": True},
         "direction_text": "60mg (60ml) daily. Supervised consumption Mon-Sat. "
         "Sunday dose to be collected on Saturday.",
+        # A patient new to treatment: days without a dose count from the first dose day here.
+        "last_dose": {"source": "induction"},
         **overrides,
     }
 
@@ -51,6 +55,7 @@ def test_a_real_looking_fp10mda_gets_the_schedule_a_pharmacist_would_write(world
         assert day["dose_mg"] in ("60", "60.00")
 
 
+@pytest.mark.hazard("H-13.2")
 def test_a_second_pharmacist_must_check_before_the_schedule_becomes_the_ledger(
     world: World,
 ) -> None:

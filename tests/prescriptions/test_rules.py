@@ -61,6 +61,7 @@ RX = PrescriptionDraft(
     collection_days=MON_TO_SAT,  # Saturday's instalment includes Sunday's dose
     wording=Wording(),
     direction_text="60mg (60mL) daily. Supervised consumption Mon-Sat. Sunday dose with Saturday.",
+    prescriber_address="Testtown Recovery Service, 1 Clinic Road, Testtown TT1 2BB",
 )
 # Daily instalments, each due on its own day: a Sunday closure needs the closed-day wording.
 DAILY_RX = replace(
@@ -126,6 +127,7 @@ REQUIRED_FIELDS: list[tuple[str, Any]] = [
     ("start_on", None),
     ("end_on", None),
     ("direction_text", None),
+    ("prescriber_address", None),
 ]
 
 
@@ -198,6 +200,12 @@ BLOCK_CASES: list[tuple[str, PrescriptionDraft, dict[str, Any], list[tuple[Code,
         ),
         {},
         [(Code.TOO_MANY_DAYS, "end_on")],
+    ),
+    (
+        "a standard FP10 may not order instalments (issue 14 #6)",
+        replace(RX, form_type="paper"),
+        {},
+        [(Code.INSTALMENTS_NEED_MDA_FORM, "form_type")],
     ),
     (
         "the first supply is too late 29 days after the start date",

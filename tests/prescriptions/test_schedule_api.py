@@ -212,14 +212,14 @@ def test_a_dose_already_recorded_in_the_overlap_refuses_the_check(
 # --- 6. closures --------------------------------------------------------------------------
 
 
-@pytest.mark.hazard("H-12")
+@pytest.mark.hazard("H-12.1")
 def test_a_closure_moves_the_instalment_to_the_prior_open_day(world: World) -> None:
     patient = world.patient()
     rx = active(world, daily(world, patient["id"]))
 
     added = close(world, WEDNESDAY, "Refit")
     assert added.status_code == 201, added.text
-    assert added.json() == {"date": d(WEDNESDAY), "moved_days": 1}
+    assert added.json() == {"date": d(WEDNESDAY), "moved_days": 1, "alerts_raised": 0}
     expected = [(dd, c, m, Decimal(60), "due") for dd, c, m in BY_HAND]
     expected[2] = (d(WEDNESDAY), d(TUESDAY), "take_home", Decimal(60), "due")
     schedule = world.get(f"{API}/prescriptions/{rx['id']}/schedule").json()["items"]
@@ -262,6 +262,7 @@ def test_closures_are_refused_in_the_past_twice_or_by_the_wrong_people(world: Wo
     assert ledger(world, patient["id"])[1][1] == TUESDAY  # nothing moved by the refusals
 
 
+@pytest.mark.hazard("H-12.2")
 def test_without_the_wording_a_closure_asks_the_prescriber_for_an_amendment(
     world: World,
 ) -> None:
@@ -283,12 +284,79 @@ def test_without_the_wording_a_closure_asks_the_prescriber_for_an_amendment(
     assert recalculated["moved"] == []
 
 
+def remove(world: World, day: date, reason: str = "Entered by mistake", **kw: Any) -> Any:
+    return world.post(
+        f"{API}/pharmacies/{world.home.pharmacy_id}/closures/{day.isoformat()}/remove",
+        {"reason": reason},
+        **kw,
+    )
+
+
+def test_a_closure_entered_by_mistake_is_removed_and_its_doses_go_back(world: World) -> None:
+    patient = world.patient()
+    rx = active(world, daily(world, patient["id"]))
+    planned = rows(rx["schedule"])
+    assert close(world, WEDNESDAY, "Refit").json()["moved_days"] == 1
+
+    technician = remove(world, WEDNESDAY, role="technician")
+    assert technician.status_code == 403, technician.text
+    foreign = remove(world, WEDNESDAY, branch=world.away)
+    assert foreign.status_code == 404, foreign.text
+    removed = remove(world, WEDNESDAY, "Refit postponed to January")
+    assert removed.status_code == 200, removed.text
+    assert removed.json() == {"date": d(WEDNESDAY), "moved_days": 1, "alerts_raised": 0}
+
+    assert rows(world.get(f"{API}/prescriptions/{rx['id']}/schedule").json()["items"]) == planned
+    pharmacy = world.get(f"{API}/pharmacies/{world.home.pharmacy_id}").json()
+    assert d(WEDNESDAY) not in {c["date"] for c in pharmacy["closures"]}
+    [why] = audit_facts(world, str(world.home.pharmacy_id), "pharmacy.closure_removed")
+    assert why["reason"] == "Refit"
+    assert why["why_removed"] == "Refit postponed to January"
+    again = remove(world, WEDNESDAY)
+    assert again.status_code == 422, again.text
+    assert [e["rule"] for e in again.json()["errors"]] == ["not_closed"]
+
+
+def test_closing_on_a_weekday_that_schedules_collect_on_names_them_until_confirmed(
+    world: World,
+) -> None:
+    patient = world.patient()
+    rx = active(world, daily(world, patient["id"]))
+    path = f"{API}/pharmacies/{world.home.pharmacy_id}/opening-days"
+    mon_to_fri = {"open_weekdays": [0, 1, 2, 3, 4]}
+
+    refused = world.put(path, mon_to_fri, role="admin")
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["code"] == "opening_days_affect_schedules"
+    [affected] = problem["affected"]
+    assert affected["prescription_id"] == rx["id"]
+    assert affected["dates"][:2] == ["2026-12-05", "2026-12-12"]  # its Saturdays
+    assert f"{patient['given_name']} {patient['family_name']}" in problem["detail"]
+    assert world.get(f"{API}/pharmacies/{world.home.pharmacy_id}").json()["open_weekdays"] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    pharmacist = world.put(path, mon_to_fri | {"confirm_affected": True})
+    assert pharmacist.status_code == 403, pharmacist.text
+
+    saved = world.put(path, mon_to_fri | {"confirm_affected": True}, role="admin")
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["open_weekdays"] == [0, 1, 2, 3, 4]
+    reopened = world.put(path, {"open_weekdays": [0, 1, 2, 3, 4, 5]}, role="admin")
+    assert reopened.status_code == 200, reopened.text  # opening more days affects nobody
+
+
 def fp10mda_mon_sat(world: World, patient_id: str) -> dict[str, Any]:
     """The test_api form: collection Monday to Saturday, no closed-day wording."""
     return fp10mda(world, patient_id, wording={"supervise_on_collection": True})
 
 
-@pytest.mark.hazard("H-15")
+@pytest.mark.hazard("H-12.3")
 def test_a_recorded_dose_never_moves(world: World, clock: FixedClock) -> None:
     patient = world.patient()
     rx = active(world, daily(world, patient["id"]))
@@ -310,6 +378,7 @@ def test_a_recorded_dose_never_moves(world: World, clock: FixedClock) -> None:
     )
 
 
+@pytest.mark.hazard("H-12.3")
 def test_a_closure_today_never_moves_a_dose_into_the_past(world: World, clock: FixedClock) -> None:
     """Closed all of today before the patient came: Saturday has gone, so there is no prior
     suitable day left; the prescriber is asked instead."""
@@ -451,6 +520,7 @@ def test_twice_weekly_take_home_collections(world: World) -> None:
     )
 
 
+@pytest.mark.hazard("H-12.1")
 def test_a_bank_holiday_monday_added_later_moves_the_instalment_to_saturday(world: World) -> None:
     """Christmas 2026: Christmas Day is Friday 25 December, the Boxing Day bank holiday is
     Monday 28 December. Thursday's instalment already covers Friday to Sunday."""
