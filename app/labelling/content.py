@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from app.prescriptions.products import ml_at
+
 KEEP_AWAY = "Keep out of the sight and reach of children."
 # TIAFT 1998 (domain-rules §3.3): a sourced statement, not an invented "fatal dose".
 DANGER = "Methadone can kill a child: less than 10 mL can seriously poison a small child."
@@ -63,7 +65,8 @@ def _number(value: Decimal) -> str:
 
 
 def _ml(mg: Decimal, strength: Decimal | None) -> Decimal | None:
-    return None if not strength else (mg / strength).quantize(Decimal("0.01")).normalize()
+    quantity = ml_at(mg, strength)
+    return None if quantity is None else quantity.normalize()
 
 
 def _require(facts: LabelFacts) -> None:

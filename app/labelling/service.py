@@ -235,13 +235,16 @@ def reprint(
         return job
 
 
-def get_label(uow: UnitOfWork, *, actor: Actor, label_id: int) -> tuple[Label, list[PrintJob]]:
+def get_label(
+    uow: UnitOfWork, *, actor: Actor, label_id: int, now: datetime
+) -> tuple[Label, list[PrintJob]]:
+    """A label as printed (it names the patient), with its print jobs; the read is logged."""
     with uow:
         label = uow.session.get(Label, label_id)
         if label is None:
             raise NotFound("label", label_id)
         try:
-            patients_service.load_visible(uow.session, actor, label.patient_id)
+            patient = patients_service.load_visible(uow.session, actor, label.patient_id)
         except NotFound:
             raise NotFound("label", label_id) from None
         jobs = list(
@@ -249,4 +252,15 @@ def get_label(uow: UnitOfWork, *, actor: Actor, label_id: int) -> tuple[Label, l
                 select(PrintJob).where(PrintJob.label_id == label.id).order_by(PrintJob.created_at)
             )
         )
+        audit_service.record(
+            uow.session,
+            actor,
+            "label.viewed",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+            facts={"label_id": label.id},
+        )
+        uow.commit()
         return label, jobs

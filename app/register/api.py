@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.audit.service import Actor
 from app.clock import local_date
@@ -18,7 +18,7 @@ from app.db import UnitOfWork
 from app.errors import InvalidInput
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, IsoDate, Name, Text200, Text500
+from app.http.schemas import BARCODE, SINGLE_LINE, In, IsoDate, Name, Text200, Text500
 from app.register import export
 from app.register import service as register_service
 from app.register.models import RegisterEntry
@@ -29,6 +29,7 @@ router = APIRouter(tags=["register"], responses=problems.API_ERRORS)
 Quantity = Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=2)]
 Reason = Annotated[str, Field(min_length=3, max_length=1000)]
 ProductCode = Annotated[str, Field(min_length=1, max_length=64)]
+ProductQuery = Annotated[str, StringConstraints(min_length=1, max_length=64), SINGLE_LINE]
 
 
 class ReceiptBody(In):
@@ -38,7 +39,7 @@ class ReceiptBody(In):
     quantity_ml: Quantity
     invoice_ref: Text200
     product: ProductCode | None = None
-    barcode: Annotated[str, Field(max_length=200)] | None = Field(
+    barcode: Annotated[str, BARCODE, Field(max_length=200)] | None = Field(
         default=None, description="A scanned GS1 pack code: fills product, batch and expiry"
     )
     batch: Annotated[str, Field(max_length=40)] | None = None
@@ -78,6 +79,7 @@ class EntryRead(BaseModel):
     party_name: str | None
     party_address: str | None
     prescriber: str | None
+    prescriber_address: str | None = None
     collector: str | None
     collector_details: str | None
     id_asked: bool | None
@@ -153,11 +155,13 @@ def read_register(
     actor: ActorDep,
     now: NowDep,
     settings: SettingsDep,
-    product: Annotated[str, Query(min_length=1, max_length=64)],
+    product: Annotated[ProductQuery, Query()],
     start: Annotated[IsoDate | None, Query(alias="from")] = None,
     end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[
+        Annotated[str, StringConstraints(max_length=20), SINGLE_LINE] | None, Query()
+    ] = None,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> RegisterRead:
     """One product's register in entry order, with the computed running balance on each line
@@ -272,7 +276,7 @@ def export_csv(
     uow: UowDep,
     actor: ActorDep,
     now: NowDep,
-    product: Annotated[str, Query(min_length=1, max_length=64)],
+    product: Annotated[ProductQuery, Query()],
     start: Annotated[IsoDate | None, Query(alias="from")] = None,
     end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
@@ -292,7 +296,7 @@ def print_page(
     uow: UowDep,
     actor: ActorDep,
     now: NowDep,
-    product: Annotated[str, Query(min_length=1, max_length=64)],
+    product: Annotated[ProductQuery, Query()],
     start: Annotated[IsoDate | None, Query(alias="from")] = None,
     end: Annotated[IsoDate | None, Query(alias="to")] = None,
     pharmacy_id: UUID | None = None,
@@ -307,7 +311,7 @@ def print_page(
 def verify(
     uow: UowDep,
     actor: ActorDep,
-    product: Annotated[str, Query(min_length=1, max_length=64)],
+    product: Annotated[ProductQuery, Query()],
     pharmacy_id: UUID | None = None,
 ) -> ChainRead:
     """Recompute one register's hash chain and running balance: proof nothing was altered."""

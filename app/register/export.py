@@ -27,6 +27,7 @@ COLUMNS = (
     "date entered",
     "name and address (supplier or person supplied)",
     "prescriber (authority to possess)",
+    "prescriber address",
     "quantity received (mL)",
     "quantity supplied (mL)",
     "adjustment (mL)",
@@ -79,6 +80,7 @@ def row(entry: RegisterEntry, lines: dict[Any, int]) -> dict[str, str]:
         "date entered": entry.entered_on.isoformat(),
         "name and address (supplier or person supplied)": party,
         "prescriber (authority to possess)": entry.prescriber or "",
+        "prescriber address": entry.prescriber_address or "",
         "quantity received (mL)": _num(entry.quantity_ml)
         if entry.kind == EntryKind.RECEIPT
         else "",
@@ -177,7 +179,7 @@ _PAGE = _ENV.from_string(
 {% elif r.entry == "supply" %}
 <td colspan="3"></td>
 <td>{{ r["name and address (supplier or person supplied)"] }}</td>
-<td>{{ r["prescriber (authority to possess)"] }}</td>
+<td>{{ r["prescriber (authority to possess)"] }}{% if r["prescriber address"] %}, {{ r["prescriber address"] }}{% endif %}</td>
 <td class="n">{{ r["quantity supplied (mL)"] }}</td><td>{{ r["person collecting"] }}</td>
 <td>{{ r["collector name and address (representative or HCP)"] }}</td>
 <td>{{ r["ID requested"] }}</td><td>{{ r["ID provided"] }}</td>

@@ -98,10 +98,7 @@ def is_register_product(product: str) -> bool:
 
 def quantity_ml(product: Product, dose_mg: Decimal) -> Decimal:
     """The register quantity (in the product's unit) for a dose in mg."""
-    strength = product.strength_mg_per_ml or product.strength_mg_per_unit
-    if not strength:
-        raise ValueError(f"{product.code} has no strength")
-    return ml(dose_mg / strength)
+    return ml(product.quantity(dose_mg))
 
 
 def entry_date_findings(

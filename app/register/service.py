@@ -79,6 +79,8 @@ def entry_body(entry: RegisterEntry) -> dict[str, Any]:
         "party_name": entry.party_name,
         "party_address": entry.party_address,
         "prescriber": entry.prescriber,
+        # Added later: hashed only when set, so entries made before it still verify.
+        **({"prescriber_address": entry.prescriber_address} if entry.prescriber_address else {}),
         "collector": entry.collector,
         "collector_details": entry.collector_details,
         "id_asked": entry.id_asked,
@@ -194,8 +196,13 @@ def record_supply(
     today: date,
     now: datetime,
     routing: Mapping[str, Sequence[str]],
+    supplied_on: date | None = None,
 ) -> RegisterEntry | None:
     """Append the supply line for a handover, in the handover's transaction (never commits).
+
+    `supplied_on` is the day the methadone left, when the line is entered later (a late dose
+    recorded by correction the next morning): the register is dated by the supply, and
+    `entered_on` says when it was written.
 
     One line per handover: the quantity that left the CD cupboard at once, with the dose dates it
     covers. A product outside Schedule 2 has no register, so nothing is written for it; a
@@ -208,19 +215,28 @@ def record_supply(
     prescription = session.get(Prescription, prescription_id)
     prescriber = session.get(Contact, prescription.prescriber_id) if prescription else None
     quantity = sum((rules.quantity_ml(product, Decimal(r.dose_mg)) for r in rows), Decimal(0))
+    address = (prescription.prescriber_address if prescription else None) or (
+        prescriber.address if prescriber else None
+    )
+    details = first.collector_details
+    if any(r.authorisation_id for r in rows):
+        # A supervised day taken home by a representative: the register says on whose direction.
+        details = f"{details or ''} (supervised day taken home on the prescriber's direction)"
+        details = details.strip()
     entry = RegisterEntry(
         pharmacy_id=first.pharmacy_id,
         product=product.code,
         kind=EntryKind.SUPPLY,
-        transaction_date=today,
+        transaction_date=supplied_on or today,
         entered_on=today,
         quantity_ml=quantity,
         change_ml=-quantity,
         party_name=f"{patient.given_name} {patient.family_name}",
         party_address=_party_address(session, patient),
         prescriber=f"{prescriber.name}, {prescriber.organisation}" if prescriber else None,
+        prescriber_address=address,
         collector=first.collector,
-        collector_details=first.collector_details,
+        collector_details=details,
         id_asked=first.id_asked,
         id_shown=first.id_shown,
         patient_id=patient.id,
@@ -541,22 +557,55 @@ def record_correction(
         original = session.scalar(select(RegisterEntry).where(RegisterEntry.id == corrects_id))
         if original is None or original.pharmacy_id != actor.pharmacy_id:
             raise NotFound("register entry", corrects_id)
-        entry = RegisterEntry(
-            pharmacy_id=original.pharmacy_id,
-            product=original.product,
-            kind=EntryKind.CORRECTION,
-            transaction_date=today,
-            entered_on=today,
-            quantity_ml=abs(change_ml),
+        entry = append_correction(
+            session,
+            actor=actor,
+            original=original,
             change_ml=change_ml,
-            corrects_id=original.id,
-            reason=reason.strip(),
+            reason=reason,
+            today=today,
+            now=now,
         )
-        _author(entry, actor, now)
-        _append(session, entry)
-        _audit(session, actor, "register.corrected", entry, now, corrects_line=original.line)
         uow.commit()
         return entry
+
+
+def append_correction(
+    session: Session,
+    *,
+    actor: Actor,
+    original: RegisterEntry,
+    change_ml: Decimal,
+    reason: str,
+    today: date,
+    now: datetime,
+) -> RegisterEntry:
+    """Append a correction of `original` in the caller's transaction (never commits): the
+    register page's corrections and the counter's dose corrections write the same line."""
+    entry = RegisterEntry(
+        pharmacy_id=original.pharmacy_id,
+        product=original.product,
+        kind=EntryKind.CORRECTION,
+        transaction_date=today,
+        entered_on=today,
+        quantity_ml=abs(change_ml),
+        change_ml=change_ml,
+        corrects_id=original.id,
+        reason=reason.strip(),
+    )
+    _author(entry, actor, now)
+    _append(session, entry)
+    _audit(session, actor, "register.corrected", entry, now, corrects_line=original.line)
+    return entry
+
+
+def supply_for_handover(session: Session, handover_id: UUID) -> RegisterEntry | None:
+    """The supply line a handover wrote (None for a product with no register)."""
+    return session.scalar(
+        select(RegisterEntry).where(
+            RegisterEntry.handover_id == handover_id, RegisterEntry.kind == EntryKind.SUPPLY
+        )
+    )
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from tests.factories import World
 from tests.notify.receivers import free_port
 
 SUNDAY_LABEL_DAY = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # Saturday: Saturday + Sunday doses
+# A prescription starting that Saturday: the patient is new to treatment, so starting on the
+# Saturday means no days without a dose before it.
+FROM_SATURDAY = {"start_on": "2026-12-05", "end_on": "2026-12-18"}
 
 
 def take_home(world: World, patient: dict[str, Any], **extra: Any) -> Any:
@@ -31,11 +34,10 @@ def take_home(world: World, patient: dict[str, Any], **extra: Any) -> Any:
     return world.post("/api/v1/counter/handover", body)
 
 
-@pytest.mark.hazard("H-08")
-@pytest.mark.hazard("H-02")
+@pytest.mark.hazard("H-02.1", "H-08.1")
 def test_a_take_home_prints_a_label_with_every_legal_field(world: World, clock: FixedClock) -> None:
     patient = world.patient()
-    active(world, patient["id"])
+    active(world, patient["id"], **FROM_SATURDAY)
     clock.set(SUNDAY_LABEL_DAY)
     response = take_home(world, patient)
     assert response.status_code == 201, response.text
@@ -49,12 +51,12 @@ def test_a_take_home_prints_a_label_with_every_legal_field(world: World, clock: 
     assert label["dose_dates"] == ["2026-12-06"]
 
 
-@pytest.mark.hazard("H-16")
+@pytest.mark.hazard("H-08.3", "H-16.1")
 def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintable(
     world: World, clock: FixedClock, client: TestClient
 ) -> None:
     patient = world.patient()
-    active(world, patient["id"])
+    active(world, patient["id"], **FROM_SATURDAY)
     clock.set(SUNDAY_LABEL_DAY)
     app = client.app
     working = app.state.printer  # type: ignore[attr-defined]
@@ -81,12 +83,12 @@ def test_a_printer_that_is_off_leaves_the_dose_recorded_and_the_label_reprintabl
     assert "REPRINT" in reprinted.json()["preview"]
 
 
-@pytest.mark.hazard("H-01")
+@pytest.mark.hazard("H-01.2")
 def test_scanning_another_patients_label_flags_the_wrong_bottle(
     world: World, clock: FixedClock
 ) -> None:
     first, second = world.patient(), world.patient()
-    active(world, first["id"])
+    active(world, first["id"], **FROM_SATURDAY)
     clock.set(SUNDAY_LABEL_DAY)
     code = take_home(world, first).json()["label"]["jobs"][0]["code"]
     right = world.post("/api/v1/counter/scan", {"code": code, "patient_id": first["id"]}).json()

@@ -45,7 +45,7 @@ def second_fortnight(**overrides: Any) -> dict[str, Any]:
 
 
 def handover(patient_id: str, day: date, **overrides: Any) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "patient_id": patient_id,
         "date": day.isoformat(),
         "outcome": "supervised",
@@ -56,9 +56,17 @@ def handover(patient_id: str, day: date, **overrides: Any) -> dict[str, Any]:
         "children_present": [],
         # Guidance prompts the counter may show on some days; acknowledging one that is not
         # shown changes nothing.
-        "acknowledged": ["household_methadone_high", "dose_changed", "prescription_ending"],
+        "acknowledged": [
+            "household_methadone_high",
+            "dose_changed",
+            "prescription_ending",
+            "young_child_take_home",
+        ],
         **overrides,
     }
+    # A multi-day bottle goes home with a measure; the counter refuses it without one.
+    body.setdefault("measuring_device", body["outcome"] == "collected")
+    return body
 
 
 def hand_over(

@@ -36,7 +36,7 @@ from tests.register.support import handover as handover_body
 SATURDAY_BEFORE = MONDAY - timedelta(days=2)  # the suite's "today" (tests.factories.NOW)
 
 
-@pytest.mark.hazard("H-09")
+@pytest.mark.hazard("H-09.1", "H-09.2")
 def test_a_month_of_dispensing_balances_to_receipts_less_supplies_plus_corrections(
     world: World, clock: FixedClock
 ) -> None:
@@ -173,7 +173,7 @@ def test_entries_are_made_on_the_day_or_the_next_day_with_a_reason(world: World)
     assert [e["kind"] for e in register(world)["items"]] == ["receipt", "receipt"]
 
 
-@pytest.mark.hazard("H-09")
+@pytest.mark.hazard("H-09.4")
 def test_a_count_outside_the_tolerance_needs_an_explanation_and_alerts_the_lead(
     world: World,
 ) -> None:
@@ -255,7 +255,7 @@ def test_only_schedule_2_products_have_a_register(world: World) -> None:
     assert response.json()["errors"][0]["rule"] == "not_in_register"
 
 
-@pytest.mark.hazard("H-15")
+@pytest.mark.hazard("H-09.2")
 def test_the_register_has_no_update_or_delete_path(world: World) -> None:
     entry = receipt(world, SATURDAY_BEFORE).json()
     for method in ("PUT", "PATCH", "DELETE"):
@@ -269,7 +269,7 @@ def test_the_register_has_no_update_or_delete_path(world: World) -> None:
         assert response.status_code in (404, 405), (method, response.text)
 
 
-@pytest.mark.hazard("H-10")
+@pytest.mark.hazard("H-10.1")
 def test_another_pharmacys_register_and_entries_are_not_found(world: World) -> None:
     entry = receipt(world, SATURDAY_BEFORE).json()
     correction = world.post(
@@ -338,7 +338,7 @@ def test_export_and_print_are_the_register_in_its_legal_layout(
     assert html.index('id="line-1"') < html.index('id="line-2"') < html.index('id="line-3"')
 
 
-@pytest.mark.hazard("H-09")
+@pytest.mark.hazard("H-09.1")
 def test_a_withheld_dose_makes_no_entry(world: World, clock: FixedClock) -> None:
     patient = world.patient(world.household()["id"])
     prescribe(world, patient["id"])
@@ -347,7 +347,7 @@ def test_a_withheld_dose_makes_no_entry(world: World, clock: FixedClock) -> None
     assert register(world)["items"] == []
 
 
-@pytest.mark.hazard("H-09")
+@pytest.mark.hazard("H-09.3")
 def test_a_supply_that_takes_the_balance_below_zero_alerts_the_lead(
     world: World, clock: FixedClock
 ) -> None:
