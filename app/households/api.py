@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from app.households import service as households_service
 from app.households.models import ProtectionStatus
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, IsoDate, Name, Note, Out, Postcode, Text500
+from app.http.schemas import In, IsoDate, Name, Note, Out, Postcode, Reason, Text500
 
 router = APIRouter(tags=["households"], responses=problems.API_ERRORS)
 
@@ -26,10 +27,47 @@ class HouseholdCreate(In):
 
 class ChildCreate(In):
     name: Name
-    date_of_birth: IsoDate
+    date_of_birth: IsoDate = Field(
+        description="Date of birth; for an unborn child, the expected date of delivery"
+    )
     protection_status: ProtectionStatus = ProtectionStatus.NONE
     social_worker_id: UUID | None = None
     lives_from: IsoDate | None = None
+    unborn: bool = Field(
+        default=False,
+        description="Not born yet (a pre-birth plan is recorded as its protection status): "
+        "the household rules treat the child as a newborn living there",
+    )
+
+
+class HouseholdChangeBody(In):
+    address: Text500 | None = None
+    postcode: Postcode | None = None
+    notes: Note | None = None
+    reason: Reason = Field(description="Why it changed (kept in the history)")
+
+
+class ChildChangeBody(In):
+    name: Name | None = None
+    protection_status: ProtectionStatus | None = None
+    social_worker_id: UUID | None = None
+    lives_to: IsoDate | None = Field(default=None, description="The child moved out on this date")
+    born_on: IsoDate | None = Field(
+        default=None, description="An unborn child was born on this date: it becomes a child"
+    )
+    reason: Reason = Field(description="Why it changed (kept in the history)")
+
+
+class ChangeRead(Out):
+    id: UUID
+    child_id: UUID | None = None
+    patient_id: UUID | None = None
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    changed_by_id: UUID | None
+    changed_at: datetime
 
 
 class ConfirmationCreate(In):
@@ -55,6 +93,7 @@ class ChildRead(Out):
     social_worker_id: UUID | None
     lives_from: IsoDate | None
     lives_to: IsoDate | None
+    unborn: bool = False
 
 
 class ChildInView(ChildRead):
@@ -85,6 +124,10 @@ class HouseholdViewRead(HouseholdRead):
     )
     boxes: list[dict[str, object]]
     open_alerts: list[dict[str, object]]
+    history: list[ChangeRead] = Field(
+        default=[],
+        description="Changes to the household, its children and its members, newest first",
+    )
 
 
 @router.post("/households", status_code=201, response_model=HouseholdRead)
@@ -130,6 +173,7 @@ def get_household(
             for c in view.children
         ],
         confirmations=[ConfirmationRead.model_validate(c) for c in view.confirmations],
+        history=[ChangeRead.model_validate(c) for c in view.history],
         **extras,
     )
 
@@ -152,6 +196,54 @@ def add_child(
         protection_status=body.protection_status,
         social_worker_id=body.social_worker_id,
         lives_from=body.lives_from,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+        unborn=body.unborn,
+    )
+
+
+@router.patch("/households/{household_id}", response_model=HouseholdRead)
+def update_household(
+    household_id: UUID, body: HouseholdChangeBody, uow: UowDep, actor: ActorDep, now: NowDep
+) -> object:
+    """Change the address, postcode or notes; each change is kept in the history."""
+    changes = {
+        name: value
+        for name, value in body.model_dump(exclude={"reason"}).items()
+        if value is not None
+    }
+    return households_service.update_household(
+        uow, actor=actor, household_id=household_id, changes=changes, reason=body.reason, now=now
+    )
+
+
+@router.patch("/households/{household_id}/children/{child_id}", response_model=ChildRead)
+def update_child(
+    household_id: UUID,
+    child_id: UUID,
+    body: ChildChangeBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """Change a child's protection status, social worker or name; record a move out or the
+    birth of an unborn child. The children must then be re-confirmed before the next
+    take-home, and the household rules run again."""
+    return households_service.update_child(
+        uow,
+        actor=actor,
+        household_id=household_id,
+        child_id=child_id,
+        update=households_service.ChildUpdate(
+            name=body.name,
+            protection_status=body.protection_status,
+            social_worker_id=body.social_worker_id,
+            lives_to=body.lives_to,
+            born_on=body.born_on,
+        ),
+        reason=body.reason,
         today=local_date(now, settings.timezone),
         now=now,
         policy=settings.policy,

@@ -135,7 +135,7 @@ def chronology(
                 "day": box.seen_on,
                 "kind": "box",
                 "text": f"Lockable box seen ({box.method.replace('_', ' ')}), "
-                f"valid until {box.valid_until}",
+                f"valid until {box.valid_until:%d/%m/%Y}",
             }
         )
     for confirmation in session.scalars(

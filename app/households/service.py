@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,13 +13,19 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
-from app.auth.policy import may_see_patient, may_see_pharmacy, require_role
+from app.auth.policy import (
+    CLINICIANS,
+    may_see_patient,
+    may_see_pharmacy,
+    pharmacy_scope,
+    require_role,
+)
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
-from app.households.models import Child, Household, HouseholdConfirmation
-from app.patients.models import Patient
+from app.households.models import Child, Household, HouseholdChange, HouseholdConfirmation
+from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Pharmacy
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.TECHNICIAN, Role.SAFEGUARDING_LEAD}
@@ -119,6 +125,18 @@ def create_household(
         return household
 
 
+def list_households(uow: UnitOfWork, *, actor: Actor, limit: int = 500) -> list[Household]:
+    """The households registered at the pharmacies the caller may see, by postcode."""
+    with uow:
+        query = select(Household).order_by(Household.postcode, Household.address)
+        scope = pharmacy_scope(actor)
+        if actor.role in CLINICIANS:
+            return []
+        if scope is not None:
+            query = query.where(Household.pharmacy_id == scope)
+        return list(uow.session.scalars(query.limit(limit)))
+
+
 def add_child(
     uow: UnitOfWork,
     *,
@@ -132,18 +150,19 @@ def add_child(
     today: date,
     now: datetime,
     policy: PolicySettings | None = None,
+    unborn: bool = False,
 ) -> Child:
-    """Record a child living in the household (restricted data: name or initials is enough).
+    """Record a child living in the household (restricted data: name or initials is enough),
+    or an unborn child with its expected date of delivery in `date_of_birth`.
 
     The household rules run again (DESIGN §3: on child changes): a child on a plan moving into
-    a home with take-home methadone is exactly what must not go unnoticed.
+    a home with take-home methadone is exactly what must not go unnoticed. A child joining the
+    household also means the children must be re-confirmed before the next take-home, and where
+    methadone goes home the social worker and key worker are told.
     """
     if actor is not SYSTEM:
         require_role(actor, WRITERS, "record children")
-    if date_of_birth > today:
-        raise InvalidInput("date_of_birth", "not_in_future", "cannot be in the future")
-    if age_on(date_of_birth, today) >= 18:
-        raise InvalidInput("date_of_birth", "under_18", "a child must be under 18")
+    check_child_dates(date_of_birth, unborn=unborn, today=today)
     with uow:
         household = load_visible(uow.session, actor, household_id, for_update=True)
         if social_worker_id is not None:
@@ -157,10 +176,25 @@ def add_child(
             protection_status=protection_status,
             social_worker_id=social_worker_id,
             lives_from=lives_from,
+            unborn=unborn,
             created_at=now,
         )
         uow.session.add(child)
         uow.session.flush()
+        _changed(
+            uow.session,
+            actor,
+            household,
+            child_id=child.id,
+            field="child",
+            old=None,
+            new=f"{'unborn, expected ' if unborn else 'born '}{date_of_birth.isoformat()}; "
+            f"{protection_status}",
+            reason="child added",
+            now=now,
+        )
+        if lives_there(child, today):
+            household.children_changed_at = now
         audit_service.record(
             uow.session,
             actor,
@@ -169,21 +203,94 @@ def add_child(
             entity_id=household.id,
             at=now,
             pharmacy_id=household.pharmacy_id,
-            facts={"child_id": child.id, "protection_status": protection_status},
+            facts={
+                "child_id": child.id,
+                "protection_status": protection_status,
+                "unborn": unborn,
+            },
         )
-        _run_household_rules(
+        run_household_rules(
             uow.session,
             household,
             actor=actor,
             today=today,
             now=now,
             policy=policy or PolicySettings(),
+            joined="unborn" if unborn else "added",
         )
         uow.commit()
         return child
 
 
-def _run_household_rules(
+def check_child_dates(date_of_birth: date, *, unborn: bool, today: date) -> None:
+    """A born child is under 18 and born by today; an unborn child is expected within the
+    pregnancy's span (up to 42 weeks ahead, or a few weeks overdue)."""
+    if unborn:
+        if date_of_birth > today + timedelta(days=UNBORN_AHEAD_DAYS):
+            raise InvalidInput(
+                "date_of_birth",
+                "expected_within_pregnancy",
+                "an expected date of delivery is at most 42 weeks ahead",
+            )
+        if date_of_birth < today - timedelta(days=UNBORN_OVERDUE_DAYS):
+            raise InvalidInput(
+                "date_of_birth",
+                "expected_not_long_past",
+                "the expected date has long passed: record the birth instead",
+            )
+        return
+    if date_of_birth > today:
+        raise InvalidInput(
+            "date_of_birth",
+            "not_in_future",
+            "cannot be in the future (for an unborn child, record it as unborn with the "
+            "expected date of delivery)",
+        )
+    if age_on(date_of_birth, today) >= 18:
+        raise InvalidInput("date_of_birth", "under_18", "a child must be under 18")
+
+
+# An unborn child's expected date of delivery: up to 42 weeks ahead, or 6 weeks overdue.
+UNBORN_AHEAD_DAYS = 42 * 7
+UNBORN_OVERDUE_DAYS = 42
+
+
+def _changed(
+    session: Session,
+    actor: Actor,
+    household: Household,
+    *,
+    field: str,
+    old: object,
+    new: object,
+    reason: str,
+    now: datetime,
+    child_id: UUID | None = None,
+) -> None:
+    """Append one history row: nothing about a household is overwritten without trace."""
+    session.add(
+        HouseholdChange(
+            household_id=household.id,
+            child_id=child_id,
+            field=field,
+            old_value=_text(old),
+            new_value=_text(new),
+            reason=reason,
+            changed_by_id=actor.id if actor is not SYSTEM else None,
+            changed_at=now,
+        )
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def run_household_rules(
     session: Session,
     household: Household,
     *,
@@ -191,14 +298,25 @@ def _run_household_rules(
     today: date,
     now: datetime,
     policy: PolicySettings,
+    joined: str | None = None,
 ) -> None:
+    """Run the household rules after a change to the household (DESIGN §3), raising their
+    alerts in the caller's transaction; `joined` says a child has just joined it (added, born,
+    unborn, moved in)."""
     from app.dosing import service as dosing_service  # dosing builds on households
+    from app.safeguarding import rules as safeguarding_rules
     from app.safeguarding import service as safeguarding_service
 
     member = session.scalar(select(Patient).where(Patient.household_id == household.id).limit(1))
     if member is None:
         return
-    for event in dosing_service.household_events(session, member, today, policy):
+    events = dosing_service.household_events(session, member, today, policy)
+    if joined is not None:
+        regimes = dosing_service.member_regimes(session, household.id, today)
+        events += safeguarding_rules.child_joined_events(
+            how=joined, take_home=any(m.has_take_home for m in regimes)
+        )
+    for event in events:
         safeguarding_service.raise_alert(
             session,
             event,
@@ -244,6 +362,7 @@ def confirm_children(
             or household.children_confirmed_on < confirmed_on
         ):
             household.children_confirmed_on = confirmed_on
+        household.children_confirmed_at = now
         uow.session.flush()
         audit_service.record(
             uow.session,
@@ -267,6 +386,8 @@ class HouseholdView:
     confirmations: list[HouseholdConfirmation]
     today: date
     extras: dict[str, Any] = field(default_factory=dict)
+    # Changes to the household, its children and its members, newest first.
+    history: list[HouseholdChange | PatientChange] = field(default_factory=list)
 
 
 def view_household(
@@ -291,6 +412,16 @@ def view_household(
                 .limit(20)
             )
         )
+        history: list[HouseholdChange | PatientChange] = [
+            *changes(uow.session, household.id),
+            *uow.session.scalars(
+                select(PatientChange)
+                .where(PatientChange.patient_id.in_([m.id for m in members]))
+                .order_by(PatientChange.changed_at.desc())
+                .limit(200)
+            ),
+        ]
+        history.sort(key=lambda change: change.changed_at, reverse=True)
         audit_service.record(
             uow.session,
             actor,
@@ -301,8 +432,173 @@ def view_household(
             pharmacy_id=household.pharmacy_id,
         )
         uow.commit()
-        return HouseholdView(household, members, children, confirmations, today)
+        return HouseholdView(household, members, children, confirmations, today, history=history)
 
 
 def has_members(session: Session, household_id: UUID) -> bool:
     return bool(session.scalar(select(exists().where(Patient.household_id == household_id))))
+
+
+HOUSEHOLD_FIELDS = ("address", "postcode", "notes")
+
+
+def update_household(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    household_id: UUID,
+    changes: dict[str, str],
+    reason: str,
+    now: datetime,
+) -> Household:
+    """Change a household's address, postcode or notes; each change is a history row."""
+    require_role(actor, WRITERS, "change households")
+    unknown = set(changes) - set(HOUSEHOLD_FIELDS)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "not_changeable", "cannot be changed here")
+    with uow:
+        household = load_visible(uow.session, actor, household_id, for_update=True)
+        changed = []
+        for name, value in changes.items():
+            value = value.upper() if name == "postcode" else value
+            if getattr(household, name) == value:
+                continue
+            _changed(
+                uow.session,
+                actor,
+                household,
+                field=name,
+                old=getattr(household, name),
+                new=value,
+                reason=reason,
+                now=now,
+            )
+            setattr(household, name, value)
+            changed.append(name)
+        if changed:
+            audit_service.record(
+                uow.session,
+                actor,
+                "household.updated",
+                entity="household",
+                entity_id=household.id,
+                at=now,
+                pharmacy_id=household.pharmacy_id,
+                facts={"fields": changed},
+            )
+        uow.commit()
+        return household
+
+
+@dataclass(frozen=True, slots=True)
+class ChildUpdate:
+    """What may change about a child; None leaves a field as it is."""
+
+    name: str | None = None
+    protection_status: str | None = None
+    social_worker_id: UUID | None = None
+    lives_to: date | None = None  # moved out (or left the household) on this date
+    born_on: date | None = None  # an unborn child was born: becomes a child
+
+
+def update_child(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    household_id: UUID,
+    child_id: UUID,
+    update: ChildUpdate,
+    reason: str,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> Child:
+    """Change a child's protection status, social worker, name; record a move out or a birth.
+
+    Each change is a history row with who, when and why. A birth or a move changes who lives
+    there, so the children must be re-confirmed before the next take-home; the household rules
+    run again after every change (a child placed on a plan in a home where methadone goes home
+    is news for the social worker).
+    """
+    require_role(actor, WRITERS, "change children")
+    with uow:
+        session = uow.session
+        household = load_visible(session, actor, household_id, for_update=True)
+        child = session.get(Child, child_id)
+        if child is None or child.household_id != household.id:
+            raise NotFound("child", child_id)
+        joined: str | None = None
+        if update.social_worker_id is not None:
+            worker = session.get(Contact, update.social_worker_id)
+            if worker is None or worker.kind not in (ContactKind.SOCIAL_WORKER, ContactKind.MASH):
+                raise NotFound("social worker contact", update.social_worker_id)
+        if update.born_on is not None:
+            if not child.unborn:
+                raise InvalidInput("born_on", "unborn_only", "this child is already born")
+            check_child_dates(update.born_on, unborn=False, today=today)
+        if update.lives_to is not None:
+            if update.lives_to > today + timedelta(days=1):
+                raise InvalidInput("lives_to", "not_in_future", "record a move once it happens")
+            if child.lives_to is not None:
+                raise InvalidInput("lives_to", "already_left", "this child has already left")
+        values: dict[str, object] = {}
+        if update.name is not None and update.name != child.name:
+            values["name"] = update.name
+        if update.protection_status is not None and update.protection_status != (
+            child.protection_status
+        ):
+            values["protection_status"] = update.protection_status
+        if update.social_worker_id is not None and update.social_worker_id != (
+            child.social_worker_id
+        ):
+            values["social_worker_id"] = update.social_worker_id
+        if update.born_on is not None:
+            values["date_of_birth"] = update.born_on
+            values["unborn"] = False
+            joined = "born"
+        if update.lives_to is not None:
+            values["lives_to"] = update.lives_to
+        for name, value in values.items():
+            _changed(
+                session,
+                actor,
+                household,
+                child_id=child.id,
+                field=name,
+                old=getattr(child, name),
+                new=value,
+                reason=reason,
+                now=now,
+            )
+            setattr(child, name, value)
+        if "unborn" in values or "lives_to" in values:
+            household.children_changed_at = now
+        if values:
+            audit_service.record(
+                session,
+                actor,
+                "household.child_updated",
+                entity="household",
+                entity_id=household.id,
+                at=now,
+                pharmacy_id=household.pharmacy_id,
+                facts={"child_id": child.id, "fields": sorted(values)},
+            )
+            session.flush()
+            run_household_rules(
+                session, household, actor=actor, today=today, now=now, policy=policy, joined=joined
+            )
+        uow.commit()
+        return child
+
+
+def changes(session: Session, household_id: UUID, *, limit: int = 200) -> list[HouseholdChange]:
+    """The household's change history, newest first."""
+    return list(
+        session.scalars(
+            select(HouseholdChange)
+            .where(HouseholdChange.household_id == household_id)
+            .order_by(HouseholdChange.changed_at.desc(), HouseholdChange.id)
+            .limit(limit)
+        )
+    )

@@ -25,6 +25,7 @@ from app.notify.destinations import (
     Resolver,
     Unresolved,
     cause,
+    deadline,
     system_resolver,
 )
 
@@ -32,6 +33,13 @@ from app.notify.destinations import (
 # (the host resolved to an internal address: nothing was sent); no_channel (the contact has no
 # working webhook or email). Every outcome but delivered and retry makes the delivery dead.
 Outcome = Literal["delivered", "retry", "gone", "refused", "no_channel"]
+
+
+# The longest wait a receiver may ask for. Anything beyond the retry window makes the delivery
+# dead at once anyway; the cap keeps an absurd value (10**21 s, year 9999) a plain number.
+MAX_RETRY_AFTER_SECONDS = 366 * 24 * 3600.0
+# A receiver's answer is read up to this much; the rest is never downloaded.
+MAX_RESPONSE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +51,21 @@ class Result:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    """Seconds from a Retry-After header (delta seconds or an HTTP date), from 0 to
+    `MAX_RETRY_AFTER_SECONDS`; None when absent or unreadable (negative, garbage)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)  # 10**21 is a float, then capped
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 class WebhookSender:
@@ -70,6 +80,7 @@ class WebhookSender:
         resolver: Resolver = system_resolver,
         client: httpx.Client | None = None,
     ) -> None:
+        self._timeout = timeout
         self._client = client or httpx.Client(
             timeout=timeout,
             follow_redirects=False,
@@ -92,7 +103,17 @@ class WebhookSender:
             "user-agent": "Dosekeeper-Webhooks/1",
         }
         try:
-            response = self._client.post(url, content=body, headers=headers)
+            # The whole exchange within the timeout (a slowloris cannot hold the thread), and
+            # only the start of the answer read (a 10 MB body is not downloaded).
+            with (
+                deadline(self._timeout),
+                self._client.stream("POST", url, content=body, headers=headers) as response,
+            ):
+                read = 0
+                for chunk in response.iter_raw():
+                    read += len(chunk)
+                    if read > MAX_RESPONSE_BYTES:
+                        break
         except httpx.InvalidURL as exc:  # saved before the checks tightened: never sendable
             return Result("refused", detail=f"refused: invalid webhook URL ({exc})")
         except httpx.TimeoutException:

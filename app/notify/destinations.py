@@ -15,8 +15,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-from collections.abc import Callable, Iterable
-from typing import TypeAlias
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias
 
 import httpcore
 import httpx
@@ -76,6 +79,61 @@ class Unresolved(httpcore.ConnectError):
     """The host did not resolve (worth retrying: DNS failures are often brief)."""
 
 
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Everything this thread sends and receives inside the block, connect to last byte, must
+    be done within `seconds` in all. httpx's timeouts are per operation: a receiver trickling
+    one byte every few seconds (slowloris) would otherwise hold a delivery thread for ever."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _remaining(timeout: float | None) -> float | None:
+    at: float | None = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the receiver did not finish within the delivery's deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(NetworkStream):
+    """A network stream whose every read and write is held to the thread's `deadline`."""
+
+    def __init__(self, stream: NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> NetworkStream:
+        return DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _remaining(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class GuardedBackend(SyncBackend):
     """httpcore's socket backend, resolving and checking the host itself before connecting."""
 
@@ -91,8 +149,11 @@ class GuardedBackend(SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> NetworkStream:
+        timeout = _remaining(timeout)
         if normalise_host(host) in self.allowed_hosts:
-            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+            return DeadlineStream(
+                super().connect_tcp(host, port, timeout, local_address, socket_options)
+            )
         try:
             addresses = self.resolver(host, port)
         except (OSError, UnicodeError, ValueError) as exc:
@@ -107,8 +168,8 @@ class GuardedBackend(SyncBackend):
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:  # connect to what was checked, never to a fresh lookup
             try:
-                return super().connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                return DeadlineStream(
+                    super().connect_tcp(str(address), port, timeout, local_address, socket_options)
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc

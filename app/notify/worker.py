@@ -178,7 +178,18 @@ class Worker:
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, job: Job) -> tuple[Result, int]:
+        """Send one delivery. Never raises: whatever goes wrong is this delivery's failed
+        attempt, recorded like any other, and never the batch's."""
         started = time.perf_counter()
+        try:
+            return self._send(job, started)
+        except Exception as exc:
+            log.exception("sending delivery %s failed unexpectedly", job.delivery_id)
+            return Result("retry", detail=f"unexpected error ({type(exc).__name__})"), elapsed_ms(
+                started
+            )
+
+    def _send(self, job: Job, started: float) -> tuple[Result, int]:
         if job.channel == "webhook":
             if not job.url or not job.secret:
                 # Disabled after it was queued, with email still working: as a 410 (the email
@@ -223,8 +234,9 @@ class Worker:
     # -- recording --------------------------------------------------------------------------
 
     def record(self, outcomes: list[tuple[Job, Result, int]]) -> None:
+        """Record each delivery's outcome on its own (a savepoint each): a failure while
+        recording one becomes that delivery's failed attempt and never undoes the others'."""
         now = self.clock.now()
-        retry_for = timedelta(seconds=self.settings.notify.retry_for_seconds)
         with self.uow() as uow:
             session = uow.session
             # The whole batch in one query. (One session.get per job also autoflushed the
@@ -241,53 +253,106 @@ class Worker:
                     or delivery.locked_by != self.name
                 ):
                     continue  # our lease ran out and another worker took it: theirs to record
+                try:
+                    with session.begin_nested():
+                        self._record_one(session, delivery, job, result, took, now)
+                except Exception as exc:
+                    log.exception("recording delivery %s failed", job.delivery_id)
+                    self._record_failure(session, job.delivery_id, exc, took, now)
+            uow.commit()
+
+    def _record_one(
+        self,
+        session: Session,
+        delivery: Delivery,
+        job: Job,
+        result: Result,
+        took: int,
+        now: datetime,
+    ) -> None:
+        retry_for = timedelta(seconds=self.settings.notify.retry_for_seconds)
+        delivery.attempts += 1
+        delivery.locked_until = None
+        delivery.locked_by = None
+        outcome = "delivered"
+        # The wait a retry would have (honouring Retry-After) decides whether one still
+        # fits in the window; a receiver asking for longer makes it dead now, so the
+        # lead is told instead of the alert waiting unseen for days.
+        delay = next_delay(delivery.attempts, self.settings, self.rng)
+        if result.retry_after is not None:
+            delay = max(delay, result.retry_after)
+        # Past the window means dead; capping keeps the date arithmetic finite.
+        delay = min(delay, retry_for.total_seconds() + 1)
+        if result.outcome == "delivered":
+            delivery.state = DeliveryState.DELIVERED
+            delivery.delivered_at = now
+            delivery.last_error = None
+            metrics.DELIVERY_SECONDS.labels(job.channel).observe(
+                max(0.0, (now - job.ref.raised_at).total_seconds())
+            )
+        elif (
+            result.outcome in FINAL
+            or now + timedelta(seconds=delay) > delivery.created_at + retry_for
+        ):
+            outcome = FINAL.get(result.outcome, "dead")
+            delivery.state = DeliveryState.DEAD
+            delivery.last_error = result.detail[:500]
+            if result.outcome == "gone" and job.channel == "webhook":
+                contact = session.get(Contact, job.contact_id)
+                if contact is not None and contact.webhook_disabled_at is None:
+                    contact.webhook_disabled_at = now
+            cause = result.outcome if result.outcome in FINAL else "retries"
+            self._dead(session, delivery, job, now, cause)
+        else:
+            outcome = "retry"
+            delivery.state = DeliveryState.PENDING
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+            delivery.last_error = result.detail[:500]
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                at=now,
+                outcome=outcome,
+                status_code=result.status_code,
+                detail=result.detail[:500],
+                duration_ms=took,
+                worker=self.name,
+            )
+        )
+        session.flush()
+
+    def _record_failure(
+        self, session: Session, delivery_id: UUID, exc: Exception, took: int, now: datetime
+    ) -> None:
+        """The outcome could not be recorded: the delivery is retried after the first backoff,
+        and the attempt says why. If even that fails, the lease runs out and it is sent again."""
+        detail = f"internal error recording the outcome ({type(exc).__name__})"
+        delay = next_delay(1, self.settings, self.rng)
+        try:
+            with session.begin_nested():
+                delivery = session.get(Delivery, delivery_id, populate_existing=True)
+                if delivery is None:
+                    return
                 delivery.attempts += 1
+                delivery.state = DeliveryState.PENDING
                 delivery.locked_until = None
                 delivery.locked_by = None
-                outcome = "delivered"
-                # The wait a retry would have (honouring Retry-After) decides whether one still
-                # fits in the window; a receiver asking for longer makes it dead now, so the
-                # lead is told instead of the alert waiting unseen for days.
-                delay = next_delay(delivery.attempts, self.settings, self.rng)
-                if result.retry_after is not None:
-                    delay = max(delay, result.retry_after)
-                if result.outcome == "delivered":
-                    delivery.state = DeliveryState.DELIVERED
-                    delivery.delivered_at = now
-                    delivery.last_error = None
-                    metrics.DELIVERY_SECONDS.labels(job.channel).observe(
-                        max(0.0, (now - job.ref.raised_at).total_seconds())
-                    )
-                elif (
-                    result.outcome in FINAL
-                    or now + timedelta(seconds=delay) > delivery.created_at + retry_for
-                ):
-                    outcome = FINAL.get(result.outcome, "dead")
-                    delivery.state = DeliveryState.DEAD
-                    delivery.last_error = result.detail[:500]
-                    if result.outcome == "gone" and job.channel == "webhook":
-                        contact = session.get(Contact, job.contact_id)
-                        if contact is not None and contact.webhook_disabled_at is None:
-                            contact.webhook_disabled_at = now
-                    cause = result.outcome if result.outcome in FINAL else "retries"
-                    self._dead(session, delivery, job, now, cause)
-                else:
-                    outcome = "retry"
-                    delivery.state = DeliveryState.PENDING
-                    delivery.next_attempt_at = now + timedelta(seconds=delay)
-                    delivery.last_error = result.detail[:500]
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+                delivery.last_error = detail
                 session.add(
                     DeliveryAttempt(
-                        delivery_id=delivery.id,
+                        delivery_id=delivery_id,
                         at=now,
-                        outcome=outcome,
-                        status_code=result.status_code,
-                        detail=result.detail[:500],
+                        outcome="retry",
+                        status_code=None,
+                        detail=detail,
                         duration_ms=took,
                         worker=self.name,
                     )
                 )
-            uow.commit()
+                session.flush()
+        except Exception:
+            log.exception("could not record the failure of delivery %s either", delivery_id)
 
     def _dead(
         self, session: Session, delivery: Delivery, job: Job, now: datetime, cause: str

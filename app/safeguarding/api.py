@@ -9,13 +9,16 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.audit.service import Actor
+from app.clock import local_date
 from app.db import UnitOfWork
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Out, Paged
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep, still_signed_in
+from app.http.schemas import SINGLE_LINE, In, IsoDate, Out, Paged
+from app.notify import routing as notify_routing
+from app.safeguarding import concerns, rules
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import AlertState
 
@@ -64,7 +67,9 @@ def list_alerts(
     actor: ActorDep,
     settings: SettingsDep,
     state: AlertState | None = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[
+        Annotated[str, StringConstraints(max_length=64), SINGLE_LINE] | None, Query()
+    ] = None,
     severity: Annotated[str | None, Query(pattern="^(info|warning|urgent)$")] = None,
     pharmacy_id: UUID | None = None,
     patient_id: UUID | None = None,
@@ -106,6 +111,11 @@ async def alert_events(
     yield b": connected\n\n"
     quiet = 0.0
     while not await request.is_disconnected():
+        # The session is checked again on every poll: a disabled account, an expired or revoked
+        # token or an idle web session ends the stream (the client must sign in again).
+        if not await run_in_threadpool(still_signed_in, request):
+            yield b"event: signed_out\ndata: {}\n\n"
+            return
         rows, _ = await run_in_threadpool(
             safeguarding_service.list_alerts, uow, actor=actor, limit=50
         )
@@ -135,6 +145,32 @@ async def stream(request: Request, actor: ActorDep, uow: UowDep, now: NowDep) ->
     )
 
 
+class RouteRead(BaseModel):
+    kind: str
+    roles: list[str] | None = Field(
+        description="Recipient roles as configured; null: as the alert rule proposes"
+    )
+
+
+class RoutingRead(BaseModel):
+    items: list[RouteRead]
+    escalation: list[str] = Field(
+        description="Who hears of an alert nobody acknowledged in time, level by level"
+    )
+
+
+@router.get("/alerts/routing", response_model=RoutingRead)
+def routing(actor: ActorDep, settings: SettingsDep) -> RoutingRead:
+    """Alert kind → recipient roles as configured (`DOSEKEEPER_POLICY__ALERT_ROUTING`), and the
+    escalation ladder. Policy, not records: any signed-in caller may read it."""
+    table = notify_routing.effective_table(settings.policy.alert_routing)
+    return RoutingRead(
+        items=[RouteRead(kind=kind, roles=roles) for kind, roles in table.items()],
+        escalation=[str(role) for role in notify_routing.ESCALATION],
+    )
+
+
+# Declared after /alerts/routing (and /alerts/stream), which its pattern would otherwise take.
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)
 def get_alert(alert_id: UUID, uow: UowDep, actor: ActorDep) -> AlertDetail:
     steps = safeguarding_service.history(uow, actor=actor, alert_id=alert_id)
@@ -160,3 +196,90 @@ def acknowledge(
     return safeguarding_service.acknowledge(
         uow, actor=actor, alert_id=alert_id, note=body.note, now=now
     )
+
+
+concern_router = APIRouter(tags=["concerns"], responses=problems.API_ERRORS)
+
+
+class ConcernBody(In):
+    patient_id: UUID | None = Field(default=None, description="The patient it is about")
+    household_id: UUID | None = Field(
+        default=None, description="The household (the patient's, if only the patient is named)"
+    )
+    category: rules.ConcernCategory
+    severity: rules.Severity = Field(
+        description="urgent: someone must act today (a child at risk now)"
+    )
+    seen: Annotated[str, Field(max_length=2000)] = Field(
+        description="What you saw or were told, in your words (kept in the record, not sent)"
+    )
+    shared_with: Annotated[str, Field(max_length=500)] = Field(
+        default="", description="Who else you told outside Dosekeeper, how and when"
+    )
+    lawful_basis: concerns.LawfulBasis = Field(description="Why sharing it is lawful")
+    recipients: Annotated[list[rules.Recipient], Field(min_length=1, max_length=5)] = Field(
+        description="Who is told through Dosekeeper (roles relative to the patient)"
+    )
+    follow_up_on: IsoDate | None = Field(
+        default=None, description="When to check it was acted on (within 90 days)"
+    )
+
+
+class ConcernRead(Out):
+    id: UUID
+    pharmacy_id: UUID | None
+    patient_id: UUID | None
+    household_id: UUID | None
+    category: str
+    severity: str
+    seen: str
+    shared_with: str
+    lawful_basis: str
+    recipients: list[str]
+    follow_up_on: IsoDate | None
+    alert_id: UUID | None
+    raised_by_id: UUID | None
+    raised_at: datetime
+
+
+@concern_router.post("/concerns", status_code=201, response_model=ConcernRead)
+def record_concern(
+    body: ConcernBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
+    """Record a concern the rules cannot see (what was seen or told, who else was told and on
+    what lawful basis, when to follow up). It raises an alert to the chosen recipients that is
+    delivered, escalated and closed like any other, and only with a note of the action taken."""
+    return concerns.record_concern(
+        uow,
+        actor=actor,
+        concern=concerns.NewConcern(
+            patient_id=body.patient_id,
+            household_id=body.household_id,
+            category=body.category,
+            severity=body.severity,
+            seen=body.seen,
+            shared_with=body.shared_with,
+            lawful_basis=body.lawful_basis,
+            recipients=tuple(body.recipients),
+            follow_up_on=body.follow_up_on,
+        ),
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+
+
+@concern_router.get("/concerns", response_model=Paged[ConcernRead])
+def list_concerns(
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    patient_id: UUID | None = None,
+    household_id: UUID | None = None,
+) -> object:
+    """The concerns about a patient (with their household's) or a household, newest first: the
+    record of information shared (the read is logged)."""
+    rows = concerns.concerns_about(
+        uow, actor=actor, patient_id=patient_id, household_id=household_id, now=now
+    )
+    return {"items": rows, "next": None}

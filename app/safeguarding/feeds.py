@@ -12,21 +12,42 @@ from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, Response
+from pydantic import StringConstraints
 from sqlalchemy import select
 
 from app.contacts.models import Contact
-from app.errors import Conflict, NotAuthenticated
+from app.errors import Conflict, InvalidInput, NotAuthenticated
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
+from app.http.schemas import MULTI_LINE, SINGLE_LINE
 from app.notify import links
 from app.safeguarding import service as safeguarding_service
 
 router = APIRouter(include_in_schema=True, tags=["alerts"], responses=problems.API_ERRORS)
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+# Styled like the rest of the service (the same stylesheet), without the signed-in navigation.
+PAGE = """<!doctype html><html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/app.css"><link rel="icon" href="/static/favicon.svg">
 <title>{title} · Dosekeeper</title></head>
-<body><main><h1>{title}</h1>{body}</main></body></html>"""
+<body><header class="top"><span class="brand">Dosekeeper</span></header>
+<main><section class="card narrow"><h1>{title}</h1>{body}</section></main></body></html>"""
+
+
+def _what(alert_id: UUID, uow: Any) -> str:
+    """What is being acknowledged, in words: the kind, the patient's initials, the household's
+    postcode district, when it was raised (no name, address or clinical detail: the link may
+    be forwarded)."""
+    alert = safeguarding_service.alert_summary(uow, alert_id)
+    if alert is None:
+        return ""
+    rows = [
+        ("Alert", f"{alert['severity']} — {alert['kind']}"),
+        ("Patient", alert["initials"] or "—"),
+        ("Household", alert["district"] or "—"),
+        ("Raised", alert["raised"]),
+    ]
+    return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows) + "</dl>"
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -53,21 +74,23 @@ def confirm_page(
     alert_id: UUID,
     contact: UUID,
     expires: int,
-    sig: Annotated[str, Query(max_length=128)],
+    sig: Annotated[Annotated[str, StringConstraints(max_length=128), SINGLE_LINE], Query()],
     now: NowDep,
     settings: SettingsDep,
+    uow: UowDep,
 ) -> HTMLResponse:
     """The link in an email or webhook: a page with a button (a GET never acknowledges)."""
     try:
         _check_link(settings.secret_key.get_secret_value(), alert_id, contact, expires, sig, now)
     except NotAuthenticated as exc:
         return _page("Link not valid", f"<p>{escape(exc.detail)}.</p>", 403)
-    form = (
+    form = _what(alert_id, uow) + (
         f'<form method="post" action="/alerts/{alert_id}/ack">'
         f'<input type="hidden" name="contact" value="{contact}">'
         f'<input type="hidden" name="expires" value="{expires}">'
         f'<input type="hidden" name="sig" value="{escape(sig)}">'
-        '<p><label for="note">Note (optional)</label><br>'
+        '<p><label for="note">What you have done or will do (required for an urgent alert)'
+        "</label><br>"
         '<textarea id="note" name="note" rows="3" cols="60" maxlength="2000"></textarea></p>'
         '<p><button type="submit">I have seen this alert and I own what happens next</button></p>'
         "</form>"
@@ -87,11 +110,13 @@ def acknowledge_by_link(
     alert_id: UUID,
     contact: Annotated[UUID, Form()],
     expires: Annotated[int, Form()],
-    sig: Annotated[str, Form(min_length=1, max_length=128)],  # an empty form field reads as missing
+    sig: Annotated[
+        Annotated[str, StringConstraints(min_length=1, max_length=128), SINGLE_LINE], Form()
+    ],  # an empty form field reads as missing
     uow: UowDep,
     now: NowDep,
     settings: SettingsDep,
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[Annotated[str, StringConstraints(max_length=2000), MULTI_LINE], Form()] = "",
 ) -> HTMLResponse:
     try:
         _check_link(settings.secret_key.get_secret_value(), alert_id, contact, expires, sig, now)
@@ -103,6 +128,13 @@ def acknowledge_by_link(
         )
     except Conflict as exc:
         return _page("Already acknowledged", f"<p>{escape(exc.detail)}.</p>", 409)
+    except InvalidInput as exc:
+        return _page(
+            "A note is needed",
+            f"<p>{escape(exc.detail)}. Go back, write what you have done or will do, and "
+            "submit again.</p>",
+            422,
+        )
     return _page(
         "Acknowledged",
         "<p>Thank you. The alert is recorded as acknowledged by you; escalation has stopped.</p>",
@@ -115,7 +147,11 @@ def acknowledge_by_link(
     responses={200: {"content": {"application/atom+xml": {}}}},
 )
 def atom_feed(
-    token: Annotated[str, Query(min_length=20, max_length=200)], uow: UowDep, settings: SettingsDep
+    token: Annotated[
+        Annotated[str, StringConstraints(min_length=20, max_length=200), SINGLE_LINE], Query()
+    ],
+    uow: UowDep,
+    settings: SettingsDep,
 ) -> Response:
     """The alerts sent to one contact, as Atom (the token is in the contact's feed URL)."""
     digest = hashlib.sha256(token.encode()).hexdigest()

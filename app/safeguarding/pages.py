@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import StringConstraints
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.audit import service as audit_service
+from app.auth.models import Role, User
 from app.clock import local_date
 from app.households import picture as household_picture
 from app.households import service as households_service
+from app.households.models import BoxMethod, ProtectionStatus
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
+from app.patients import pages as patients_pages
+from app.patients import service as patients_service
 from app.patients.models import Patient
+from app.safeguarding import concerns as concerns_service
 from app.safeguarding import service as safeguarding_service
-from app.safeguarding.models import AlertState
+from app.safeguarding.models import Alert, AlertHistory, AlertState, Concern
+from app.safeguarding.rules import CONCERN_WORDS
 
 router = APIRouter(include_in_schema=False)
+# Who may record a lockable box as seen (the dosing service's rule: counter staff, key workers).
+BOX_RECORDERS = {Role.PHARMACIST, Role.TECHNICIAN, Role.KEY_WORKER}
 KINDS = [
     "missed_dose",
     "missed_threshold_reached",
@@ -34,6 +47,11 @@ KINDS = [
     "prescription_ending",
     "closed_day_needs_amended_prescription",
     "delivery_failed",
+    "household_child_joined",
+    "register_discrepancy",
+    "register_negative_balance",
+    "dose_given_unchecked",
+    "pharmacist_concern",
 ]
 
 
@@ -42,9 +60,13 @@ def inbox(
     request: Request,
     uow: UowDep,
     actor: ActorDep,
-    state: Annotated[str | None, Query(pattern="^(open|acknowledged|escalated|resolved)$")] = None,
-    kind: Annotated[str | None, Query(max_length=64)] = None,
-    severity: Annotated[str | None, Query(pattern="^(info|warning|urgent)$")] = None,
+    now: NowDep,
+    # "any" is the empty choice: it means no filter, never a refusal.
+    state: Annotated[str | None, Query(pattern="^(|open|acknowledged|escalated|resolved)$")] = None,
+    kind: Annotated[
+        Annotated[str, StringConstraints(max_length=64), SINGLE_LINE] | None, Query()
+    ] = None,
+    severity: Annotated[str | None, Query(pattern="^(|info|warning|urgent)$")] = None,
 ) -> HTMLResponse:
     """The alert inbox: newest first, filterable; new alerts arrive live."""
     rows, _ = safeguarding_service.list_alerts(
@@ -58,24 +80,128 @@ def inbox(
     with uow:
         deliveries = safeguarding_service.deliveries_for(uow.session, [a.id for a in rows])
         ids = {a.patient_id for a in rows if a.patient_id}
-        names = (
-            {
-                p.id: f"{p.given_name} {p.family_name}"
-                for p in uow.session.scalars(select(Patient).where(Patient.id.in_(ids)))
-            }
-            if ids
-            else {}
+        shown = list(uow.session.scalars(select(Patient).where(Patient.id.in_(ids)))) if ids else []
+        names = {p.id: f"{p.given_name} {p.family_name}" for p in shown}
+        # The inbox names each patient: one read event each (who saw which record, when).
+        audit_service.record_patient_reads(
+            uow.session,
+            actor,
+            "patient.listed",
+            [(p.id, p.pharmacy_id) for p in shown],
+            at=now,
+            facts={"by": "safeguarding_inbox"},
         )
+        owners = _owners(uow.session, rows)
+        uow.commit()
     return page(
         request,
         "safeguarding/inbox.html",
         {
+            "owners": owners,
             "names": names,
             "alerts": rows,
             "deliveries": deliveries,
             "states": [s.value for s in AlertState],
             "kinds": KINDS,
             "filters": {"state": state, "kind": kind, "severity": severity},
+        },
+    )
+
+
+def _owners(session: Session, alerts: Sequence[Alert]) -> dict[UUID, str]:
+    """Who acknowledged each alert, by name: ownership is shown, never just "acknowledged"."""
+    ids = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(
+    alert_id: UUID, request: Request, uow: UowDep, actor: ActorDep, now: NowDep
+) -> HTMLResponse:
+    """One alert: what, about whom, which household, its history and deliveries, and who owns
+    it. Every link in an email, a webhook and the Atom feed lands here."""
+    with uow:
+        session = uow.session
+        alert = safeguarding_service.get_alert(session, actor, alert_id)
+        history = list(
+            session.scalars(
+                select(AlertHistory)
+                .where(AlertHistory.alert_id == alert.id)
+                .order_by(AlertHistory.at)
+            )
+        )
+        deliveries = safeguarding_service.deliveries_for(session, [alert.id])[alert.id]
+        patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+        if patient is not None:
+            audit_service.record_patient_reads(
+                session,
+                actor,
+                "patient.listed",
+                [(patient.id, patient.pharmacy_id)],
+                at=now,
+                facts={"by": "alert_page"},
+            )
+        owners = _owners(session, [alert])
+        concern = session.scalar(select(Concern).where(Concern.alert_id == alert.id))
+        uow.commit()
+    return page(
+        request,
+        "safeguarding/alert.html",
+        {
+            "alert": alert,
+            "concern": concern,
+            "concern_words": CONCERN_WORDS,
+            "basis_words": concerns_service.LAWFUL_BASIS_WORDS,
+            "history": history,
+            "deliveries": deliveries,
+            "patient": patient,
+            "owner": owners.get(alert.acknowledged_by_id) if alert.acknowledged_by_id else None,
+        },
+    )
+
+
+CONCERN_RECIPIENTS = (
+    ("key_worker", "the key worker"),
+    ("social_worker", "each child's social worker"),
+    ("prescriber", "the prescriber"),
+    ("safeguarding_lead", "the safeguarding lead"),
+    ("mash", "the MASH"),
+)
+
+
+@router.get("/patients/{patient_id}/concerns", response_class=HTMLResponse)
+def concerns_page(
+    patient_id: UUID, request: Request, uow: UowDep, actor: ActorDep, now: NowDep
+) -> HTMLResponse:
+    """The concerns about a patient and their household (the log of information shared), and,
+    for those who may, the form that records one and tells the people chosen."""
+    rows = concerns_service.concerns_about(
+        uow, actor=actor, patient_id=patient_id, household_id=None, now=now
+    )
+    with uow:
+        session = uow.session
+        patient = patients_service.load_visible(session, actor, patient_id)
+        states = {
+            alert.id: alert.state
+            for alert in session.scalars(
+                select(Alert).where(Alert.id.in_([c.alert_id for c in rows if c.alert_id]))
+            )
+        }
+        who = patients_pages.user_names(session, {c.raised_by_id for c in rows})
+    return page(
+        request,
+        "safeguarding/concerns.html",
+        {
+            "patient": patient,
+            "concerns": rows,
+            "concern_alerts": states,
+            "who": who,
+            "concern_words": dict(CONCERN_WORDS),
+            "basis_words": concerns_service.LAWFUL_BASIS_WORDS,
+            "concern_recipients": CONCERN_RECIPIENTS,
+            "may_record_concern": actor.role in concerns_service.RECORDERS,
         },
     )
 
@@ -102,11 +228,29 @@ def household(
         chronology = household_picture.chronology(
             uow.session, household_id, today - timedelta(days=29), today
         )
+        # The forms a role may submit (the API checks again), and what they may name.
+        may_link = actor.role in patients_pages.EDITORS
+        confirmers = patients_pages.user_names(
+            uow.session, {c.confirmed_by_id for c in view.confirmations}
+        ) | patients_pages.user_names(uow.session, {h.changed_by_id for h in view.history})
+        labels = patients_pages.history_labels(
+            uow.session,
+            actor,
+            {h.old_value for h in view.history} | {h.new_value for h in view.history},
+        )
     peak = max((mg for _, mg in series), default=0) or 1
     return page(
         request,
         "safeguarding/household.html",
         {
+            "may_edit": actor.role in patients_pages.HOUSEHOLD_EDITORS,
+            "may_link": may_link,
+            "may_record_box": actor.role in BOX_RECORDERS,
+            "may_open_patients": actor.role in patients_pages.READERS,
+            "who": confirmers,
+            "labels": labels,
+            "statuses": [s.value for s in ProtectionStatus],
+            "box_methods": [m.value for m in BoxMethod],
             "view": view,
             "extras": extras,
             "series": series,
@@ -116,5 +260,6 @@ def household(
             "ages": {
                 c.id: households_service.age_on(c.date_of_birth, today) for c in view.children
             },
+            "names": {m.id: f"{m.given_name} {m.family_name}" for m in view.members},
         },
     )

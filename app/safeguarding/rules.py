@@ -14,6 +14,10 @@ Choices made where the rules are silent (each is pinned by a test):
 - "On a plan" means a child protection plan, a child-in-need plan, or looked after: a looked-
   after child living at home has an allocated social worker and a care plan, and is as well
   known to children's social care as the other two (Working Together: share proactively).
+- The ladder counts days without a dose taken (missed, withheld, not dispensed), the same count
+  the counter blocks on; a lone withheld day raises nothing more than the withhold's own alert.
+- Regimes are compared by each adult's share of supervised dose days; a difference of half the
+  days or more (`REGIME_MISMATCH_SHARE`) in a household with children is "markedly different".
 - One missed day with children at home but none on a plan tells the key worker, as information:
   domain-rules §4.1 has the pharmacy share missed doses with the key worker, but nothing calls
   for social care. One missed day with no children raises nothing (NI Formulary: key worker
@@ -47,6 +51,7 @@ __all__ = [
     "Recipient",
     "SafeguardingEvent",
     "Severity",
+    "child_joined_events",
     "closed_day_events",
     "household_events",
     "intoxication_events",
@@ -56,10 +61,14 @@ __all__ = [
     "refused_take_home_events",
     "register_discrepancy_events",
     "register_negative_balance_events",
+    "unchecked_dose_events",
+    "concern_events",
 ]
 
 FactValue: TypeAlias = str | int | bool
-DedupeScope = Literal["patient", "household", "pharmacy"]
+# "record": one alert per record that raised it (a pharmacist's concern is never merged with
+# another raised the same day: each is owned and answered on its own).
+DedupeScope = Literal["patient", "household", "pharmacy", "record"]
 
 # Statuses that mean children's social care knows the child and a social worker is allocated.
 PLAN_STATUSES: frozenset[str] = frozenset(
@@ -80,6 +89,8 @@ class EventKind(StrEnum):
     TAKE_HOME_IN_PROTECTED_HOUSEHOLD = "take_home_in_protected_household"
     HOUSEHOLD_REGIME_MISMATCH = "household_regime_mismatch"
     HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
+    # A child joined a household where methadone goes home (born, added, moved in, unborn).
+    HOUSEHOLD_CHILD_JOINED = "household_child_joined"
     PRESCRIPTION_ENDING = "prescription_ending"
     CLOSED_DAY_NEEDS_AMENDED_PRESCRIPTION = "closed_day_needs_amended_prescription"
     # An alert could not be delivered to someone after every retry: the lead must act.
@@ -88,6 +99,34 @@ class EventKind(StrEnum):
     REGISTER_DISCREPANCY = "register_discrepancy"
     # A supply took a CD register's running balance below zero: a receipt is missing.
     REGISTER_NEGATIVE_BALANCE = "register_negative_balance"
+    # A supervised dose was recorded against the wrong patient; the patient who took it had not
+    # been checked at the counter, and the checks now say they should not have had it.
+    DOSE_GIVEN_UNCHECKED = "dose_given_unchecked"
+    # What a person saw or was told that no rule can see, recorded with who else was told.
+    PHARMACIST_CONCERN = "pharmacist_concern"
+
+
+class ConcernCategory(StrEnum):
+    """What a concern is about (the words people choose from; never rename one)."""
+
+    OBSERVATION = "observation"
+    DISCLOSURE = "disclosure"
+    CHILD_UNWELL_OR_UNSUPERVISED = "child_unwell_or_unsupervised"
+    PARTNER_INTOXICATED = "partner_intoxicated"
+    REFUSED_HOME_VISIT = "refused_home_visit"
+    OTHER = "other"
+
+
+CONCERN_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        ConcernCategory.OBSERVATION: "something seen at the pharmacy",
+        ConcernCategory.DISCLOSURE: "something the patient or someone else disclosed",
+        ConcernCategory.CHILD_UNWELL_OR_UNSUPERVISED: "a child seen unwell or unsupervised",
+        ConcernCategory.PARTNER_INTOXICATED: "a partner or other adult intoxicated",
+        ConcernCategory.REFUSED_HOME_VISIT: "a home visit refused",
+        ConcernCategory.OTHER: "another concern",
+    }
+)
 
 
 class Severity(StrEnum):
@@ -123,31 +162,46 @@ class MemberRegime:
     """One methadone patient in a household, as the household rules see them."""
 
     patient_ref: str  # an opaque reference (id), never a name
-    has_take_home: bool  # any take-home dose scheduled from today on
-    supervised_because_of_children: bool  # fully supervised because children live there
+    has_take_home: bool  # any take-home dose scheduled from today on, or at home now
+    # Share of the member's dose days that are supervised (0 to 1), from what was prescribed
+    # and collected over the last 14 days (or the next 14 for a new prescription).
+    supervised_share: Decimal = Decimal(0)
+    dose_days: int = 0  # how many dose days the share is over (0: no regime to compare)
+
+
+# Adults whose supervised shares differ by at least this much are on "markedly different"
+# regimes (e.g. 6 days in 7 supervised against twice-weekly take-homes: 0.86 against 0).
+REGIME_MISMATCH_SHARE = Decimal("0.5")
 
 
 def missed_dose_events(
-    *, missed_streak: int, children: tuple[ChildFacts, ...], policy_missed_threshold: int
+    *,
+    days_without_dose: int,
+    children: tuple[ChildFacts, ...],
+    policy_missed_threshold: int,
+    withheld_today: bool = False,
 ) -> tuple[SafeguardingEvent, ...]:
-    """Return the events for a patient's run of consecutive missed days at the end of a day.
+    """Return the events for a patient's run of consecutive days without a dose taken, at the
+    end of a day: the same count the counter blocks on (DESIGN §3: "the block and the alert
+    follow the same count").
 
-    The ladder (DESIGN §3): 1 missed with a child on a plan → key worker and social worker;
+    The ladder (DESIGN §3): 1 day with a child on a plan → key worker and social worker;
     2 or more → key worker; the threshold (3 by default) or more → urgent to the prescriber and
-    key worker, and the social worker where children live there. See the module docstring for
-    the rungs DESIGN leaves open.
+    key worker, and the social worker where children live there. A run of one day that is
+    today's withheld dose raises nothing here: the withhold raised its own alert. See the
+    module docstring for the rungs DESIGN leaves open.
     """
-    if missed_streak < 1:
+    if days_without_dose < 1:
         return ()
     on_plan = _on_plan(children)
     facts = _facts(
-        missed_streak=missed_streak,
+        days_without_dose=days_without_dose,
         missed_threshold=policy_missed_threshold,
         children=len(children),
         children_on_plan=len(on_plan),
     )
-    days = "1 day" if missed_streak == 1 else f"{missed_streak} consecutive days"
-    if missed_streak >= policy_missed_threshold:
+    days = "1 day" if days_without_dose == 1 else f"{days_without_dose} consecutive days"
+    if days_without_dose >= policy_missed_threshold:
         recipients = [Recipient.PRESCRIBER, Recipient.KEY_WORKER]
         if children:
             recipients.append(Recipient.SOCIAL_WORKER)
@@ -156,13 +210,16 @@ def missed_dose_events(
                 EventKind.MISSED_THRESHOLD_REACHED,
                 Severity.URGENT,
                 tuple(recipients),
-                f"Methadone doses missed for {days}: supply is stopped until the prescriber "
-                f"reviews (risk of overdose from lost tolerance).{_children_note(children)}",
+                f"No methadone dose taken for {days} (missed, withheld or not dispensed): "
+                "supply is stopped until the prescriber reviews (risk of overdose from lost "
+                f"tolerance).{_children_note(children)}",
                 facts,
                 "patient",
             ),
         )
-    if missed_streak == 1 and not on_plan:
+    if days_without_dose == 1 and withheld_today:
+        return ()
+    if days_without_dose == 1 and not on_plan:
         if not children:
             return ()
         return (
@@ -178,12 +235,17 @@ def missed_dose_events(
     recipients = [Recipient.KEY_WORKER]
     if on_plan:
         recipients.append(Recipient.SOCIAL_WORKER)
+    what = (
+        "A methadone dose was missed (1 day)."
+        if days_without_dose == 1
+        else f"No methadone dose taken for {days} (missed or withheld)."
+    )
     return (
         SafeguardingEvent(
             EventKind.MISSED_DOSE,
             Severity.WARNING,
             tuple(recipients),
-            f"Methadone doses missed for {days}.{_children_note(children)}",
+            f"{what}{_children_note(children)}",
             facts,
             "patient",
         ),
@@ -318,22 +380,35 @@ def household_events(
     events: list[SafeguardingEvent] = []
     on_plan = _on_plan(children)
     young = [child for child in children if child.age_years < child_age_years]
-    supervised = [m.patient_ref for m in members if m.supervised_because_of_children]
     take_home = [m.patient_ref for m in members if m.has_take_home]
-    # A member supervised because of children does not take doses home, by definition.
-    mismatched = [ref for ref in take_home if ref not in supervised]
-    if supervised and mismatched:
+    compared = sorted(
+        (m for m in members if m.dose_days > 0), key=lambda m: (m.supervised_share, m.patient_ref)
+    )
+    if (
+        children
+        and len(compared) >= 2
+        and compared[-1].supervised_share - compared[0].supervised_share >= REGIME_MISMATCH_SHARE
+    ):
+        most, least = compared[-1], compared[0]
+        recipients = [Recipient.PRESCRIBER, Recipient.KEY_WORKER]
+        if on_plan:
+            recipients.append(Recipient.SOCIAL_WORKER)
         events.append(
             SafeguardingEvent(
                 EventKind.HOUSEHOLD_REGIME_MISMATCH,
                 Severity.WARNING,
-                (Recipient.PRESCRIBER, Recipient.KEY_WORKER),
-                "In one household, a methadone patient is fully supervised because children "
-                "live there while another member takes methadone home. Please review the "
-                "household's regimes together.",
+                tuple(recipients),
+                "In one household where children live, methadone patients are on markedly "
+                f"different regimes: one is supervised on {_percent(most.supervised_share)} of "
+                f"dose days, another on {_percent(least.supervised_share)}. Methadone taken "
+                "home by one adult is within reach of the children whatever the other's "
+                f"supervision: please review the household's regimes together."
+                f"{_children_note(children)}",
                 _facts(
-                    supervised_members=",".join(supervised),
-                    take_home_members=",".join(mismatched),
+                    supervised_members=most.patient_ref,
+                    take_home_members=",".join(take_home) or least.patient_ref,
+                    most_supervised_percent=_percent(most.supervised_share),
+                    least_supervised_percent=_percent(least.supervised_share),
                     children=len(children),
                 ),
                 "household",
@@ -356,7 +431,8 @@ def household_events(
                 "household",
             )
         )
-    if methadone_at_home_mg > policy_household_mg:
+    # Accumulation matters where a child lives; elsewhere it would be noise nobody acts on.
+    if methadone_at_home_mg > policy_household_mg and children:
         recipients = [Recipient.KEY_WORKER, Recipient.PRESCRIBER]
         if on_plan:
             recipients.append(Recipient.SOCIAL_WORKER)
@@ -377,6 +453,36 @@ def household_events(
             )
         )
     return tuple(events)
+
+
+_JOINED: Mapping[str, str] = MappingProxyType(
+    {
+        "born": "A baby has been born into",
+        "unborn": "An unborn child (expected) has been recorded in",
+        "added": "A child has been recorded as living in",
+        "moved_in": "A child has moved into",
+    }
+)
+
+
+def child_joined_events(*, how: str, take_home: bool) -> tuple[SafeguardingEvent, ...]:
+    """Return the event for a child joining a household where methadone goes home: the social
+    worker and the key worker hear, and the children must be re-confirmed before the next
+    take-home (the counter refuses until then). Nothing when no methadone goes home."""
+    if not take_home:
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.HOUSEHOLD_CHILD_JOINED,
+            Severity.WARNING,
+            (Recipient.SOCIAL_WORKER, Recipient.KEY_WORKER),
+            f"{_JOINED.get(how, _JOINED['added'])} a household where take-home methadone is "
+            "kept. Please review safe storage and supervision; the pharmacy will re-confirm "
+            "who lives there before the next take-home.",
+            _facts(how=how),
+            "household",
+        ),
+    )
 
 
 def prescription_ending_events(
@@ -440,6 +546,10 @@ def _children_note(children: tuple[ChildFacts, ...]) -> str:
 
 def _facts(**values: FactValue) -> Mapping[str, FactValue]:
     return MappingProxyType(values)
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).quantize(Decimal(1))}%"
 
 
 def _mg(value: Decimal) -> str:
@@ -529,5 +639,64 @@ def register_negative_balance_events(
             "correction.",
             _facts(product=product, balance_ml=balance_ml),
             "pharmacy",
+        ),
+    )
+
+
+def unchecked_dose_events(*, blocks: Iterable[str]) -> tuple[SafeguardingEvent, ...]:
+    """Return the event for a dose taken by a patient the counter never checked.
+
+    A supervised dose recorded against the wrong patient is corrected to the patient who took
+    it; the counter's checks ran on the other patient. When the checks for the one who took it
+    would have refused the dose (days without a dose and loss of tolerance, a prescriber's
+    review pending, a dose already taken), they have had methadone they should not have: the
+    prescriber and key worker must hear of it now, as for an override. Nothing when the
+    checks pass (the record was wrong, the supply was not).
+    """
+    codes = sorted(set(blocks))
+    if not codes:
+        return ()
+    return (
+        SafeguardingEvent(
+            EventKind.DOSE_GIVEN_UNCHECKED,
+            Severity.URGENT,
+            (Recipient.PRESCRIBER, Recipient.KEY_WORKER),
+            "A supervised dose was recorded against another patient and corrected: the patient "
+            "who took it had not been checked at the counter, and the checks would have refused "
+            "it. Review the patient today (tolerance, intoxication, next dose).",
+            _facts(blocks=",".join(codes)),
+            "patient",
+        ),
+    )
+
+
+def concern_events(
+    *,
+    category: str,
+    severity: Severity,
+    recipients: Iterable[Recipient],
+    record: str,
+) -> tuple[SafeguardingEvent, ...]:
+    """Return the alert for a concern a person recorded, to the recipients they chose.
+
+    The rules cannot see what a pharmacist sees at the counter: a child left in a car, a
+    disclosure, a partner arriving intoxicated. Such a concern travels like any alert (the
+    outbox, acknowledgement, escalation) and, unlike an information-only alert, is closed only
+    with a note of the action taken (the service's check): "shared" is not the end of it. The
+    message names the category only; what was seen stays in the record, read through the
+    authenticated, audited API. Each concern is its own alert (`record` scope).
+    """
+    chosen = tuple(dict.fromkeys(recipients))
+    if not chosen:
+        raise ValueError("a concern is raised to at least one recipient")
+    return (
+        SafeguardingEvent(
+            EventKind.PHARMACIST_CONCERN,
+            severity,
+            chosen,
+            f"A pharmacy recorded a safeguarding concern ({CONCERN_WORDS[category]}). "
+            "Read it, act, and acknowledge it with what you did.",
+            _facts(category=category, record=record),
+            "record",
         ),
     )

@@ -22,12 +22,12 @@ from app.auth.models import Role
 from app.auth.policy import CLINICIANS, pharmacy_scope
 from app.contacts.models import Contact
 from app.db import UnitOfWork
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.notify import outbox
 from app.notify import routing as notify_routing
 from app.patients.models import Patient
 from app.safeguarding.models import Alert, AlertHistory, AlertState
-from app.safeguarding.rules import SafeguardingEvent
+from app.safeguarding.rules import EventKind, SafeguardingEvent
 
 
 def dedupe_key(
@@ -39,6 +39,8 @@ def dedupe_key(
     pharmacy_id: UUID | None = None,
 ) -> str:
     """The same kind for the same subject and day is one alert."""
+    if event.dedupe_scope == "record":  # one alert per record that raised it
+        return f"{event.kind}:{event.facts['record']}"
     subject = household_id if event.dedupe_scope == "household" and household_id else patient_id
     if event.dedupe_scope == "pharmacy" or subject is None:  # no patient: e.g. a CD register
         subject = pharmacy_id  # discrepancy, or a delivery of one failing (never cross-tenant)
@@ -90,8 +92,13 @@ def raise_alerts(
     day: date,
     now: datetime,
     routing: Mapping[str, Sequence[str]],
+    repeats: bool = True,
 ) -> list[Alert]:
     """`raise_alert` for many events at once, in request order: close-day raises thousands.
+
+    With `repeats` off, an alert that already exists for the same kind, subject and day is left
+    as it is (no "repeated" line) and only the alerts this call created are returned: end of
+    day re-run for the same day changes nothing.
 
     Existing alerts are found in one query per chunk of keys, the new ones inserted in one
     statement, their audit events appended together. If another transaction raised one of the
@@ -127,7 +134,7 @@ def raise_alerts(
                     {"kind": alert.kind, "severity": alert.severity},
                 )
             )
-        else:
+        elif repeats:
             session.add(
                 AlertHistory(
                     alert_id=alert.id,
@@ -140,6 +147,8 @@ def raise_alerts(
     if audit:
         audit_service.record_many(session, actor, audit)
     del held
+    if not repeats:
+        return list({key: alerts[key] for key, _ in keyed if key in announced}.values())
     return [alerts[key] for key, _ in keyed]
 
 
@@ -315,12 +324,73 @@ def get_alert(session: Session, actor: Actor, alert_id: UUID, *, for_update: boo
     return alert
 
 
+def _check_note(alert: Alert, note: str) -> None:
+    """An urgent alert is owned only with a note of what was done or will be: "acknowledged"
+    alone is how information gets "shared" with nobody acting on it."""
+    if alert.severity == "urgent" and len(note.strip()) < 3:
+        raise InvalidInput(
+            "note",
+            "required_for_urgent",
+            "an urgent alert needs a note saying what you have done or will do",
+        )
+    if alert.kind == EventKind.PHARMACIST_CONCERN and len(note.strip()) < 3:
+        raise InvalidInput(
+            "note",
+            "action_required",
+            "a concern is closed only with a note of the action you have taken or will take",
+        )
+
+
+def resolve_for_patient(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    kinds: Sequence[str],
+    why: str,
+    now: datetime,
+    raised_since: datetime | None = None,
+    cause: str = "release",
+) -> int:
+    """Mark the patient's open alerts of these kinds resolved: their cause has been dealt with
+    (a prescriber's review after days without a dose; a missed mark corrected), so they stop
+    escalating. The alert and its history stay; who resolved it and why are added to it.
+    `raised_since` limits it to alerts raised from then on (those the corrected day caused)."""
+    resolved = 0
+    query = select(Alert).where(
+        Alert.patient_id == patient_id,
+        Alert.kind.in_(kinds),
+        Alert.state.in_((AlertState.OPEN, AlertState.ESCALATED)),
+    )
+    if raised_since is not None:
+        query = query.where(Alert.created_at >= raised_since)
+    for alert in session.scalars(query.with_for_update()):
+        alert.state = AlertState.RESOLVED
+        alert.next_escalation_at = None
+        session.add(
+            AlertHistory(alert_id=alert.id, at=now, action="resolved", actor=actor.name, note=why)
+        )
+        audit_service.record(
+            session,
+            actor,
+            "alert.resolved",
+            entity="alert",
+            entity_id=alert.id,
+            at=now,
+            pharmacy_id=alert.pharmacy_id,
+            facts={"why": cause},
+        )
+        resolved += 1
+    return resolved
+
+
 def acknowledge(
     uow: UnitOfWork, *, actor: Actor, alert_id: UUID, note: str, now: datetime
 ) -> Alert:
     """Someone owns the alert now: escalation stops, and who and when is kept for good."""
     with uow:
         alert = get_alert(uow.session, actor, alert_id, for_update=True)
+        _check_note(alert, note)
         if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
             raise Conflict(
                 f"The alert was already acknowledged at {alert.acknowledged_at}",
@@ -384,6 +454,7 @@ def acknowledge_by_contact(
         alert = uow.session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
         if alert is None:
             raise NotFound("alert", alert_id)
+        _check_note(alert, note)
         who = f"contact:{contact_id}"
         if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
             raise Conflict(
@@ -409,6 +480,27 @@ def acknowledge_by_contact(
         )
         uow.commit()
         return alert
+
+
+def alert_summary(uow: UnitOfWork, alert_id: UUID) -> dict[str, str] | None:
+    """What a signed acknowledgement page may show of an alert: kind, severity, the patient's
+    initials, the household's postcode district, when it was raised. Nothing that identifies
+    a person outright: the link may be forwarded."""
+    from app.households.models import Household
+
+    with uow:
+        alert = uow.session.get(Alert, alert_id)
+        if alert is None:
+            return None
+        patient = uow.session.get(Patient, alert.patient_id) if alert.patient_id else None
+        household = uow.session.get(Household, alert.household_id) if alert.household_id else None
+        return {
+            "kind": alert.kind.replace("_", " "),
+            "severity": alert.severity,
+            "initials": f"{patient.given_name[:1]}.{patient.family_name[:1]}." if patient else "",
+            "district": household.postcode.split(" ")[0] if household else "",
+            "raised": alert.created_at.strftime("%a %d %b %Y, %H:%M UTC"),
+        }
 
 
 def alerts_for_contact(uow: UnitOfWork, *, contact_id: UUID, limit: int = 100) -> list[Alert]:

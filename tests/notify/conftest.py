@@ -24,7 +24,7 @@ from app.config import Settings
 from app.notify.worker import Worker
 from tests.conftest import Database, _drop_database, build_database
 from tests.notify.helpers import with_notify
-from tests.notify.receivers import MailReceiver, WebhookReceiver
+from tests.notify.receivers import MailReceiver, WebhookReceiver, assert_all_verified
 
 
 @pytest.fixture
@@ -45,8 +45,12 @@ def database(
 
 
 @pytest.fixture
-def hooks() -> Iterator[Callable[..., WebhookReceiver]]:
-    """Start any number of webhook receivers; all are stopped after the test."""
+def hooks(request: pytest.FixtureRequest) -> Iterator[Callable[..., WebhookReceiver]]:
+    """Start any number of webhook receivers; all are stopped after the test.
+
+    Every request they received must have verified (the receivers answer 401 otherwise), so
+    no delivery test can pass on payloads it never checked: a test that sends an unsigned or
+    wrongly signed request on purpose says so with `@pytest.mark.unsigned_webhooks`."""
     started: list[WebhookReceiver] = []
 
     def start(**kw: Any) -> WebhookReceiver:
@@ -57,6 +61,8 @@ def hooks() -> Iterator[Callable[..., WebhookReceiver]]:
     yield start
     for hook in started:
         hook.stop()
+    if request.node.get_closest_marker("unsigned_webhooks") is None:
+        assert_all_verified(started)
 
 
 @pytest.fixture

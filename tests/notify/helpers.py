@@ -90,7 +90,7 @@ def raise_missed(
     alert for the prescriber and key worker), through the service every use case calls
     (`raise_alert`), in its own transaction; returns the alert id."""
     (event,) = rules.missed_dose_events(
-        missed_streak=streak, children=(), policy_missed_threshold=threshold
+        days_without_dose=streak, children=(), policy_missed_threshold=threshold
     )
     with world.uow as uow:
         patient = uow.session.get(Patient, UUID(str(patient_id)))

@@ -1,12 +1,17 @@
 """Real receivers on 127.0.0.1: an HTTP webhook endpoint that verifies every request with the
-`standardwebhooks` library, and an SMTP server (aiosmtpd)."""
+`standardwebhooks` library, and an SMTP server (aiosmtpd).
+
+The webhook receiver behaves as a real one must: a request whose signature does not verify is
+answered 401 and its payload is not read, so a sender that signs wrongly sees its delivery
+fail instead of a quiet 204. It still keeps the request (`received`, `verified=False`) so the
+test that made it can look at it; the `hooks` fixture fails any test that leaves an unverified
+request behind without saying it expected one."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -33,14 +38,18 @@ class Received:
     headers: dict[str, str]
     body: bytes
     verified: bool
-    payload: dict[str, Any] | None
+    payload: dict[str, Any] | None  # the verified JSON body; None when it did not verify
+    status: int  # what the receiver answered
 
 
 @dataclass
 class WebhookReceiver:
-    """Answers each POST with the next scripted response (status, headers), then 204s."""
+    """Answers 401 to a request that fails signature verification; answers each verified POST
+    with the next scripted response (status, headers), then 204s."""
 
     secret: str = ""
+    # Further contacts' secrets this one receiver verifies (several contacts, one endpoint).
+    more_secrets: list[str] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     delay: float = 0.0
@@ -62,15 +71,21 @@ class WebhookReceiver:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload = Webhook(receiver.secret).verify(body, headers)
+                payload, verified = None, False
+                for secret in [receiver.secret, *receiver.more_secrets]:
+                    try:
+                        payload = Webhook(secret).verify(body, headers)
+                    except (WebhookVerificationError, EmptyWebhookSecretError, ValueError):
+                        continue
                     verified = True
-                except (WebhookVerificationError, EmptyWebhookSecretError, ValueError):
-                    payload, verified = None, False
-                item = Received(headers, body, verified, payload)
+                    break
                 with receiver._lock:
+                    if not verified:
+                        status, extra = 401, {}
+                    else:
+                        status, extra = receiver.script.pop(0) if receiver.script else (204, {})
+                    item = Received(headers, body, verified, payload, status)
                     receiver.received.append(item)
-                    status, extra = receiver.script.pop(0) if receiver.script else (204, {})
                 if receiver.on_request:
                     receiver.on_request(item)
                 if receiver.delay:
@@ -95,7 +110,20 @@ class WebhookReceiver:
             self._server.server_close()
 
     def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(r.body) for r in self.received]
+        """Every payload received, in arrival order; each one verified (asserted here, so no
+        unverified request is ever dropped from what a test looks at)."""
+        unverified = self.unverified()
+        assert not unverified, f"{len(unverified)} webhook(s) failed signature verification"
+        return [r.payload for r in self.received if r.payload is not None]
+
+    def unverified(self) -> list[Received]:
+        return [r for r in self.received if not r.verified]
+
+
+def assert_all_verified(receivers: Iterable[WebhookReceiver]) -> None:
+    """Every request these receivers got verified (the `hooks` fixture's closing check)."""
+    unverified = [r.headers.get("webhook-id") for h in receivers for r in h.unverified()]
+    assert unverified == [], f"webhooks that failed signature verification: {unverified}"
 
 
 class MailReceiver:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,8 +30,6 @@ from tests.factories import World
 from tests.notify.helpers import hooked_contact
 from tests.notify.receivers import WebhookReceiver
 
-pytestmark = pytest.mark.hazard("H-07")
-
 DELIVERIES = 200
 
 
@@ -47,7 +44,7 @@ def test_each_delivery_goes_out_exactly_once_across_workers(
 ) -> None:
     contact = hooked_contact(world, receiver)  # webhook only: one delivery per alert
     patients = [world.patient(key_worker_id=contact["id"]) for _ in range(10)]
-    (event,) = rules.missed_dose_events(missed_streak=2, children=(), policy_missed_threshold=9)
+    (event,) = rules.missed_dose_events(days_without_dose=2, children=(), policy_missed_threshold=9)
     today = clock.now().date()
     with world.uow as uow:  # 10 patients x 20 days: 200 alerts, each with its delivery
         for index in range(DELIVERIES):

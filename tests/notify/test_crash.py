@@ -30,9 +30,8 @@ from tests.notify.helpers import (
 )
 from tests.notify.receivers import Received, WebhookReceiver
 
-pytestmark = pytest.mark.hazard("H-07")
 
-
+@pytest.mark.hazard("H-07.1")
 def test_a_worker_that_dies_after_claiming_loses_nothing(
     world: World,
     clock: FixedClock,

@@ -73,6 +73,7 @@ def test_two_refused_take_homes_on_one_day_make_one_alert(world: World, clock: F
         "id_checked": True,
         "intoxicated": False,
         "children_present": [],
+        "measuring_device": True,
     }
     first = world.post(f"{API}/counter/handover", body)
     assert first.status_code == 422, first.text
@@ -131,7 +132,7 @@ def test_a_household_event_is_one_alert_for_the_household(world: World, clock: F
     house = world.household()
     members = [world.patient(house["id"]), world.patient(house["id"])]
     events = rules.household_events(
-        members=(rules.MemberRegime("a", True, False),),
+        members=(rules.MemberRegime("a", True),),
         children=(ChildFacts(3, ProtectionStatus.NONE),),
         methadone_at_home_mg=Decimal(400),
         policy_household_mg=Decimal(300),
@@ -167,7 +168,7 @@ def test_two_counters_raising_the_same_alert_at_once_make_one(
     """Both transactions miss each other's row; the unique dedupe key settles it (on
     PostgreSQL the loser's insert waits, fails, and is rolled back to its savepoint)."""
     patient_row = world.patient()
-    (event,) = rules.missed_dose_events(missed_streak=2, children=(), policy_missed_threshold=9)
+    (event,) = rules.missed_dose_events(days_without_dose=2, children=(), policy_missed_threshold=9)
     gate = threading.Barrier(2)
     got: list[UUID] = []
     errors: list[BaseException] = []
@@ -216,7 +217,7 @@ def test_two_counters_raising_the_same_alert_at_once_make_one(
 
 def _missed(patient: Patient, streak: int = 2) -> safeguarding_service.Raise:
     (event,) = rules.missed_dose_events(
-        missed_streak=streak, children=(), policy_missed_threshold=99
+        days_without_dose=streak, children=(), policy_missed_threshold=99
     )
     return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
 

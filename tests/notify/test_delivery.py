@@ -41,7 +41,7 @@ def notify_settings(settings: Settings, smtp_url: str) -> Settings:
     )
 
 
-@pytest.mark.hazard("H-07")
+@pytest.mark.hazard("H-07.1")
 def test_a_withheld_dose_reaches_the_key_worker_by_signed_webhook_and_email(
     world: World, clock: FixedClock, receiver: WebhookReceiver, mail: MailReceiver
 ) -> None:

@@ -164,7 +164,7 @@ def test_the_atom_feed_lists_what_was_sent_to_its_contact(world: World, clock: F
     assert world.client.get("/feeds/alerts.atom").status_code in (401, 422)
 
 
-@pytest.mark.hazard("H-10")
+@pytest.mark.hazard("H-10.1")
 def test_clinicians_see_only_their_own_patients_alerts(world: World, clock: FixedClock) -> None:
     other_kw = add_contact(world, "key_worker", email="other-kw@drugservice.example")
     other_rx = add_contact(world, "prescriber", email="other-rx@gp.example")
@@ -199,7 +199,7 @@ def test_clinicians_see_only_their_own_patients_alerts(world: World, clock: Fixe
     assert world.get(f"{API}/alerts/{a_rx}", role="prescriber").status_code == 200
 
 
-@pytest.mark.hazard("H-10")
+@pytest.mark.hazard("H-10.1")
 @pytest.mark.parametrize("role", ["pharmacist", "technician", "safeguarding_lead"])
 def test_another_pharmacys_staff_never_see_the_alerts(
     world: World, clock: FixedClock, role: str
@@ -230,3 +230,46 @@ def test_another_pharmacys_staff_never_see_the_alerts(
     )
     assert world.get(f"{API}/alerts/{alert_id}", role=role).status_code == 200
     assert UUID(alert_id)
+
+
+def _read_until_end(lines: Iterator[str], limit: float) -> list[str]:
+    """Every line until the server ends the stream, or fail after `limit` seconds."""
+    seen: list[str] = []
+    deadline = time.monotonic() + limit
+    for line in lines:
+        seen.append(line)
+        assert time.monotonic() < deadline, f"the stream did not end: {seen[-5:]}"
+    return seen
+
+
+@pytest.mark.parametrize("how", ["account disabled", "token expired"])
+def test_the_event_stream_ends_when_its_session_does(
+    world: World,
+    clock: FixedClock,
+    server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    """Issue 16 item 2: the stream kept delivering alerts (with patient ids) after the account
+    was disabled or the token expired. The session is re-checked on every poll."""
+    monkeypatch.setattr(safeguarding_api, "POLL_SECONDS", 0.1)
+    patient = world.patient()
+    headers = {**world.home.headers("safeguarding_lead"), "Accept": "text/event-stream"}
+    with httpx.stream(
+        "GET", f"{server}{API}/alerts/stream", headers=headers, timeout=httpx.Timeout(10)
+    ) as response:
+        lines = response.iter_lines()
+        assert next(lines) == ": connected"
+        if how == "account disabled":
+            user = world.home.users["safeguarding_lead"]
+            disabled = world.post(f"{API}/users/{user}/disable", {}, role="admin")
+            assert disabled.status_code == 200, disabled.text
+        else:
+            clock.advance(timedelta(seconds=world.settings.auth.token_ttl_seconds + 1))
+        time.sleep(0.3)  # a poll already under way when the session ended may finish first
+        raise_missed(world, patient["id"], day=clock.now().date(), now=clock.now())
+        rest = _read_until_end(lines, limit=5)
+
+    assert "event: signed_out" in rest
+    assert not any(line.startswith("event: alert") for line in rest), "an alert went out"
+    assert patient["id"] not in "\n".join(rest)

@@ -76,6 +76,7 @@ def saved_with(world: World, url: str, allowed: set[str], **kw: Any) -> dict[str
     return dict(response.json())
 
 
+@pytest.mark.hazard("H-07.3")
 def test_a_name_resolving_to_loopback_is_refused_at_send_time(
     world: World,
     clock: FixedClock,
@@ -108,9 +109,7 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time(
     assert failure.facts["cause"] == "refused"
     assert "refused at send time" in failure.message
     drain(worker)
-    assert [r.payload["data"]["kind"] for r in lead_hook.received if r.payload] == [
-        "delivery_failed"
-    ]
+    assert [p["data"]["kind"] for p in lead_hook.payloads()] == ["delivery_failed"]
     assert not connected(listener)
 
 

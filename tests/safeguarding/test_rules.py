@@ -124,46 +124,47 @@ LADDER = [
 ]
 
 
-@pytest.mark.hazard("H-17")
 @pytest.mark.parametrize(("streak", "children", "expected"), LADDER)
 def test_the_missed_dose_ladder(
     streak: int,
     children: tuple[ChildFacts, ...],
     expected: list[tuple[EventKind, Severity, tuple[Recipient, ...]]],
 ) -> None:
-    events = missed_dose_events(missed_streak=streak, children=children, policy_missed_threshold=3)
+    events = missed_dose_events(
+        days_without_dose=streak, children=children, policy_missed_threshold=3
+    )
 
     assert summary(events) == expected
     for event in events:
         assert event.dedupe_scope == "patient"
-        assert event.facts["missed_streak"] == streak
+        assert event.facts["days_without_dose"] == streak
         assert_shareable(event)
 
 
 def test_the_threshold_is_a_setting() -> None:
-    events = missed_dose_events(missed_streak=2, children=NONE, policy_missed_threshold=2)
+    events = missed_dose_events(days_without_dose=2, children=NONE, policy_missed_threshold=2)
 
     assert summary(events) == [(EventKind.MISSED_THRESHOLD_REACHED, Severity.URGENT, (RX, KW))]
 
 
 def test_missed_days_below_a_higher_threshold_stay_with_the_key_worker() -> None:
-    events = missed_dose_events(missed_streak=4, children=NONE, policy_missed_threshold=5)
+    events = missed_dose_events(days_without_dose=4, children=NONE, policy_missed_threshold=5)
 
     assert summary(events) == [(EventKind.MISSED_DOSE, Severity.WARNING, (KW,))]
 
 
 def test_the_threshold_message_says_supply_is_stopped_without_naming_anyone() -> None:
     (event,) = missed_dose_events(
-        missed_streak=3, children=ON_PROTECTION_PLAN, policy_missed_threshold=3
+        days_without_dose=3, children=ON_PROTECTION_PLAN, policy_missed_threshold=3
     )
 
     assert event.message == (
-        "Methadone doses missed for 3 consecutive days: supply is stopped until the prescriber "
-        "reviews (risk of overdose from lost tolerance). A child lives in the household; one is "
-        "known to children's social care."
+        "No methadone dose taken for 3 consecutive days (missed, withheld or not dispensed): "
+        "supply is stopped until the prescriber reviews (risk of overdose from lost tolerance). "
+        "A child lives in the household; one is known to children's social care."
     )
     assert dict(event.facts) == {
-        "missed_streak": 3,
+        "days_without_dose": 3,
         "missed_threshold": 3,
         "children": 1,
         "children_on_plan": 1,
@@ -185,7 +186,6 @@ def test_an_intoxicated_patient_with_children_at_home_but_not_present_is_one_eve
     assert [event.kind for event in events] == [EventKind.DOSE_WITHHELD_INTOXICATED]
 
 
-@pytest.mark.hazard("H-17")
 def test_a_withheld_dose_in_a_household_with_a_child_on_a_plan_tells_the_social_worker() -> None:
     events = intoxication_events(children_present=0, children_in_household=IN_NEED)
 
@@ -194,7 +194,6 @@ def test_a_withheld_dose_in_a_household_with_a_child_on_a_plan_tells_the_social_
     ]
 
 
-@pytest.mark.hazard("H-05")
 def test_intoxicated_with_a_child_present_is_urgent_to_the_social_and_key_worker() -> None:
     events = intoxication_events(children_present=2, children_in_household=TODDLER)
 
@@ -266,7 +265,12 @@ def test_a_take_home_refused_for_want_of_a_box_asks_for_a_box_check() -> None:
 
 
 def members(*regimes: tuple[str, bool, bool]) -> tuple[MemberRegime, ...]:
-    return tuple(MemberRegime(ref, take_home, supervised) for ref, take_home, supervised in regimes)
+    """(ref, takes methadone home, supervised every day) -> regimes over 14 dose days: fully
+    supervised is 14 of 14 days supervised, a take-home regime none."""
+    return tuple(
+        MemberRegime(ref, take_home, Decimal(1) if supervised else Decimal(0), 14)
+        for ref, take_home, supervised in regimes
+    )
 
 
 def household(
@@ -291,8 +295,49 @@ def test_one_member_supervised_for_the_children_while_another_takes_home_is_a_mi
     assert dict(events[0].facts) == {
         "supervised_members": "p-1",
         "take_home_members": "p-2",
+        "most_supervised_percent": "100%",
+        "least_supervised_percent": "0%",
         "children": 1,
     }
+    assert "100% of dose days" in events[0].message
+
+
+def test_the_seed_pattern_near_daily_supervision_with_a_sunday_take_home_is_a_mismatch() -> None:
+    """Issue 14 #7: the mother is supervised Monday to Saturday and takes Sunday home (12 of
+    14 days supervised); the father collects twice a week. A Sunday take-home must not stop
+    her counting as supervised."""
+    regimes = (
+        MemberRegime("mother", True, Decimal(12) / 14, 14),
+        MemberRegime("father", True, Decimal(0), 14),
+    )
+    events = household(regimes, children=ON_PROTECTION_PLAN)
+
+    kinds = {event.kind: event for event in events}
+    assert set(kinds) == {
+        EventKind.HOUSEHOLD_REGIME_MISMATCH,
+        EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD,
+    }
+    mismatch = kinds[EventKind.HOUSEHOLD_REGIME_MISMATCH]
+    assert mismatch.recipients == (RX, KW, SW)
+    assert "86%" in mismatch.message
+    assert "0%" in mismatch.message
+
+
+@pytest.mark.parametrize(
+    ("shares", "mismatch"),
+    [((Decimal("0.5"), Decimal(0)), True), ((Decimal("0.49"), Decimal(0)), False)],
+    ids=["half the days apart", "just under half"],
+)
+def test_markedly_different_means_half_the_dose_days_apart(
+    shares: tuple[Decimal, Decimal], mismatch: bool
+) -> None:
+    regimes = tuple(MemberRegime(f"p-{i}", True, share, 14) for i, share in enumerate(shares))
+    kinds = {event.kind for event in household(regimes)}
+    assert (EventKind.HOUSEHOLD_REGIME_MISMATCH in kinds) is mismatch
+
+
+def test_no_children_no_mismatch_alert() -> None:
+    assert household(members(("p-1", False, True), ("p-2", True, False)), children=()) == ()
 
 
 def test_members_all_supervised_for_the_children_is_no_mismatch() -> None:
@@ -356,7 +401,6 @@ def test_methadone_at_home_exactly_at_the_limit_raises_nothing() -> None:
     assert household(members(("p-1", True, False)), children=TODDLER, at_home=300) == ()
 
 
-@pytest.mark.hazard("H-06")
 def test_the_seed_household_raises_every_household_rule_at_once() -> None:
     events = household(
         members(("p-mother", True, False), ("p-father", False, True)),
@@ -365,7 +409,7 @@ def test_the_seed_household_raises_every_household_rule_at_once() -> None:
     )
 
     assert summary(events) == [
-        (EventKind.HOUSEHOLD_REGIME_MISMATCH, Severity.WARNING, (RX, KW)),
+        (EventKind.HOUSEHOLD_REGIME_MISMATCH, Severity.WARNING, (RX, KW, SW)),
         (EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD, Severity.URGENT, (SW, KW, RX)),
         (EventKind.HOUSEHOLD_METHADONE_HIGH, Severity.WARNING, (KW, RX, SW)),
     ]
