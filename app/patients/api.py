@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from app.clock import local_date
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, IsoDate, Name, Out, Paged
+from app.http.schemas import SINGLE_LINE, In, IsoDate, Name, Out, Paged, Reason
+from app.kit import UNSET
 from app.patients import service as patients_service
 
 router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
@@ -25,6 +27,31 @@ class PatientCreate(In):
     key_worker_id: UUID | None = None
     prescriber_id: UUID | None = None
     pregnant: bool = False
+    expected_delivery_on: IsoDate | None = None
+
+
+class PatientChangeBody(In):
+    """Only the fields given change; `null` clears a link (household, key worker, prescriber)."""
+
+    given_name: Name | None = None
+    family_name: Name | None = None
+    household_id: UUID | None = None
+    key_worker_id: UUID | None = None
+    prescriber_id: UUID | None = None
+    pregnant: bool | None = None
+    expected_delivery_on: IsoDate | None = None
+    reason: Reason = Field(description="Why it changed (kept in the history)")
+
+
+class PatientChangeRead(Out):
+    id: UUID
+    patient_id: UUID
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str
+    changed_by_id: UUID | None
+    changed_at: datetime
 
 
 class PatientRead(Out):
@@ -38,6 +65,7 @@ class PatientRead(Out):
     key_worker_id: UUID | None
     prescriber_id: UUID | None
     pregnant: bool
+    expected_delivery_on: IsoDate | None = None
     card_code: str
 
 
@@ -58,9 +86,69 @@ def register_patient(
         key_worker_id=body.key_worker_id,
         prescriber_id=body.prescriber_id,
         pregnant=body.pregnant,
+        expected_delivery_on=body.expected_delivery_on,
         today=local_date(now, settings.timezone),
         now=now,
     )
+
+
+@router.patch("/patients/{patient_id}", response_model=PatientRead)
+def update_patient(
+    patient_id: UUID,
+    body: PatientChangeBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """Change a patient's details (names, household, key worker, prescriber, pregnancy). Every
+    change is kept in the patient's history with who, when and why; the household rules run
+    again."""
+    given = body.model_fields_set
+    return patients_service.update_patient(
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        update=patients_service.PatientUpdate(
+            given_name=body.given_name,
+            family_name=body.family_name,
+            household_id=body.household_id if "household_id" in given else UNSET,
+            key_worker_id=body.key_worker_id if "key_worker_id" in given else UNSET,
+            prescriber_id=body.prescriber_id if "prescriber_id" in given else UNSET,
+            pregnant=body.pregnant,
+            expected_delivery_on=body.expected_delivery_on
+            if "expected_delivery_on" in given
+            else UNSET,
+        ),
+        reason=body.reason,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+
+
+class CardReissueBody(In):
+    reason: Reason = Field(description="Why a new card is needed (lost, stolen, damaged)")
+
+
+@router.post("/patients/{patient_id}/card/reissue", response_model=PatientRead)
+def reissue_card(
+    patient_id: UUID, body: CardReissueBody, uow: UowDep, actor: ActorDep, now: NowDep
+) -> object:
+    """Issue a new patient card: a new random card code, and the old card no longer selects
+    the patient at the counter (a lost or stolen card). Kept in the patient's history."""
+    return patients_service.reissue_card(
+        uow, actor=actor, patient_id=patient_id, reason=body.reason, now=now
+    )
+
+
+@router.get("/patients/{patient_id}/history", response_model=Paged[PatientChangeRead])
+def patient_history(patient_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep) -> object:
+    """Every change to the patient's details, newest first (the read is logged)."""
+    return {
+        "items": patients_service.history(uow, actor=actor, patient_id=patient_id, now=now),
+        "next": None,
+    }
 
 
 @router.get("/patients", response_model=Paged[PatientRead])
@@ -70,8 +158,11 @@ def search_patients(
     now: NowDep,
     settings: SettingsDep,
     q: Annotated[
-        str | None,
-        Query(max_length=100, description="Name, date of birth (YYYY-MM-DD) or NHS number"),
+        Annotated[str, StringConstraints(min_length=2, max_length=100), SINGLE_LINE] | None,
+        Query(
+            description='Name (or "Family, Given"), date of birth (dd/mm/yyyy or YYYY-MM-DD) '
+            "or NHS number (spaces ignored)"
+        ),
     ] = None,
     household_id: UUID | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,7}$")] = None,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,12 +22,14 @@ from app.auth.policy import (
     pharmacy_scope,
     require_role,
 )
+from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
 from app.households import service as households_service
+from app.kit import UNSET, Unset
 from app.patients.cards import canonical_card_code, new_card_code
-from app.patients.models import Patient
+from app.patients.models import Patient, PatientChange
 from app.patients.rules import is_valid_nhs_number, normalise_nhs_number
 from app.pharmacies.models import Pharmacy
 
@@ -74,6 +79,7 @@ def register_patient(
     key_worker_id: UUID | None,
     prescriber_id: UUID | None,
     pregnant: bool = False,
+    expected_delivery_on: date | None = None,
     today: date,
     now: datetime,
 ) -> Patient:
@@ -82,17 +88,31 @@ def register_patient(
         require_role(actor, WRITERS, "register patients")
     nhs = normalise_nhs_number(nhs_number)
     if not is_valid_nhs_number(nhs):
-        raise InvalidInput(
-            "nhs_number",
-            "nhs_modulus_11",
-            "is not a valid NHS number (10 digits passing the Modulus 11 check)",
-        )
-    if date_of_birth > today:
-        raise InvalidInput("date_of_birth", "not_in_future", "cannot be in the future")
-    if households_service.age_on(date_of_birth, today) > 120:
-        raise InvalidInput("date_of_birth", "plausible", "is more than 120 years ago")
+        raise _not_registrable()
+    with uow:
+        held = _held_where_caller_cannot_see(uow.session, actor, nhs)
+        if held is not None:
+            # One answer for both: a number held at a pharmacy the caller cannot see is refused
+            # exactly as a number that fails its check (docs/decisions.md, "Registration"); the
+            # attempt is on the record for an administrator to resolve.
+            audit_service.record(
+                uow.session,
+                actor,
+                "access.refused",
+                entity="patient",
+                entity_id=held.id,
+                at=now,
+                pharmacy_id=actor.pharmacy_id,
+                facts={"code": "nhs_number_held_elsewhere", "held_at": held.pharmacy_id},
+            )
+            uow.commit()
+            raise _not_registrable()
     with uow:
         session = uow.session
+        if date_of_birth > today:
+            raise InvalidInput("date_of_birth", "not_in_future", "cannot be in the future")
+        if households_service.age_on(date_of_birth, today) > 120:
+            raise InvalidInput("date_of_birth", "plausible", "is more than 120 years ago")
         pharmacy = session.get(Pharmacy, pharmacy_id)
         if pharmacy is None or not (actor is SYSTEM or may_see_pharmacy(actor, pharmacy_id)):
             raise NotFound("pharmacy", pharmacy_id)
@@ -110,6 +130,7 @@ def register_patient(
             key_worker_id=key_worker_id,
             prescriber_id=prescriber_id,
             pregnant=pregnant,
+            expected_delivery_on=expected_delivery_on if pregnant else None,
             card_code=new_card_code(),
             created_at=now,
         )
@@ -117,6 +138,10 @@ def register_patient(
         try:
             session.flush()
         except IntegrityError as exc:
+            # Registered meanwhile (a race with another terminal): answered as above.
+            session.rollback()
+            if _held_where_caller_cannot_see(session, actor, nhs) is not None:
+                raise _not_registrable() from None
             raise Conflict(
                 "A patient with this NHS number is already registered", code="duplicate_nhs_number"
             ) from exc
@@ -132,6 +157,33 @@ def register_patient(
         )
         uow.commit()
         return patient
+
+
+def _not_registrable() -> InvalidInput:
+    return InvalidInput(
+        "nhs_number",
+        "not_registrable",
+        "cannot be registered: it is not a valid NHS number (10 digits passing the Modulus 11 "
+        "check), or it cannot be registered at this pharmacy. Check it against the "
+        "prescription; if it is right, ask an administrator",
+    )
+
+
+def _held_where_caller_cannot_see(session: Session, actor: Actor, nhs: str) -> Patient | None:
+    """The patient holding this NHS number, if the caller may not see them."""
+    existing = session.scalar(select(Patient).where(Patient.nhs_number == nhs))
+    if existing is None or actor is SYSTEM or _visible(actor, existing):
+        return None
+    return existing
+
+
+def _visible(actor: Actor, patient: Patient) -> bool:
+    return may_see_patient(
+        actor,
+        pharmacy_id=patient.pharmacy_id,
+        key_worker_id=patient.key_worker_id,
+        prescriber_id=patient.prescriber_id,
+    )
 
 
 def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetime) -> Patient:
@@ -155,9 +207,38 @@ def find_by_card(session: Session, actor: Actor, card_code: str) -> Patient:
     patient = session.scalar(
         select(Patient).where(Patient.card_code == canonical_card_code(card_code))
     )
-    if patient is None:
+    if patient is None or not (actor is SYSTEM or _visible(actor, patient)):
+        # Another pharmacy's card answers exactly as a card nobody holds.
         raise NotFound("patient card", "(scanned)")
-    return load_visible(session, actor, patient.id)
+    return patient
+
+
+MIN_NAME_QUERY = 2
+
+
+def _date_searched(q: str) -> date | None:
+    """A date of birth as people write it in the UK (`09/06/1984`, `9/6/1984`, `09-06-1984`,
+    `09.06.1984`) or as YYYY-MM-DD; None when `q` is not a date. A day/month-shaped text that is
+    not a real day is refused rather than searched for as a name."""
+    uk = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", q)
+    if uk:
+        day, month, year = (int(part) for part in uk.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise InvalidInput(
+                "q", "date", "is not a real date (write a date of birth as dd/mm/yyyy)"
+            ) from None
+    try:
+        return date.fromisoformat(q)
+    except ValueError:
+        return None
+
+
+def _like(text: str) -> str:
+    # `%` and `_` are letters here, not wildcards: `q=%` used to list the whole pharmacy.
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _search_filter(q: str) -> ColumnElement[bool]:
@@ -165,18 +246,29 @@ def _search_filter(q: str) -> ColumnElement[bool]:
     digits = normalise_nhs_number(q)
     if digits.isdigit() and len(digits) == 10:
         return Patient.nhs_number == digits
-    try:
-        born = date.fromisoformat(q)
-    except ValueError:
-        born = None
+    born = _date_searched(q)
     if born is not None:
         return Patient.date_of_birth == born
-    like = f"%{q.lower()}%"
+    family, comma, given = q.partition(",")
+    if comma and family.strip():
+        # "Family, Given" as a register or a prescription writes it: the family name starts
+        # with the first part and the given name with the second (which may be empty).
+        family_like = _like(family.strip())[1:]
+        given_like = _like(given.strip())[1:]
+        return and_(
+            func.lower(Patient.family_name).like(family_like, escape="\\"),
+            func.lower(Patient.given_name).like(given_like, escape="\\"),
+        )
+    if len(q) < MIN_NAME_QUERY:
+        raise InvalidInput(
+            "q", "min_length", f"a name search needs at least {MIN_NAME_QUERY} characters"
+        )
+    like = _like(q)
     full = func.lower(Patient.given_name + " " + Patient.family_name)
     return or_(
-        func.lower(Patient.family_name).like(like),
-        func.lower(Patient.given_name).like(like),
-        full.like(like),
+        func.lower(Patient.family_name).like(like, escape="\\"),
+        func.lower(Patient.given_name).like(like, escape="\\"),
+        full.like(like, escape="\\"),
     )
 
 
@@ -190,7 +282,8 @@ def search_patients(
     limit: int,
     now: datetime,
 ) -> tuple[list[Patient], bool]:
-    """Patients the caller may see, by name, date of birth (YYYY-MM-DD) or NHS number."""
+    """Patients the caller may see, by name ("Family, Given" or part of either), date of birth
+    (dd/mm/yyyy or YYYY-MM-DD) or NHS number (spaces and hyphens ignored)."""
     with uow:
         query = select(Patient)
         if actor.role in CLINICIANS:
@@ -217,7 +310,9 @@ def search_patients(
                 .limit(limit + 1)
             )
         )
-        # Logged even when nothing is found: probing NHS numbers must leave a trace.
+        rows, more = rows[:limit], len(rows) > limit
+        # Logged even when nothing is found: probing NHS numbers must leave a trace. The event
+        # names every patient the search returned (who saw which record, when).
         audit_service.record(
             uow.session,
             actor,
@@ -226,7 +321,196 @@ def search_patients(
             entity_id="-",
             at=now,
             pharmacy_id=actor.pharmacy_id,
-            facts={"results": min(len(rows), limit)},
+            facts={"results": len(rows), "patient_ids": [p.id for p in rows]},
         )
         uow.commit()
-        return rows[:limit], len(rows) > limit
+        return rows, more
+
+
+@dataclass(frozen=True, slots=True)
+class PatientUpdate:
+    """What may change about a patient; fields left out (UNSET) stay as they are."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    household_id: UUID | None | Unset = UNSET
+    key_worker_id: UUID | None | Unset = UNSET
+    prescriber_id: UUID | None | Unset = UNSET
+    pregnant: bool | None = None
+    expected_delivery_on: date | None | Unset = UNSET
+
+
+# An expected date of delivery: up to 42 weeks ahead, or a few weeks overdue.
+DELIVERY_AHEAD_DAYS = 42 * 7
+DELIVERY_OVERDUE_DAYS = 42
+
+
+def update_patient(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    update: PatientUpdate,
+    reason: str,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> Patient:
+    """Change a patient's details: each changed field is a history row (old, new, who, when,
+    why), and the household rules run again for the household they leave and the one they join.
+
+    Pregnancy is recorded with its expected date of delivery; the intake rules then warn at any
+    dose change (`dose_change_in_pregnancy`).
+    """
+    require_role(actor, WRITERS, "change patient details")
+    with uow:
+        session = uow.session
+        patient = load_visible(session, actor, patient_id, for_update=True)
+        values: dict[str, object] = {}
+        for name in ("given_name", "family_name"):
+            value = getattr(update, name)
+            if value is not None and value != getattr(patient, name):
+                values[name] = value
+        if not isinstance(update.household_id, Unset) and update.household_id != (
+            patient.household_id
+        ):
+            if update.household_id is not None:
+                households_service.load_visible(session, actor, update.household_id)
+            values["household_id"] = update.household_id
+        for name, kind in (
+            ("key_worker_id", ContactKind.KEY_WORKER),
+            ("prescriber_id", ContactKind.PRESCRIBER),
+        ):
+            value = getattr(update, name)
+            if not isinstance(value, Unset) and value != getattr(patient, name):
+                _check_contact(session, value, kind, name)
+                values[name] = value
+        pregnant = patient.pregnant if update.pregnant is None else update.pregnant
+        if update.pregnant is not None and update.pregnant != patient.pregnant:
+            values["pregnant"] = update.pregnant
+        expected = update.expected_delivery_on
+        if not pregnant:
+            expected = None  # no longer pregnant: no expected date
+        if not isinstance(expected, Unset) and expected != patient.expected_delivery_on:
+            if expected is not None and not (
+                today - timedelta(days=DELIVERY_OVERDUE_DAYS)
+                <= expected
+                <= today + timedelta(days=DELIVERY_AHEAD_DAYS)
+            ):
+                raise InvalidInput(
+                    "expected_delivery_on",
+                    "within_pregnancy",
+                    "must be within 42 weeks from today (or a few weeks overdue)",
+                )
+            values["expected_delivery_on"] = expected
+        left = patient.household_id
+        for name, value in values.items():
+            session.add(
+                PatientChange(
+                    patient_id=patient.id,
+                    field=name,
+                    old_value=_text(getattr(patient, name)),
+                    new_value=_text(value),
+                    reason=reason,
+                    changed_by_id=actor.id if actor is not SYSTEM else None,
+                    changed_at=now,
+                )
+            )
+            setattr(patient, name, value)
+        if values:
+            audit_service.record(
+                session,
+                actor,
+                "patient.updated",
+                entity="patient",
+                entity_id=patient.id,
+                at=now,
+                pharmacy_id=patient.pharmacy_id,
+                facts={"fields": sorted(values)},
+            )
+            session.flush()
+            for household_id in {left, patient.household_id} - {None}:
+                assert household_id is not None
+                household = households_service.load_visible(session, SYSTEM, household_id)
+                households_service.run_household_rules(
+                    session, household, actor=actor, today=today, now=now, policy=policy
+                )
+        uow.commit()
+        return patient
+
+
+def reissue_card(
+    uow: UnitOfWork, *, actor: Actor, patient_id: UUID, reason: str, now: datetime
+) -> Patient:
+    """Give the patient a new card code: the old card (lost, stolen, or seen in someone else's
+    hands) stops selecting them at once. The history says a new card was issued, by whom and
+    why; neither code is written there (a code is what a scanner reads, not a detail)."""
+    require_role(actor, WRITERS, "issue patient cards")
+    with uow:
+        session = uow.session
+        patient = load_visible(session, actor, patient_id, for_update=True)
+        patient.card_code = new_card_code()
+        session.add(
+            PatientChange(
+                patient_id=patient.id,
+                field="card",
+                old_value="the previous card (no longer works)",
+                new_value="a new card",
+                reason=reason,
+                changed_by_id=actor.id if actor is not SYSTEM else None,
+                changed_at=now,
+            )
+        )
+        audit_service.record(
+            session,
+            actor,
+            "patient.card_reissued",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+        )
+        uow.commit()
+        return patient
+
+
+def history(
+    uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetime
+) -> list[PatientChange]:
+    """A patient's change history (the read is logged)."""
+    with uow:
+        patient = load_visible(uow.session, actor, patient_id)
+        found = changes(uow.session, [patient.id])
+        audit_service.record(
+            uow.session,
+            actor,
+            "patient.history_viewed",
+            entity="patient",
+            entity_id=patient.id,
+            at=now,
+            pharmacy_id=patient.pharmacy_id,
+        )
+        uow.commit()
+        return found
+
+
+def changes(session: Session, patient_ids: Sequence[UUID]) -> list[PatientChange]:
+    """The change history of these patients, newest first."""
+    if not patient_ids:
+        return []
+    return list(
+        session.scalars(
+            select(PatientChange)
+            .where(PatientChange.patient_id.in_(patient_ids))
+            .order_by(PatientChange.changed_at.desc(), PatientChange.id)
+            .limit(200)
+        )
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:500]
