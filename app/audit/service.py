@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app.audit import keys
 from app.audit.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -54,8 +58,16 @@ def canonical(value: Mapping[str, Any]) -> str:
     )
 
 
-def _digest(prev_hash: str, body: Mapping[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(body)).encode()).hexdigest()
+def _digest(prev_hash: str, body: Mapping[str, Any], key: bytes | None | EllipsisType = ...) -> str:
+    """The link: HMAC-SHA256 under the audit key (the current one unless given) of the previous
+    hash and this event's content; plain SHA-256 for events written before the chain was keyed
+    (`key` None)."""
+    if key is ...:
+        key = keys.keyring().current
+    message = (prev_hash + canonical(body)).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _body(event: AuditEvent) -> dict[str, Any]:
@@ -101,17 +113,88 @@ def record(
     at: datetime,
     pharmacy_id: UUID | None = None,
     facts: Mapping[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append an audit event in the caller's transaction: it commits or rolls back with the change.
 
     Facts must not carry clinical narrative: ids, codes and numbers, so the log itself is not a
     second copy of the record.
     """
-    entry = Entry(action, entity, entity_id, at, pharmacy_id, facts)
-    return record_many(session, actor, [entry])[0]
+    record_many(session, actor, [Entry(action, entity, entity_id, at, pharmacy_id, facts)])
 
 
-def record_many(session: Session, actor: Actor, entries: Sequence[Entry]) -> list[AuditEvent]:
+def record_patient_reads(
+    session: Session,
+    actor: Actor,
+    action: str,
+    patients: Iterable[tuple[UUID, UUID | None]],
+    *,
+    at: datetime,
+    facts: Mapping[str, Any] | None = None,
+) -> None:
+    """One read event per patient shown (DSPT access logging: who saw which record, when), each
+    on its pharmacy's chain, appended in one go. `patients` are (patient id, pharmacy id)."""
+    entries = [
+        Entry(action, "patient", pid, at, pharmacy_id, facts) for pid, pharmacy_id in patients
+    ]
+    if entries:
+        record_many(session, actor, entries)
+
+
+# Audit events wait on the session until it commits: see record_many.
+_PENDING = "dosekeeper_audit_pending"
+
+
+def record_many(session: Session, actor: Actor, entries: Sequence[Entry]) -> None:
+    """Queue audit events to be appended when the caller's transaction commits.
+
+    The chain's lock is the last lock any transaction takes (docs/decisions.md, lock order):
+    appending as events happen took it mid-transaction, and a use case that then waited on an
+    alert row (a history line on the day's shared alert) while the worker held that row and
+    wanted the chain's lock deadlocked. Events still commit or roll back with the change; those
+    queued inside a savepoint that rolls back are dropped with it.
+    """
+    owner = session.get_nested_transaction() or session.get_transaction()
+    queued: list[tuple[object, Actor, Entry]] = session.info.setdefault(_PENDING, [])
+    queued.extend((owner, actor, entry) for entry in entries)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _append_queued(session: Session) -> None:
+    queued = session.info.pop(_PENDING, None)
+    if not queued:
+        return
+    by_actor: list[tuple[Actor, list[Entry]]] = []
+    for _, actor, entry in queued:
+        if by_actor and by_actor[-1][0] is actor:
+            by_actor[-1][1].append(entry)
+        else:
+            by_actor.append((actor, [entry]))
+    heads: dict[str, str] = {}
+    for actor, entries in by_actor:
+        _append(session, actor, entries, heads)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: object) -> None:
+    queued = session.info.get(_PENDING)
+    if queued:
+        session.info[_PENDING] = [q for q in queued if not _within(q[0], previous_transaction)]
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
+
+
+def _within(owner: object, transaction: object) -> bool:
+    """Whether `owner` is `transaction` or a savepoint inside it."""
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = getattr(owner, "parent", None)
+    return False
+
+
+def _append(
+    session: Session, actor: Actor, entries: Sequence[Entry], heads: dict[str, str]
+) -> list[AuditEvent]:
     """Append several events in one go: each chain is locked and its head read once, the links
     are computed here in order, and one flush writes them all.
 
@@ -119,8 +202,8 @@ def record_many(session: Session, actor: Actor, entries: Sequence[Entry]) -> lis
     was most of its time. The rows are inserted in the order they were linked (SQLAlchemy
     orders a batched INSERT's generated keys by parameter order), so `seq` follows the chain.
     """
-    heads: dict[str, str] = {}
     events: list[AuditEvent] = []
+    ring = keys.keyring()
     for entry in entries:
         chain = str(entry.pharmacy_id) if entry.pharmacy_id else GLOBAL_CHAIN
         if chain not in heads:
@@ -143,8 +226,9 @@ def record_many(session: Session, actor: Actor, entries: Sequence[Entry]) -> lis
             entity_id=str(entry.entity_id),
             facts=json.loads(canonical(dict(entry.facts or {}))),
             prev_hash=prev,
+            key_id=ring.current_id,
         )
-        event.hash = heads[chain] = _digest(prev, _body(event))
+        event.hash = heads[chain] = _digest(prev, _body(event), ring.current)
         events.append(event)
     session.add_all(events)
     session.flush()
@@ -171,34 +255,54 @@ def _iter_events(session: Session) -> Iterator[AuditEvent]:
     )
 
 
-def verify(session: Session) -> ChainReport:
-    """Walk every chain in order; report the first event that does not link or hash correctly."""
+def verify(session: Session, keyring: keys.Keyring | None = None) -> ChainReport:
+    """Walk every chain in order; report the first event that does not link or hash correctly.
+
+    Each event's hash is checked with the key that sealed it (by id): an event rewritten by
+    someone without the key does not verify, even with every later hash recomputed. Unkeyed
+    events are accepted only before the first keyed one (written before the chain was keyed).
+    """
+    ring = keyring or keys.keyring()
     heads: dict[str, str] = {}
     count = 0
+    keyed = False
     for event in _iter_events(session):
         count += 1
         prev = heads.get(event.chain, GENESIS)
+
+        def broken(reason: str, seq: int = event.seq, count: int = count) -> ChainReport:
+            return ChainReport(count, len(heads), seq, reason)
+
         if event.prev_hash != prev:
-            return ChainReport(
-                count,
-                len(heads),
-                event.seq,
-                f"event {event.seq} does not link to the previous event of its chain",
-            )
-        if _digest(prev, _body(event)) != event.hash:
-            return ChainReport(
-                count,
-                len(heads),
-                event.seq,
-                f"event {event.seq} was altered: its content does not match its hash",
-            )
+            return broken(f"event {event.seq} does not link to the previous event of its chain")
+        if event.key_id is None:
+            if keyed:
+                return broken(f"event {event.seq} is not sealed with a key, after sealed events")
+            key = None
+        else:
+            keyed = True
+            key = ring.keys.get(event.key_id)
+            if key is None:
+                return broken(
+                    f"event {event.seq} is sealed with a key this verifier does not hold "
+                    f"(id {event.key_id}): set DOSEKEEPER_AUDIT_KEY or _PREVIOUS_KEYS"
+                )
+        if _digest(prev, _body(event), key) != event.hash:
+            return broken(f"event {event.seq} was altered: its content does not match its hash")
         heads[event.chain] = event.hash
     return ChainReport(count, len(heads), None, None)
 
 
 def chain_heads(session: Session) -> dict[str, tuple[int, str]]:
     """The newest (seq, hash) of every chain: what an off-box anchor records."""
-    heads: dict[str, tuple[int, str]] = {}
-    for event in _iter_events(session):
-        heads[event.chain] = (event.seq, event.hash)
-    return heads
+    newest = (
+        select(AuditEvent.chain, func.max(AuditEvent.seq).label("seq"))
+        .group_by(AuditEvent.chain)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AuditEvent.chain, AuditEvent.seq, AuditEvent.hash).join(
+            newest, (AuditEvent.chain == newest.c.chain) & (AuditEvent.seq == newest.c.seq)
+        )
+    )
+    return {chain: (seq, digest) for chain, seq, digest in rows}

@@ -7,8 +7,9 @@ from fastapi.responses import HTMLResponse
 
 from app.auth import service as auth_service
 from app.auth.models import Role
+from app.clock import local_date
 from app.contacts import service as contacts_service
-from app.http.deps import ActorDep, SettingsDep, UowDep
+from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.notify import routing as notify_routing
 from app.pharmacies import service as pharmacies_service
@@ -18,7 +19,9 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin(request: Request, uow: UowDep, actor: ActorDep, settings: SettingsDep) -> HTMLResponse:
+def admin(
+    request: Request, uow: UowDep, actor: ActorDep, settings: SettingsDep, now: NowDep
+) -> HTMLResponse:
     users = auth_service.list_users(uow, actor=actor)
     return page(
         request,
@@ -27,9 +30,11 @@ def admin(request: Request, uow: UowDep, actor: ActorDep, settings: SettingsDep)
             "users": users,
             "pharmacies": pharmacies_service.list_pharmacies(uow, actor=actor),
             "contacts": contacts_service.list_contacts(uow, actor=actor),
+            "redacted_url": contacts_service.redacted_url,
             "routing": notify_routing.effective_table(settings.policy.alert_routing),
             "roles": [r.value for r in Role],
             "days": DAYS,
+            "today": local_date(now, settings.timezone),  # past closures cannot be removed
             "contact_kinds": [
                 "key_worker",
                 "prescriber",

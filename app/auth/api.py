@@ -4,15 +4,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.models import Role
+from app.auth.passwords import MIN_LENGTH
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Out
+from app.http.schemas import In, Line, Out
 
 router = APIRouter(tags=["auth"], responses=problems.API_ERRORS)
 
@@ -27,9 +27,31 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+class TokenForm:
+    """The OAuth2 password form (RFC 6749 §4.3), with the username held to the rule of every
+    text field: a NUL or a line break is refused (422) before it reaches the database."""
+
+    def __init__(
+        self,
+        *,
+        username: Annotated[Line, Form()],
+        password: Annotated[str, Form()],
+        grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+        scope: Annotated[Line, Form()] = "",
+        client_id: Annotated[Line | None, Form()] = None,
+        client_secret: Annotated[Line | None, Form()] = None,
+    ) -> None:
+        self.username = username
+        self.password = password
+        self.grant_type = grant_type
+        self.scopes = scope.split()
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+
 @router.post("/auth/token", response_model=TokenRead, responses=problems.problem_responses(429))
 def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Depends()],
     request: Request,
     uow: UowDep,
     now: NowDep,
@@ -59,7 +81,11 @@ Username = Annotated[
 
 class UserCreate(In):
     username: Username
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(
+        min_length=MIN_LENGTH,
+        max_length=256,
+        description="At least 12 characters, not a commonly used password, not the username",
+    )
     role: Role
     display_name: str = Field(min_length=1, max_length=200)
     pharmacy_id: UUID | None = None

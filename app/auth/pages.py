@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.api import client_address
@@ -25,6 +26,7 @@ from app.http.deps import (
     authenticate_request,
     get_actor,
 )
+from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 
 router = APIRouter(include_in_schema=False)
@@ -85,12 +87,14 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    username: Annotated[str, Form(max_length=64)],
+    username: Annotated[Annotated[str, StringConstraints(max_length=64), SINGLE_LINE], Form()],
     password: Annotated[str, Form(max_length=1024)],
     uow: UowDep,
     now: NowDep,
     settings: SettingsDep,
-    next_path: Annotated[str, Form(alias="next", max_length=500)] = "",
+    next_path: Annotated[
+        Annotated[str, StringConstraints(max_length=500), SINGLE_LINE], Form(alias="next")
+    ] = "",
     # Missing is refused by the CSRF check (403 csrf_failed), like a wrong token, not as a 422.
     csrf_field: Annotated[str, Form(alias="csrf", max_length=100)] = "",
 ) -> Response:

@@ -11,7 +11,8 @@ An object outside the caller's scope is reported as not found, never as forbidde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from uuid import UUID
 
 from app.audit.service import Actor
@@ -21,10 +22,45 @@ from app.errors import PermissionDenied
 STAFF = frozenset({Role.PHARMACIST, Role.TECHNICIAN})
 CLINICIANS = frozenset({Role.PRESCRIBER, Role.KEY_WORKER})
 
+# Acts that vouch for a patient's safety or lift a safety block, and who alone may perform
+# them. They are professional judgements: the not-intoxicated attestation made at every
+# handover, a withhold and its same-day reassessment, an override of a household-storage block
+# are the pharmacist's (GPhC standards; domain-rules §2.3); the last dose taken elsewhere lifts
+# or sets a loss-of-tolerance block, so it is the pharmacist's or the prescriber's; a release
+# after days without a dose is the prescriber's review. The authorization tests read this table.
+SAFETY_ACTS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "attest_not_intoxicated": frozenset({Role.PHARMACIST}),
+        "override_block": frozenset({Role.PHARMACIST}),
+        "withhold": frozenset({Role.PHARMACIST}),
+        "reassess": frozenset({Role.PHARMACIST}),
+        "record_last_dose": frozenset({Role.PHARMACIST, Role.PRESCRIBER}),
+        "release": frozenset({Role.PRESCRIBER}),
+        "correct_dose_record": frozenset({Role.PHARMACIST}),
+    }
+)
+SAFETY_ACT_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "attest_not_intoxicated": "attest that a patient is not intoxicated and hand over a "
+        "dose (a pharmacist must)",
+        "override_block": "override a safety block (a pharmacist must, with a reason)",
+        "withhold": "withhold doses (a pharmacist must)",
+        "reassess": "reassess a withheld patient (a pharmacist must)",
+        "record_last_dose": "record the last dose taken (a pharmacist or the prescriber must)",
+        "release": "release a patient after days without a dose (the prescriber's review)",
+        "correct_dose_record": "correct a dose record (a pharmacist must, with a reason)",
+    }
+)
+
 
 def require_role(actor: Actor, allowed: Iterable[str], action: str) -> None:
     if actor.role not in set(allowed):
         raise PermissionDenied(f"A {actor.role} may not {action}")
+
+
+def require_safety_act(actor: Actor, act: str) -> None:
+    """Refuse a safety act to anyone the SAFETY_ACTS table does not name."""
+    require_role(actor, SAFETY_ACTS[act], SAFETY_ACT_WORDS[act])
 
 
 def sees_all_pharmacies(actor: Actor) -> bool:

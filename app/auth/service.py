@@ -7,24 +7,23 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import AuthSession, LoginAttempt, Role, User
-from app.auth.passwords import dummy_hash, hash_password, verify_password
+from app.auth.passwords import dummy_hash, hash_password, password_problem, verify_password
 from app.auth.policy import require_role
 from app.config import AuthSettings
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
 from app.pharmacies.models import Pharmacy
-
-MIN_PASSWORD = 8
 
 
 def token_hash(token: str) -> str:
@@ -49,46 +48,75 @@ class IssuedToken:
     csrf_token: str | None = None
 
 
-def _login_delay(failures: int, settings: AuthSettings) -> int:
-    """Seconds to wait before the next attempt: none for the first few, then doubling."""
-    if failures < settings.login_free_failures:
+def _login_delay(failures: int, free: int, settings: AuthSettings) -> int:
+    """Seconds to wait before the next attempt: none for the first `free`, then doubling."""
+    if failures < free:
         return 0
-    delay: int = 2 ** (failures - settings.login_free_failures + 1)
+    delay: int = 2 ** (failures - free + 1)
     return min(delay, settings.login_max_delay_seconds)
 
 
-def _recent_failures(
-    session: Session, column: InstrumentedAttribute[str], value: str, since: datetime
-) -> tuple[int, datetime | None]:
+def _failures(session: Session, since: datetime, *where: Any) -> tuple[int, datetime | None]:
     row = session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
-            column == value,
-            LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False),
+            *where, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
         )
     ).one()
     return int(row[0]), row[1]
 
 
+def _wait(failures: int, last: datetime | None, free: int, now: datetime, s: AuthSettings) -> None:
+    delay = _login_delay(failures, free, s)
+    if delay and last is not None:
+        wait = (last + timedelta(seconds=delay) - now).total_seconds()
+        if wait > 0:
+            raise TooManyAttempts(
+                f"Too many failed sign-ins; wait {math.ceil(wait)} seconds",
+                retry_after=math.ceil(wait),
+            )
+
+
 def _check_rate(
     session: Session, *, username: str, client: str, now: datetime, settings: AuthSettings
 ) -> None:
+    """Throttle guessing without letting anyone lock the owner out (ASVS V2.2.1; docs/security.md).
+
+    - One username from one address: delays double after `login_free_failures` failures in a
+      row (a success from that address resets them).
+    - One address, any usernames (password spraying): delays double after
+      `login_address_free_failures`, and a hard stop at `login_max_failures` in the window.
+    - One username from anywhere: at `login_max_failures` in the window, only addresses with no
+      failure for it in the window may still try (the owner at their own terminal), so a
+      distributed guesser gets one try per fresh address, and the owner is never locked out.
+    """
     since = now - timedelta(seconds=settings.login_window_seconds)
-    for column, value in ((LoginAttempt.username, username), (LoginAttempt.client, client)):
-        failures, last = _recent_failures(session, column, value, since)
-        if failures >= settings.login_max_failures:
-            raise TooManyAttempts(
-                "Too many failed sign-ins; try again later or ask an administrator",
-                retry_after=settings.login_window_seconds,
-            )
-        delay = _login_delay(failures, settings)
-        if delay and last is not None:
-            wait = (last + timedelta(seconds=delay) - now).total_seconds()
-            if wait > 0:
-                raise TooManyAttempts(
-                    f"Too many failed sign-ins; wait {math.ceil(wait)} seconds",
-                    retry_after=math.ceil(wait),
-                )
+    too_many = TooManyAttempts(
+        "Too many failed sign-ins; try again later or ask an administrator",
+        retry_after=settings.login_window_seconds,
+    )
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username,
+            LoginAttempt.client == client,
+            LoginAttempt.succeeded.is_(True),
+            LoginAttempt.at >= since,
+        )
+    )
+    pair, pair_last = _failures(
+        session,
+        since,
+        LoginAttempt.username == username,
+        LoginAttempt.client == client,
+        *([LoginAttempt.at > last_success] if last_success is not None else []),
+    )
+    address, address_last = _failures(session, since, LoginAttempt.client == client)
+    if address >= settings.login_max_failures:
+        raise too_many
+    account, _ = _failures(session, since, LoginAttempt.username == username)
+    if account >= settings.login_max_failures and pair > 0:
+        raise too_many
+    _wait(pair, pair_last, settings.login_free_failures, now, settings)
+    _wait(address, address_last, settings.login_address_free_failures, now, settings)
 
 
 def sign_in(
@@ -185,8 +213,12 @@ def authenticate(
     now: datetime,
     kind: str | None = None,
     idle_seconds: int | None = None,
+    touch: bool = True,
 ) -> Authenticated:
-    """Resolve a bearer token or session cookie to the acting user, or refuse."""
+    """Resolve a bearer token or session cookie to the acting user, or refuse.
+
+    `touch=False` checks a web session without counting it as activity: an open event stream
+    re-checks every poll, and must not keep an abandoned counter's session alive."""
     with uow:
         row = uow.session.execute(
             select(AuthSession, User)
@@ -207,7 +239,7 @@ def authenticate(
             )
         ):
             raise NotAuthenticated("Unknown or expired credentials")
-        if kind == "web":
+        if kind == "web" and touch:
             auth_session.last_seen_at = now
             uow.commit()
         return Authenticated(
@@ -252,8 +284,9 @@ def add_user(
     username = username.strip().lower()
     if role not in {r.value for r in Role}:
         raise InvalidInput("role", "one_of", f"must be one of {', '.join(r.value for r in Role)}")
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput("password", "min_length", f"must be at least {MIN_PASSWORD} characters")
+    problem = password_problem(password, username=username)
+    if problem is not None:
+        raise InvalidInput("password", *problem)
     if role in (Role.PHARMACIST, Role.TECHNICIAN) and pharmacy_id is None:
         raise InvalidInput("pharmacy_id", "required", f"a {role} must belong to a pharmacy")
     with uow:
@@ -299,9 +332,22 @@ def set_active(
     """Enable or disable an account; disabling revokes every session at once (ASVS 7.4.2)."""
     require_role(actor, {Role.ADMIN}, "disable accounts")
     with uow:
-        user = uow.session.get(User, user_id)
+        user = uow.session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound("user", user_id)
+        if not active and user.role == Role.ADMIN and user.active:
+            # Locked one after another, so two admins disabling each other cannot both win.
+            others = uow.session.scalars(
+                select(User.id)
+                .where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+                .with_for_update()
+            ).all()
+            if not others:
+                raise Conflict(
+                    "This is the last active administrator: disabling it would lock everyone "
+                    "out of user and pharmacy administration. Make another administrator first.",
+                    code="last_admin",
+                )
         user.active = active
         if not active:
             uow.session.execute(

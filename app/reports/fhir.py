@@ -107,10 +107,17 @@ def _medication(product_code: str, codings: Mapping[str, Sequence[Coding]]) -> d
     return {"coding": coded, "text": name}
 
 
-def _ml(day: DoseDay) -> Decimal:
-    product = PRODUCTS.get(day.product)
-    strength = product.strength_mg_per_ml if product else None
-    return day.dose_mg / strength if strength else day.dose_mg
+def _dispensed_quantity(rows: Sequence[DoseDay]) -> dict[str, Any] | None:
+    """What was handed over, in the product's own unit (mL, tablets, capsules), measured as the
+    label and the register measure it. None for a product the table does not know: a figure in
+    mg labelled mL (as this once did) is worse than no figure."""
+    product = PRODUCTS.get(rows[0].product)
+    if product is None:
+        return None
+    value = sum((product.quantity(r.dose_mg) for r in rows), Decimal(0))
+    if product.unit == "mL":
+        return _quantity(value, "mL", "mL")
+    return _quantity(value, product.unit, "{" + product.unit + "}")
 
 
 def _outcome(code: str, text: str | None = None) -> dict[str, Any]:
@@ -218,7 +225,7 @@ def _dispense(
 ) -> dict[str, Any]:
     first = rows[0]
     mg = sum((r.dose_mg for r in rows), Decimal(0))
-    quantity = sum((_ml(r) for r in rows), Decimal(0))
+    quantity = _dispensed_quantity(rows)
     receiver = (
         [patient_ref]
         if first.collector in (None, "patient")
@@ -233,7 +240,7 @@ def _dispense(
         "subject": patient_ref,
         "performer": [{"actor": org_ref}],
         "authorizingPrescription": [_prescription(first)],
-        "quantity": _quantity(quantity, "mL", "mL"),
+        **({"quantity": quantity} if quantity is not None else {}),
         "daysSupply": _quantity(Decimal(len(rows)), "day", "d"),
         "receiver": receiver,
         "dosageInstruction": [

@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from app.reports.rules import Event
+from app.reports.rules import ADHERENCE_DEFINITIONS, Event
 from app.reports.service import Caseload, ConferenceReport
 
 CASELOAD_COLUMNS = (
@@ -23,8 +23,10 @@ CASELOAD_COLUMNS = (
     "daily_dose_mg",
     "supervised",
     "collected",
+    "take_home_collections",
     "missed",
     "withheld",
+    "not_dispensed",
     "due",
     "attended_percent",
     "longest_missed_streak",
@@ -54,6 +56,7 @@ def caseload_body(report: Caseload) -> dict[str, Any]:
             for r in report.rows
         ],
         "totals": report.totals,
+        "definitions": dict(ADHERENCE_DEFINITIONS),
         "next": None,
     }
 
@@ -115,6 +118,7 @@ def conference_body(report: ConferenceReport) -> dict[str, Any]:
         ],
         "members_not_shown": report.members_not_shown,
         "children": report.children,
+        "regimes": report.regimes,
         "chronology": [event_body(e, report.names) for e in report.chronology],
         "analysis": {
             "attendance_percent": a.attendance_percent,
@@ -161,13 +165,24 @@ _CONFERENCE = _ENV.from_string(
 </ul>
 {% if members_not_shown %}<p>{{ members_not_shown }} other household member(s) use another
  pharmacy and are not included.</p>{% endif %}
+<h2>Each patient's regime now</h2>
+<ul>
+{% for r in regimes %}<li>{{ r.patient_name }}: {{ r.product or "no current prescription" }}
+{% if r.daily_dose_mg %}{{ r.daily_dose_mg | string | replace(".00", "") }} mg a day; supervised on
+ {{ r.supervised_days | join(", ") or "no days" }}; collects on
+ {{ r.collection_days | join(", ") or "-" }}{% endif %}{% if r.supervised_percent is not none %};
+ {{ r.supervised_percent }}% of dose days supervised over the last 14 days{% endif %}{% if
+ r.takes_methadone_home %}; takes methadone home{% endif %}.</li>{% endfor %}
+</ul>
 <h2>Summary</h2>
 <ul>{% for s in statements %}<li>{{ s }}</li>{% endfor %}</ul>
 <table><thead><tr><th>Patient</th><th>Dose days with an outcome</th><th>Attended</th>
-<th>Missed</th><th>Withheld</th><th>Attendance</th><th>Longest gap (days)</th><th>Trend</th>
+<th>Missed</th><th>Withheld</th><th>Not dispensed</th><th>Attendance</th>
+<th>Longest gap (days)</th><th>Trend</th>
 </tr></thead><tbody>
 {% for p in patients %}<tr><td>{{ p.patient_name }}</td><td>{{ p.decided_days }}</td>
 <td>{{ p.attended_days }}</td><td>{{ p.missed_days }}</td><td>{{ p.withheld_days }}</td>
+<td>{{ p.not_dispensed_days }}</td>
 <td>{{ p.attendance_percent if p.attendance_percent is not none else "-" }}%</td>
 <td>{{ p.longest_gap_days }}</td><td>{{ p.trend }}</td></tr>{% endfor %}
 </tbody></table>
@@ -196,4 +211,5 @@ def conference_html(report: ConferenceReport) -> str:
         statements=report.analysis.statements,
         patients=body["analysis"]["patients"],
         chronology=body["chronology"],
+        regimes=report.regimes,
     )

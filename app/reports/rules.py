@@ -14,7 +14,9 @@ Choices made where the guidance is silent (each is pinned by a test):
   covered by a collection. Attendance is over the days with a recorded outcome (due days are
   not yet an outcome).
 - The longest gap is the longest run of consecutive calendar days with a dose scheduled but not
-  received (missed or withheld): the stretch in which tolerance is lost.
+  received (missed, withheld or not dispensed): the stretch in which tolerance is lost.
+- A take-home collection belongs to the period when it was handed over in the period, and all
+  the days it covered count in its mg, even those after the period ends: that is what went home.
 - The trend compares attendance in the first and second half of the decided days: ten points or
   more either way is "improving" or "worsening", less is "stable", and fewer than four days is
   "too few days" rather than a trend.
@@ -29,7 +31,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 __all__ = [
+    "ADHERENCE_DEFINITIONS",
     "AdherenceSummary",
+    "LedgerDay",
     "Event",
     "EventKind",
     "HouseholdAnalysis",
@@ -57,7 +61,14 @@ class EventKind(StrEnum):
     TAKE_HOME_COLLECTED = "take_home_collected"
     INTOXICATED = "intoxicated"  # the dose was withheld because the patient was intoxicated
     WITHHELD = "withheld"  # withheld for another stated reason
+    REASSESSED = "reassessed"  # a withheld patient reassessed fit the same day
     MISSED = "missed"
+    NOT_DISPENSED = "not_dispensed"  # a day before the prescription reached the pharmacy
+    REFUSED = "refused"  # the patient came and the handover was refused
+    RELEASED = "released"  # the prescriber's review after days without a dose
+    DOSE_CHANGED = "dose_changed"  # a new prescription at a different daily dose
+    CHANGED = "changed"  # a change to the household, a child or a member's details
+    CONCERN = "concern"  # what a person saw or was told, who else was told, what was done
     ALERT = "alert"
 
 
@@ -104,6 +115,7 @@ class PatientAnalysis:
     missed_days: int
     withheld_days: int
     attendance_percent: Decimal | None
+    not_dispensed_days: int
     longest_gap_days: int
     trend: str
     first_half_percent: Decimal | None
@@ -121,6 +133,8 @@ def _outcomes(events: Iterable[Event]) -> dict[date, str]:
                 outcome[day] = "attended"
         elif event.kind == EventKind.MISSED:
             outcome[event.day] = "missed"
+        elif event.kind == EventKind.NOT_DISPENSED:
+            outcome[event.day] = "not dispensed"
         elif event.kind in (EventKind.WITHHELD, EventKind.INTOXICATED):
             outcome[event.day] = "withheld"
     return outcome
@@ -169,6 +183,7 @@ def analyse_patient(patient_ref: str, events: Iterable[Event]) -> PatientAnalysi
         missed_days=sum(1 for v in outcome.values() if v == "missed"),
         withheld_days=sum(1 for v in outcome.values() if v == "withheld"),
         attendance_percent=percent(attended, len(outcome)),
+        not_dispensed_days=sum(1 for v in outcome.values() if v == "not dispensed"),
         longest_gap_days=_longest_gap(outcome),
         trend=trend,
         first_half_percent=first,
@@ -281,51 +296,96 @@ def _mg(value: Decimal) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerDay:
+    """One row of the dose ledger, as the adherence figures read it."""
+
+    dose_date: date
+    state: str  # due | supervised | collected | missed | withheld | not_dispensed
+    visit_on: date | None = None  # the local day it was handed over (a visit), if it was
+    handover: str | None = None  # the handover (one visit) it was part of
+
+
+# What each adherence figure counts, shown beside the figures (API and pages).
+ADHERENCE_DEFINITIONS: Mapping[str, str] = {
+    "supervised": "dose days swallowed at the pharmacy under supervision",
+    "collected": "dose days handed over to take home (a collection may cover several days)",
+    "take_home_collections": "take-home handovers (visits), each covering one or more days",
+    "missed": "dose days not collected (marked missed at the end of the day)",
+    "withheld": "dose days withheld by the pharmacist (intoxicated or another reason)",
+    "not_dispensed": "dose days that passed before the prescription reached the pharmacy",
+    "due": "dose days still to come",
+    "attended_percent": "dose days taken (supervised or collected) out of dose days decided",
+    "longest_missed_streak": "longest run of consecutive days on which no dose was taken "
+    "(missed, withheld, not dispensed, or no prescription), within the period",
+    "current_missed_streak": "days without a dose taken at the end of the period",
+    "last_attended": "the last day the patient came to the pharmacy and received a dose",
+}
+
+_TAKEN = frozenset({"supervised", "collected"})
+
+
+@dataclass(frozen=True, slots=True)
 class AdherenceSummary:
     supervised: int
     collected: int
+    take_home_collections: int
     missed: int
     withheld: int
+    not_dispensed: int
     due: int
     attended_percent: Decimal | None
-    longest_missed_streak: int
+    longest_missed_streak: int  # days without a dose taken, whatever the reason
     current_missed_streak: int
-    last_attended: date | None
+    last_attended: date | None  # a visit date, not a dose date
 
 
-def summarise_adherence(days: Sequence[tuple[date, str]]) -> AdherenceSummary:
-    """Counts and streaks from (dose date, state) pairs; the current streak is the run of
-    missed days that ends at the last decided day."""
-    ordered = sorted(days)
-    counts = {"supervised": 0, "collected": 0, "missed": 0, "withheld": 0, "due": 0}
+def summarise_adherence(days: Sequence[LedgerDay | tuple[date, str]]) -> AdherenceSummary:
+    """Counts and runs from the ledger rows of a period (see ADHERENCE_DEFINITIONS).
+
+    A run without a dose counts calendar days, not rows: from the first dose day of the period
+    to the last decided one, any day with no dose taken (missed, withheld, not dispensed, or no
+    dose scheduled at all) extends the run, exactly as the counter counts toward its block.
+    """
+    ledger = [d if isinstance(d, LedgerDay) else LedgerDay(d[0], d[1]) for d in days]
+    counts = {
+        "supervised": 0,
+        "collected": 0,
+        "missed": 0,
+        "withheld": 0,
+        "not_dispensed": 0,
+        "due": 0,
+    }
+    taken_days: set[date] = set()
+    decided: list[date] = []
+    for row in ledger:
+        counts[row.state] = counts.get(row.state, 0) + 1
+        if row.state != "due":
+            decided.append(row.dose_date)
+        if row.state in _TAKEN:
+            taken_days.add(row.dose_date)
     longest = run = 0
-    last_attended: date | None = None
-    previous: date | None = None
-    for day, state in ordered:
-        counts[state] = counts.get(state, 0) + 1
-        if state == "due":
-            continue
-        if state == "missed":
-            contiguous = previous is not None and day == previous + timedelta(days=1)
-            run = run + 1 if (contiguous and run) else 1
-        else:
-            run = 0
-        if state in ("supervised", "collected"):
-            last_attended = day
-        longest = max(longest, run)
-        previous = day
+    if decided:
+        day = min(row.dose_date for row in ledger)
+        while day <= max(decided):
+            run = 0 if day in taken_days else run + 1
+            longest = max(longest, run)
+            day += timedelta(days=1)
+    visits = [d.visit_on or d.dose_date for d in ledger if d.state in _TAKEN]
+    collections = {d.handover or f"{d.dose_date}" for d in ledger if d.state == "collected"}
     attended = counts["supervised"] + counts["collected"]
-    decided = attended + counts["missed"] + counts["withheld"]
+    decided_count = attended + counts["missed"] + counts["withheld"] + counts["not_dispensed"]
     return AdherenceSummary(
         supervised=counts["supervised"],
         collected=counts["collected"],
+        take_home_collections=len(collections),
         missed=counts["missed"],
         withheld=counts["withheld"],
+        not_dispensed=counts["not_dispensed"],
         due=counts["due"],
-        attended_percent=percent(attended, decided),
+        attended_percent=percent(attended, decided_count),
         longest_missed_streak=longest,
         current_missed_streak=run,
-        last_attended=last_attended,
+        last_attended=max(visits) if visits else None,
     )
 
 

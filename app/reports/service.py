@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -24,22 +25,37 @@ from app.auth.models import Role
 from app.auth.policy import CLINICIANS, may_see_patient, pharmacy_scope, require_role
 from app.clock import local_date, local_midnight_utc
 from app.db import UnitOfWork
-from app.dosing.models import DoseState, InstalmentDay
+from app.dosing import service as dosing_service
+from app.dosing.models import (
+    DoseState,
+    HandoverRefusal,
+    InstalmentDay,
+    Reassessment,
+    Release,
+)
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.households import service as households_service
-from app.households.models import BoxConfirmation, Child, Household
+from app.households.models import BoxConfirmation, Child, Household, HouseholdChange
 from app.patients import service as patients_service
-from app.patients.models import Patient
+from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
 from app.reports import fhir, rules
 from app.reports.rules import Event, EventKind
-from app.safeguarding.models import Alert, AlertState
+from app.safeguarding.concerns import LAWFUL_BASIS_WORDS
+from app.safeguarding.models import Alert, AlertState, Concern
+from app.safeguarding.rules import CONCERN_WORDS
 
 CONFERENCE_ROLES = {Role.PHARMACIST, Role.SAFEGUARDING_LEAD, Role.ADMIN}
 COMMISSIONER_ROLES = {Role.PHARMACIST, Role.SAFEGUARDING_LEAD, Role.ADMIN}
-FINAL = (DoseState.SUPERVISED, DoseState.COLLECTED, DoseState.MISSED, DoseState.WITHHELD)
+FINAL = (
+    DoseState.SUPERVISED,
+    DoseState.COLLECTED,
+    DoseState.MISSED,
+    DoseState.WITHHELD,
+    DoseState.NOT_DISPENSED,
+)
 MAX_PERIOD_DAYS = 366
 
 
@@ -61,7 +77,7 @@ def _mg(value: Decimal) -> str:
 
 def _ml(product: str, mg: Decimal) -> Decimal | None:
     known = PRODUCTS.get(product)
-    return mg / known.strength_mg_per_ml if known and known.strength_mg_per_ml else None
+    return known.ml_for(mg) if known is not None else None
 
 
 # --- caseload (prescriber / key worker) ------------------------------------------------------
@@ -85,7 +101,15 @@ class Caseload:
     totals: dict[str, Any]
 
 
-def caseload(uow: UnitOfWork, *, actor: Actor, start: date, end: date, now: datetime) -> Caseload:
+def caseload(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    start: date,
+    end: date,
+    now: datetime,
+    timezone: str = "Europe/London",
+) -> Caseload:
     """Adherence of every patient who names the caller as key worker or prescriber."""
     require_role(actor, CLINICIANS, "see a caseload report")
     if actor.contact_id is None:
@@ -106,21 +130,32 @@ def caseload(uow: UnitOfWork, *, actor: Actor, start: date, end: date, now: date
             )
         )
         ids = [p.id for p in patients]
-        days: dict[UUID, list[tuple[date, str]]] = defaultdict(list)
+        days: dict[UUID, list[rules.LedgerDay]] = defaultdict(list)
         prescriptions: dict[UUID, Prescription] = {}
         open_alerts: dict[UUID, int] = {}
         pharmacies: dict[UUID, str] = {}
         if ids:
-            for patient_id, dose_date, state in session.execute(
+            for patient_id, dose_date, state, recorded_at, handover_id in session.execute(
                 select(
-                    InstalmentDay.patient_id, InstalmentDay.dose_date, InstalmentDay.state
+                    InstalmentDay.patient_id,
+                    InstalmentDay.dose_date,
+                    InstalmentDay.state,
+                    InstalmentDay.recorded_at,
+                    InstalmentDay.handover_id,
                 ).where(
                     InstalmentDay.patient_id.in_(ids),
                     InstalmentDay.dose_date >= start,
                     InstalmentDay.dose_date <= end,
                 )
             ):
-                days[patient_id].append((dose_date, state))
+                days[patient_id].append(
+                    rules.LedgerDay(
+                        dose_date,
+                        state,
+                        local_date(recorded_at, timezone) if recorded_at else None,
+                        str(handover_id) if handover_id else None,
+                    )
+                )
             for rx in session.scalars(
                 select(Prescription)
                 .where(
@@ -177,12 +212,20 @@ def caseload(uow: UnitOfWork, *, actor: Actor, start: date, end: date, now: date
     ]
     totals = {
         key: sum(getattr(r.summary, key) for r in rows)
-        for key in ("supervised", "collected", "missed", "withheld", "due")
+        for key in (
+            "supervised",
+            "collected",
+            "take_home_collections",
+            "missed",
+            "withheld",
+            "not_dispensed",
+            "due",
+        )
     }
     attended = totals["supervised"] + totals["collected"]
     totals["patients"] = len(rows)
     totals["attended_percent"] = rules.percent(
-        attended, attended + totals["missed"] + totals["withheld"]
+        attended, attended + totals["missed"] + totals["withheld"] + totals["not_dispensed"]
     )
     totals["patients_with_missed_streak"] = sum(
         1 for r in rows if r.summary.current_missed_streak > 0
@@ -205,23 +248,97 @@ class ConferenceReport:
     chronology: tuple[Event, ...]
     analysis: rules.HouseholdAnalysis
     names: dict[str, str] = field(default_factory=dict)  # patient ref -> name
+    # Each member's regime at the end of the period: what is prescribed and how it is taken.
+    regimes: list[dict[str, Any]] = field(default_factory=list)
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _regimes(session: Session, members: Sequence[Patient], day: date) -> list[dict[str, Any]]:
+    """Each member's current regime: the prescription covering `day` (else the latest before
+    it), and the share of supervised dose days over the 14 days to `day`."""
+    if not members:
+        return []
+    household_id = members[0].household_id
+    shares = {
+        regime.patient_ref: regime
+        for regime in (
+            dosing_service.member_regimes(session, household_id, day) if household_id else []
+        )
+    }
+    found = []
+    for member in members:
+        rx = session.scalar(
+            select(Prescription)
+            .where(
+                Prescription.patient_id == member.id,
+                Prescription.status != Status.CANCELLED,
+                Prescription.start_on <= day,
+            )
+            .order_by(Prescription.start_on.desc(), Prescription.entered_at.desc())
+            .limit(1)
+        )
+        regime = shares.get(str(member.id))
+        found.append(
+            {
+                "patient_id": member.id,
+                "patient_name": _name(member),
+                "product": rx.product if rx else None,
+                "daily_dose_mg": rx.daily_dose_mg if rx else None,
+                "supervised_days": [_WEEKDAYS[d] for d in rx.supervised_days] if rx else [],
+                "collection_days": [_WEEKDAYS[d] for d in rx.collection_days] if rx else [],
+                "supervised_percent": rules.percent(
+                    int(regime.supervised_share * regime.dose_days), regime.dose_days
+                )
+                if regime and regime.dose_days
+                else None,
+                "takes_methadone_home": bool(regime and regime.has_take_home),
+                "prescription_ends": rx.end_on if rx else None,
+            }
+        )
+    return found
+
+
+def _dose_rows(
+    session: Session, patient_ids: Sequence[UUID], start: date, end: date, timezone: str
+) -> list[InstalmentDay]:
+    """Every recorded dose day in the period, and every day of a take-home handed over in the
+    period (the whole collection, even days after the period ends: that is what went home)."""
+    found: dict[UUID, InstalmentDay] = {}
+    for row in session.scalars(
+        select(InstalmentDay).where(
+            InstalmentDay.patient_id.in_(patient_ids),
+            InstalmentDay.dose_date >= start,
+            InstalmentDay.dose_date <= end,
+            InstalmentDay.state.in_(FINAL),
+        )
+    ):
+        found[row.id] = row
+    handed_over = select(InstalmentDay.handover_id).where(
+        InstalmentDay.patient_id.in_(patient_ids),
+        InstalmentDay.state == DoseState.COLLECTED,
+        InstalmentDay.recorded_at >= local_midnight_utc(start, timezone),
+        InstalmentDay.recorded_at < local_midnight_utc(end + timedelta(days=1), timezone),
+    )
+    for row in session.scalars(
+        select(InstalmentDay).where(InstalmentDay.handover_id.in_(handed_over))
+    ):
+        found[row.id] = row
+    return sorted(found.values(), key=lambda r: (str(r.patient_id), r.dose_date))
+
+
+_COLLECTORS = {
+    "patient": "the patient",
+    "representative": "the patient's representative",
+    "hcp": "a healthcare professional",
+}
 
 
 def _dose_events(
     session: Session, patient_ids: Sequence[UUID], start: date, end: date, timezone: str
 ) -> list[Event]:
-    rows = list(
-        session.scalars(
-            select(InstalmentDay)
-            .where(
-                InstalmentDay.patient_id.in_(patient_ids),
-                InstalmentDay.dose_date >= start,
-                InstalmentDay.dose_date <= end,
-                InstalmentDay.state.in_(FINAL),
-            )
-            .order_by(InstalmentDay.patient_id, InstalmentDay.dose_date)
-        )
-    )
+    rows = _dose_rows(session, patient_ids, start, end, timezone)
     child_ids = {UUID(c) for r in rows for c in (r.children_present or [])}
     child_names: dict[UUID, str] = {}
     if child_ids:
@@ -247,23 +364,30 @@ def _dose_events(
                     EventKind.SUPERVISED,
                     f"dose:{row.id}",
                     ref,
-                    f"Supervised dose of {_mg(mg)} mg swallowed at the pharmacy.",
+                    f"Supervised dose of {_mg(mg)} mg swallowed by the patient at the pharmacy"
+                    + (" after a same-day reassessment." if row.reassessment_id else "."),
                     (row.dose_date,),
                     mg,
                 )
             )
         elif row.state == DoseState.COLLECTED and row.handover_id:
             collected[row.handover_id].append(row)
-        elif row.state == DoseState.MISSED:
+        elif row.state in (DoseState.MISSED, DoseState.NOT_DISPENSED):
+            missed = row.state == DoseState.MISSED
             events.append(
                 Event(
                     row.dose_date,
                     at,
-                    EventKind.MISSED,
+                    EventKind.MISSED if missed else EventKind.NOT_DISPENSED,
                     f"dose:{row.id}",
                     ref,
                     f"{'Supervised' if row.mode == 'supervised' else 'Take-home'} dose of "
-                    f"{_mg(mg)} mg not collected (missed).",
+                    f"{_mg(mg)} mg "
+                    + (
+                        "not collected (missed)."
+                        if missed
+                        else "not dispensed: the prescription reached the pharmacy after the day."
+                    ),
                     (row.dose_date,),
                     mg,
                 )
@@ -292,6 +416,7 @@ def _dose_events(
         quantity = _ml(first.product, mg)
         dates = tuple(r.dose_date for r in group)
         who = first.collector or "patient"
+        directed = any(r.authorisation_id for r in group)
         events.append(
             Event(
                 local_date(at, timezone),
@@ -299,13 +424,18 @@ def _dose_events(
                 EventKind.TAKE_HOME_COLLECTED,
                 f"handover:{handover_id}",
                 str(first.patient_id),
-                f"Take-home methadone collected by the {who}: {_mg(mg)} mg"
+                f"Take-home methadone collected by {_COLLECTORS.get(who, who)}: {_mg(mg)} mg"
                 + (f" ({_mg(quantity)} mL)" if quantity is not None else "")
                 + f" for {len(dates)} day{'s' if len(dates) != 1 else ''} "
-                f"({', '.join(d.isoformat() for d in dates)}).",
+                f"({', '.join(d.isoformat() for d in dates)})"
+                + (
+                    "; a supervised day taken home on the prescriber's direction."
+                    if directed
+                    else "."
+                ),
                 dates,
                 mg,
-                {"collector": who, "id_checked": first.id_asked},
+                {"collector": who, "id_checked": first.id_asked, "prescriber_directed": directed},
             )
         )
     for key, group in visits.items():
@@ -323,6 +453,172 @@ def _dose_events(
                 f"{len(seen)} child{'ren' if len(seen) != 1 else ''} seen at the counter with "
                 f"the patient ({names}).",
                 details={"children": len(seen)},
+            )
+        )
+    return events
+
+
+_REFUSAL_WORDS = {
+    "missed_threshold_reached": "days without a dose reached the threshold (prescriber review needed)",
+    "no_lockable_box": "no valid lockable-box confirmation for a take-home",
+    "children_not_confirmed": "the children living there were not confirmed",
+    "patient_intoxicated": "the patient appeared intoxicated",
+    "supervised_needs_patient": "someone other than the patient asked for a supervised dose",
+    "withheld_today": "the dose had been withheld earlier that day",
+    "not_due_today": "nothing was due that day",
+    "last_dose_unknown": "the last dose taken was not known",
+}
+
+
+def _counter_events(
+    session: Session, patient_ids: Sequence[UUID], start: date, end: date, timezone: str
+) -> list[Event]:
+    """Refused visits, same-day reassessments and the prescriber's reviews in the period."""
+    events: list[Event] = []
+    for refusal in session.scalars(
+        select(HandoverRefusal).where(
+            HandoverRefusal.patient_id.in_(patient_ids),
+            HandoverRefusal.day >= start,
+            HandoverRefusal.day <= end,
+        )
+    ):
+        why = "; ".join(_REFUSAL_WORDS.get(code, code.replace("_", " ")) for code in refusal.codes)
+        events.append(
+            Event(
+                refusal.day,
+                refusal.refused_at,
+                EventKind.REFUSED,
+                f"refusal:{refusal.id}",
+                str(refusal.patient_id),
+                f"The patient came to the counter and no dose was handed over: {why}.",
+                details={"codes": ",".join(refusal.codes)},
+            )
+        )
+    for reassessment in session.scalars(
+        select(Reassessment).where(
+            Reassessment.patient_id.in_(patient_ids),
+            Reassessment.dose_date >= start,
+            Reassessment.dose_date <= end,
+        )
+    ):
+        withheld_at = (
+            f" at {reassessment.withheld_at.astimezone(ZoneInfo(timezone)):%H:%M}"
+            if reassessment.withheld_at
+            else ""
+        )
+        events.append(
+            Event(
+                reassessment.dose_date,
+                reassessment.reassessed_at,
+                EventKind.REASSESSED,
+                f"reassessment:{reassessment.id}",
+                str(reassessment.patient_id),
+                f"The dose withheld{withheld_at} ({reassessment.withhold_reason or 'no reason'}) "
+                f"was reassessed by a pharmacist later the same day: {reassessment.note}",
+            )
+        )
+    for release in session.scalars(
+        select(Release).where(
+            Release.patient_id.in_(patient_ids),
+            Release.released_on >= start,
+            Release.released_on <= end,
+        )
+    ):
+        events.append(
+            Event(
+                release.released_on,
+                release.created_at,
+                EventKind.RELEASED,
+                f"release:{release.id}",
+                str(release.patient_id),
+                f"The prescriber reviewed the patient and released supply: {release.note}",
+            )
+        )
+    return events
+
+
+def _prescription_events(
+    session: Session, patient_ids: Sequence[UUID], start: date, end: date
+) -> list[Event]:
+    """Each prescription starting in the period at a different daily dose from the one before."""
+    events: list[Event] = []
+    by_patient: dict[UUID, list[Prescription]] = defaultdict(list)
+    for rx in session.scalars(
+        select(Prescription)
+        .where(
+            Prescription.patient_id.in_(patient_ids),
+            Prescription.status != Status.CANCELLED,
+            Prescription.start_on <= end,
+        )
+        .order_by(Prescription.start_on, Prescription.entered_at)
+    ):
+        by_patient[rx.patient_id].append(rx)
+    for patient_id, prescriptions in by_patient.items():
+        for before, after in zip(prescriptions, prescriptions[1:], strict=False):
+            if after.start_on < start or after.daily_dose_mg == before.daily_dose_mg:
+                continue
+            events.append(
+                Event(
+                    after.start_on,
+                    after.entered_at,
+                    EventKind.DOSE_CHANGED,
+                    f"prescription:{after.id}",
+                    str(patient_id),
+                    f"The daily dose changed from {_mg(Decimal(before.daily_dose_mg))} mg to "
+                    f"{_mg(Decimal(after.daily_dose_mg))} mg (new prescription from "
+                    f"{after.start_on.isoformat()}).",
+                )
+            )
+    return events
+
+
+def _change_events(
+    session: Session,
+    household_id: UUID,
+    patient_ids: Sequence[UUID],
+    start: date,
+    end: date,
+    timezone: str,
+) -> list[Event]:
+    """Changes to the household, its children and its members' details in the period."""
+    since = local_midnight_utc(start, timezone)
+    until = local_midnight_utc(end + timedelta(days=1), timezone)
+    events: list[Event] = []
+    for change in session.scalars(
+        select(HouseholdChange).where(
+            HouseholdChange.household_id == household_id,
+            HouseholdChange.changed_at >= since,
+            HouseholdChange.changed_at < until,
+        )
+    ):
+        what = "a child" if change.child_id else "the household"
+        events.append(
+            Event(
+                local_date(change.changed_at, timezone),
+                change.changed_at,
+                EventKind.CHANGED,
+                f"household_change:{change.id}",
+                None,
+                f"Record of {what} changed ({change.field.replace('_', ' ')}: "
+                f"{change.old_value or '-'} → {change.new_value or '-'}): {change.reason}.",
+            )
+        )
+    for patient_change in session.scalars(
+        select(PatientChange).where(
+            PatientChange.patient_id.in_(patient_ids),
+            PatientChange.changed_at >= since,
+            PatientChange.changed_at < until,
+        )
+    ):
+        events.append(
+            Event(
+                local_date(patient_change.changed_at, timezone),
+                patient_change.changed_at,
+                EventKind.CHANGED,
+                f"patient_change:{patient_change.id}",
+                str(patient_change.patient_id),
+                f"Patient record changed ({patient_change.field.replace('_', ' ')}): "
+                f"{patient_change.reason}.",
             )
         )
     return events
@@ -403,6 +699,63 @@ def _alert_events(
     return events
 
 
+def _concern_events(
+    session: Session,
+    household_id: UUID,
+    patient_ids: Sequence[UUID],
+    start: date,
+    end: date,
+    timezone: str,
+) -> list[Event]:
+    """Each concern in the period, in the words it was recorded, with who else was told, why
+    that was lawful, and the action its recipient recorded (or that nobody has yet)."""
+    events = []
+    rows = session.execute(
+        select(Concern, Alert)
+        .outerjoin(Alert, Alert.id == Concern.alert_id)
+        .where(
+            or_(Concern.household_id == household_id, Concern.patient_id.in_(patient_ids)),
+            Concern.raised_at >= local_midnight_utc(start, timezone),
+            Concern.raised_at < local_midnight_utc(end + timedelta(days=1), timezone),
+        )
+    ).all()
+    for concern, alert in rows:
+        if concern.patient_id is not None and concern.patient_id not in patient_ids:
+            continue  # a member the caller may not see
+        told = concern.shared_with or "nobody outside Dosekeeper"
+        if alert is not None and alert.acknowledged_at is not None:
+            action = f"Action recorded: {alert.acknowledgement_note or '-'}"
+        else:
+            action = "No action recorded yet"
+        follow_up = (
+            f" Follow up by {concern.follow_up_on.strftime('%d/%m/%Y')}."
+            if concern.follow_up_on
+            else ""
+        )
+        events.append(
+            Event(
+                local_date(concern.raised_at, timezone),
+                concern.raised_at,
+                EventKind.CONCERN,
+                f"concern:{concern.id}",
+                str(concern.patient_id) if concern.patient_id else None,
+                f"Concern recorded ({CONCERN_WORDS[concern.category]}): {concern.seen} "
+                f"Also told: {told} (lawful basis: "
+                f"{LAWFUL_BASIS_WORDS.get(concern.lawful_basis, concern.lawful_basis)}).{follow_up} "
+                f"{action}.",
+                details={
+                    "category": concern.category,
+                    "severity": concern.severity,
+                    "alert_id": str(concern.alert_id) if concern.alert_id else None,
+                    "acknowledged_at": alert.acknowledged_at.isoformat()
+                    if alert is not None and alert.acknowledged_at
+                    else None,
+                },
+            )
+        )
+    return events
+
+
 def conference_report(
     uow: UnitOfWork,
     *,
@@ -444,9 +797,14 @@ def conference_report(
         ids = [m.id for m in members]
         events = [
             *_dose_events(session, ids, start, end, timezone),
+            *_counter_events(session, ids, start, end, timezone),
+            *_prescription_events(session, ids, start, end),
+            *_change_events(session, household.id, ids, start, end, timezone),
             *_box_events(session, ids, start, end),
             *_alert_events(session, household.id, ids, start, end, timezone),
+            *_concern_events(session, household.id, ids, start, end, timezone),
         ]
+        regimes = _regimes(session, members, end)
         children = [
             {
                 "id": c.id,
@@ -485,6 +843,7 @@ def conference_report(
         chronology=chronology,
         analysis=rules.analyse_household(chronology, [str(i) for i in ids]),
         names={str(m.id): _name(m) for m in members},
+        regimes=regimes,
     )
 
 

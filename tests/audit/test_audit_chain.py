@@ -321,7 +321,7 @@ def some_seq(database: Database) -> int:
         "DELETE FROM audit_events",
     ],
 )
-@pytest.mark.hazard("H-15")
+@pytest.mark.hazard("H-15.1")
 def test_the_database_refuses_to_change_or_remove_audit_events(
     world: World, database: Database, statement: str
 ) -> None:
@@ -335,13 +335,13 @@ def test_the_database_refuses_to_change_or_remove_audit_events(
         assert conn.execute(select(EVENTS.c.actor).where(EVENTS.c.seq == seq)).scalar() != "mallory"
 
 
-def test_the_database_refuses_to_truncate_audit_events(world: World, database: Database) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE; DELETE without WHERE is refused above")
+@pytest.mark.postgres  # SQLite has no TRUNCATE; DELETE without WHERE is refused above
+def test_the_database_refuses_to_truncate_audit_events(database: Database) -> None:
     with database.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
         conn.execute(text("TRUNCATE audit_events"))
 
 
+@pytest.mark.hazard("H-15.1")
 def test_the_database_refuses_to_change_a_household_confirmation(
     world: World, database: Database
 ) -> None:
@@ -429,7 +429,7 @@ CHANGES = {
 }
 
 
-@pytest.mark.hazard("H-15")
+@pytest.mark.hazard("H-15.2")
 def test_an_altered_rewritten_or_reordered_event_is_named_by_its_seq(
     fresh_database: Database, subtests: pytest.Subtests
 ) -> None:
@@ -455,21 +455,21 @@ def test_an_altered_rewritten_or_reordered_event_is_named_by_its_seq(
             assert reason in (report.reason or "")
             assert verify(uow).ok, "the original content verifies again"
 
-    with subtests.test("rewritten with a fresh hash"):
+    with subtests.test("rewritten with a fresh hash, without the key"):
         forged = {**original, "facts": {"forged": True}}
         with uow:
             event = uow.session.get(AuditEvent, target)
             assert event is not None
             body = {**audit_service._body(event), "facts": forged["facts"]}
-        forged["hash"] = audit_service._digest(original["prev_hash"], body)
+        forged["hash"] = audit_service._digest(original["prev_hash"], body, None)
         write_rows(fresh_database, [forged])
         try:
             report = verify(uow)
         finally:
             write_rows(fresh_database, [original])
 
-        assert report.broken_at == seqs[3], "the next event no longer links to it"
-        assert "does not link" in (report.reason or "")
+        assert report.broken_at == target, "the forger does not hold the audit key"
+        assert "altered" in (report.reason or "")
 
     with subtests.test("two events swapped"):
         first, second = snapshot(fresh_database, seqs[1], seqs[2])
@@ -503,17 +503,23 @@ def test_a_deleted_middle_event_is_named_by_the_event_after_it(fresh_database: D
 
 
 @pytest.fixture
-def cli_env(fresh_database: Database) -> Iterator[dict[str, str]]:
-    """The CLI reads settings from the environment once (cached) and sets up logging."""
+def cli_env(fresh_database: Database, tmp_path: Any) -> Iterator[dict[str, str]]:
+    """The CLI reads settings from the environment once (cached) and sets up logging. Its data
+    folder is the test's own: anchors another test wrote under ./var are not this chain's."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     get_settings.cache_clear()
-    yield {"DOSEKEEPER_DATABASE_URL": fresh_database.url, "DOSEKEEPER_ENVIRONMENT": "test"}
+    yield {
+        "DOSEKEEPER_DATABASE_URL": fresh_database.url,
+        "DOSEKEEPER_ENVIRONMENT": "test",
+        "DOSEKEEPER_DATA_DIR": str(tmp_path / "cli-data"),
+    }
     get_settings.cache_clear()
     root.handlers[:] = handlers
     root.setLevel(level)
 
 
+@pytest.mark.hazard("H-15.2")
 def test_the_cli_exits_0_on_an_intact_chain_and_1_naming_the_seq_on_a_tampered_one(
     fresh_database: Database, cli_env: dict[str, str]
 ) -> None:
@@ -536,3 +542,154 @@ def test_the_cli_exits_0_on_an_intact_chain_and_1_naming_the_seq_on_a_tampered_o
 
     assert broken.exit_code == 1, broken.output
     assert f"audit chain BROKEN at seq {seqs[1]}" in broken.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 16 item 12: editing an event and recomputing every later hash, or deleting the newest
+# events, passed `audit verify`. The chain is keyed (an HMAC under a key outside the database),
+# and `audit verify` compares with the latest anchor by default.
+
+
+def rewrite_from(database: Database, uow: UnitOfWork, seqs: list[int], *, keyed: bool) -> None:
+    """What a DBA without the audit key can do: change an event's facts and recompute every
+    hash from there on (plain SHA-256, the only link they can compute), keeping the key id or,
+    posing as events from before the chain was keyed, dropping it."""
+    with uow:
+        events = [uow.session.get(AuditEvent, seq) for seq in seqs]
+        bodies = [audit_service._body(e) for e in events if e is not None]
+    originals = snapshot(database, *seqs)
+    bodies[0] = {**bodies[0], "facts": {"forged": True}}
+    prev = originals[0]["prev_hash"]
+    rows = []
+    for original, body in zip(originals, bodies, strict=True):
+        digest = audit_service._digest(prev, body, None)
+        rows.append(
+            {
+                **original,
+                "facts": body["facts"],
+                "prev_hash": prev,
+                "hash": digest,
+                "key_id": original["key_id"] if keyed else None,
+            }
+        )
+        prev = digest
+    write_rows(database, rows)
+
+
+@pytest.mark.hazard("H-15.2")
+@pytest.mark.parametrize("keyed", [True, False], ids=["key id kept", "posing as unkeyed"])
+def test_an_edit_with_every_later_hash_recomputed_is_found_without_the_key(
+    fresh_database: Database, keyed: bool
+) -> None:
+    uow, seqs = chain_on(fresh_database)
+    drop_append_only_trigger(fresh_database)
+
+    rewrite_from(fresh_database, uow, seqs[2:], keyed=keyed)
+    report = verify(uow)
+
+    assert report.broken_at == seqs[2]
+    assert ("altered" if keyed else "not sealed") in (report.reason or "")
+
+
+def anchored_env(cli_env: dict[str, str], folder: Any) -> dict[str, str]:
+    return {**cli_env, "DOSEKEEPER_AUDIT_ANCHOR_DIR": str(folder)}
+
+
+@pytest.mark.hazard("H-15.2")
+def test_deleting_the_newest_events_fails_verify_against_the_latest_anchor(
+    fresh_database: Database, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    _, seqs = chain_on(fresh_database)
+    env = anchored_env(cli_env, tmp_path / "anchors")
+    anchored = CliRunner().invoke(cli, ["audit", "anchor"], env=env)
+    assert anchored.exit_code == 0, anchored.output
+    assert CliRunner().invoke(cli, ["audit", "verify"], env=env).exit_code == 0
+    drop_append_only_trigger(fresh_database)
+    with fresh_database.engine.begin() as conn:
+        conn.execute(delete(EVENTS).where(EVENTS.c.seq >= seqs[-2]))
+
+    walked_only = CliRunner().invoke(cli, ["audit", "verify", "--no-anchor"], env=env)
+    by_default = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+
+    assert walked_only.exit_code == 0, "the chain that is left links; only the anchor knows"
+    assert by_default.exit_code == 1, by_default.output
+    assert f"event {seqs[-1]} is missing or changed" in by_default.stderr
+
+
+def test_a_chain_rewritten_whole_as_unkeyed_fails_verify_against_the_latest_anchor(
+    fresh_database: Database, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    uow, seqs = chain_on(fresh_database)
+    env = anchored_env(cli_env, tmp_path / "anchors")
+    assert CliRunner().invoke(cli, ["audit", "anchor"], env=env).exit_code == 0
+    drop_append_only_trigger(fresh_database)
+
+    rewrite_from(fresh_database, uow, seqs, keyed=False)
+    result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+
+    assert verify(uow).ok, "every link recomputed: the walk alone cannot tell"
+    assert result.exit_code == 1, result.output
+    assert "missing or changed" in result.stderr
+
+
+def test_verify_without_any_anchor_says_the_tail_is_unchecked(
+    fresh_database: Database, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    chain_on(fresh_database)
+
+    result = CliRunner().invoke(
+        cli, ["audit", "verify"], env=anchored_env(cli_env, tmp_path / "none")
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "no audit anchor" in result.stderr
+
+
+def test_a_rotated_key_still_verifies_what_the_old_one_sealed(fresh_database: Database) -> None:
+    from app.audit import keys as audit_keys
+
+    uow, seqs = chain_on(fresh_database, households=1)
+    old = audit_keys.keyring()
+    rotated = audit_keys.Keyring.of("z" * 40, previous=["unused" * 8])
+
+    with uow:
+        assert not audit_service.verify(uow.session, rotated).ok, "the old key is needed"
+        with_old = audit_keys.Keyring(rotated.current_id, {**rotated.keys, **old.keys})
+        assert audit_service.verify(uow.session, with_old).ok
+    assert seqs
+
+
+def test_close_day_anchors_the_chain(
+    fresh_database: Database, cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    uow = UnitOfWork(make_session_factory(fresh_database.engine))
+    pharmacy = new_pharmacy(uow)
+    env = anchored_env(cli_env, tmp_path / "anchors")
+    yesterday = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+
+    closed = CliRunner().invoke(
+        cli, ["close-day", "--pharmacy-id", str(pharmacy.id), "--date", yesterday], env=env
+    )
+
+    assert closed.exit_code == 0, closed.output
+    assert "anchored the audit chain heads" in closed.stdout
+    assert (tmp_path / "anchors" / "audit-anchors.jsonl").exists()
+    assert CliRunner().invoke(cli, ["audit", "verify"], env=env).exit_code == 0
+
+
+def test_closing_the_day_from_the_counter_anchors_the_chain_too(world: World) -> None:
+    """The counter page closes the day through the API, not the command line: the day's record
+    is anchored all the same, with the audit key, where `audit verify` looks for it."""
+    anchors = world.settings.anchor_dir / "audit-anchors.jsonl"
+    before = anchors.read_text().count("\n") if anchors.exists() else 0
+
+    closed = world.post(
+        f"/api/v1/pharmacies/{world.home.pharmacy_id}/close-day",
+        {"date": (NOW.date() - timedelta(days=1)).isoformat()},
+    )
+
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["anchored"] is True
+    lines = anchors.read_text().splitlines()
+    assert len(lines) == before + 1
+    assert '"hmac"' in lines[-1]

@@ -208,7 +208,7 @@ class TestLoginRateLimiting:
     def test_failures_from_one_client_address_across_usernames_are_slowed(
         self, world: World, settings: Settings
     ) -> None:
-        for _ in range(settings.auth.login_free_failures):
+        for _ in range(settings.auth.login_address_free_failures):
             assert_unauthenticated(sign_in(world.client, unique("guess"), "password1"))
 
         slowed = sign_in(world.client, world.home.usernames["technician"], PASSWORD)
@@ -340,3 +340,24 @@ class TestCreateUsers:
 
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "not_found"
+
+
+def test_the_last_active_administrator_cannot_be_disabled(world: World, uow: UnitOfWork) -> None:
+    """Issue 17: the only admin could disable themselves in one click and lock everyone out."""
+    with uow:
+        admins = list(
+            uow.session.scalars(select(User).where(User.role == "admin", User.active.is_(True)))
+        )
+    me = world.home.users["admin"]
+    for other in admins:  # leave this test's admin as the only active one
+        if other.id != me:
+            world.post(f"/api/v1/users/{other.id}/disable", {}, role="admin")
+    refused = world.post(f"/api/v1/users/{me}/disable", {}, role="admin")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "last_admin"
+    assert "last active administrator" in refused.json()["detail"]
+    for other in admins:
+        if other.id != me:
+            assert (
+                world.post(f"/api/v1/users/{other.id}/enable", {}, role="admin").status_code == 200
+            )

@@ -215,7 +215,7 @@ class TestFixation:
             hashes = set(uow.session.scalars(select(AuthSession.token_hash)))
         assert not hashes & set(sessions)
 
-    @pytest.mark.hazard("H-14")
+    @pytest.mark.hazard("H-14.3")
     @pytest.mark.parametrize("second", ["pharmacist", "technician"], ids=["same_user", "next_user"])
     def test_signing_in_over_a_live_session_replaces_and_revokes_it(
         self, world: World, uow: UnitOfWork, second: str
@@ -263,7 +263,7 @@ class TestFixation:
 
 
 class TestRevocation:
-    @pytest.mark.hazard("H-14")
+    @pytest.mark.hazard("H-14.4")
     def test_signing_out_revokes_the_session_on_the_server(
         self, world: World, uow: UnitOfWork
     ) -> None:
@@ -341,7 +341,7 @@ class TestRevocation:
 
 
 class TestIdleTimeout:
-    @pytest.mark.hazard("H-14")
+    @pytest.mark.hazard("H-14.1")
     def test_an_idle_session_needs_signing_in_again(
         self, world: World, clock: FixedClock, settings: Settings
     ) -> None:
@@ -356,7 +356,7 @@ class TestIdleTimeout:
         assert browser.sign_in(world.home.usernames["pharmacist"]).status_code == 303
         assert_signed_in_as(browser, world, "pharmacist")
 
-    @pytest.mark.hazard("H-14")
+    @pytest.mark.hazard("H-14.1")
     def test_activity_within_the_idle_window_keeps_the_session_going(
         self, world: World, clock: FixedClock, settings: Settings
     ) -> None:
@@ -396,7 +396,7 @@ class TestAbsoluteLifetime:
         assert settings.auth.token_ttl_seconds == 8 * 3600
         assert settings.web_idle_seconds < settings.auth.token_ttl_seconds
 
-    @pytest.mark.hazard("H-14")
+    @pytest.mark.hazard("H-14.2")
     def test_even_an_active_session_ends_at_its_absolute_lifetime(
         self, world: World, clock: FixedClock, settings: Settings, uow: UnitOfWork
     ) -> None:

@@ -53,7 +53,7 @@ def seed_case(world: World, clock: FixedClock) -> SeedCase:
     mum = world.patient(household["id"], given_name="Mary", family_name="Seed")
     dad = world.patient(household["id"], given_name="David", family_name="Seed")
     prescribe(world, mum["id"], **twice_weekly_take_home(40))
-    prescribe(world, dad["id"])
+    dad_rx = prescribe(world, dad["id"])
     handovers: dict[str, list[dict[str, Any]]] = {mum["id"]: [], dad["id"]: []}
     mon, tue, wed, thu, fri, sat, _sun = WEEK
 
@@ -91,6 +91,15 @@ def seed_case(world: World, clock: FixedClock) -> SeedCase:
     withhold(world, clock, dad["id"], thu, children_present=[child["id"]])
     handovers[mum["id"]].append(hand_over(world, clock, mum["id"], thu, outcome="collected"))
     close_day(world, clock, thu)
+    # Tuesday to Thursday without a dose (the withheld Thursday counts): the counter refuses on
+    # Friday morning until the prescriber has reviewed him.
+    clock.set(at(fri, 8, 30))
+    released = world.post(
+        f"{API}/prescriptions/{dad_rx['id']}/release",
+        {"note": "Reviewed by phone after 3 days without a dose; continue at 60 mg"},
+        role="prescriber",
+    )
+    assert released.status_code == 201, released.text
     handovers[dad["id"]].append(hand_over(world, clock, dad["id"], fri))
     close_day(world, clock, fri)
     clock.set(at(sat, 9))

@@ -32,8 +32,12 @@ def test_the_caseload_report_is_the_signed_in_clinicians_patients(
         "withheld": 1,
     }
     assert Decimal(str(dad["attended_percent"])) == Decimal("57.1")
-    assert (dad["longest_missed_streak"], dad["current_missed_streak"]) == (2, 0)
-    assert dad["last_attended"] == "2026-12-06"
+    # Tuesday to Thursday without a dose: the withheld Thursday counts (issue 14 #11).
+    assert (dad["longest_missed_streak"], dad["current_missed_streak"]) == (3, 0)
+    # The last visit (Saturday), not the last dose date (Sunday's dose went home on Saturday).
+    assert dad["last_attended"] == "2026-12-05"
+    assert (dad["collected"], dad["take_home_collections"]) == (1, 1)
+    assert "withheld" in body["definitions"]["longest_missed_streak"]
     assert dad["product"] == "methadone-1mg-ml"
     assert dad["open_alerts"] >= 1
     assert body["totals"]["patients"] == 2

@@ -31,7 +31,6 @@ def alert_ids(world: World, **params: str) -> set[str]:
     return {a["id"] for a in response.json()["items"]}
 
 
-@pytest.mark.hazard("H-17")
 def test_the_seed_case_chronology_has_every_event_once_in_time_order(
     world: World, clock: FixedClock
 ) -> None:
@@ -53,6 +52,10 @@ def test_the_seed_case_chronology_has_every_event_once_in_time_order(
         "intoxicated": 1,
         "child_seen": 2,
         "box_confirmed": 2,
+        # The prescriber's review on Friday after three days without a dose, and the child
+        # recorded in the household at the start of the period.
+        "released": 1,
+        "changed": 1,
     }
     # In time order: by the day each event concerns, then the instant it was recorded.
     keys = [(e["day"], datetime.fromisoformat(e["at"])) for e in events]
@@ -131,7 +134,7 @@ def test_the_printable_report_lists_the_same_chronology(world: World, clock: Fix
     assert "The longest run of consecutive dose days without a dose was 3 days." in html
 
 
-@pytest.mark.hazard("H-10")
+@pytest.mark.hazard("H-10.1")
 def test_another_pharmacy_or_a_clinician_cannot_have_the_report(
     world: World, clock: FixedClock
 ) -> None:

@@ -1,0 +1,1 @@
+"""Operating the service: what an operator scrapes, checks and restores."""
