@@ -9,12 +9,14 @@ import hmac
 import json
 import sqlite3
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from app.audit import keys as audit_keys
 from app.audit import service as audit_service
 
 
@@ -108,7 +110,7 @@ def anchor(session: Session, folder: Path, *, key: str, now: datetime) -> Path:
         chain: {"seq": seq, "hash": digest}
         for chain, (seq, digest) in audit_service.chain_heads(session).items()
     }
-    body = {"at": now.isoformat(), "heads": heads}
+    body = {"at": now.isoformat(), "heads": heads, "key_id": audit_keys.key_id(key)}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     body["hmac"] = hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
     path = folder / "audit-anchors.jsonl"
@@ -117,19 +119,36 @@ def anchor(session: Session, folder: Path, *, key: str, now: datetime) -> Path:
     return path
 
 
-def check_anchors(session: Session, path: Path, *, key: str) -> list[str]:
-    """Every anchored head must still be in the database with the same hash; return problems."""
+def check_anchors(
+    session: Session,
+    path: Path,
+    *,
+    key: str,
+    previous_keys: Sequence[str] = (),
+    latest_only: bool = False,
+) -> list[str]:
+    """Every anchored head must still be in the database with the same hash; return problems.
+
+    With `latest_only`, only the newest anchor is checked (what `audit verify` does by
+    default: it covers every event up to it). An anchor signed with a previous key still
+    verifies: keys are rotated with the anchors."""
     from sqlalchemy import select
 
     from app.audit.models import AuditEvent
 
     problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = list(enumerate(path.read_text(encoding="utf-8").splitlines(), start=1))
+    if latest_only:
+        lines = lines[-1:]
+    for number, line in lines:
         record = json.loads(line)
         mac = record.pop("hmac", "")
         text = json.dumps(record, sort_keys=True, separators=(",", ":"))
-        if not hmac.compare_digest(
-            mac, hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+        if not any(
+            hmac.compare_digest(
+                mac, hmac.new(k.encode(), text.encode(), hashlib.sha256).hexdigest()
+            )
+            for k in (key, *previous_keys)
         ):
             problems.append(f"anchor line {number} is not signed by this key")
             continue

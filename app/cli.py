@@ -23,10 +23,12 @@ cli.add_typer(audit, name="audit")
 
 
 def _settings() -> Settings:
+    from app.audit import keys as audit_keys
     from app.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
+    audit_keys.configure(settings)
     return settings
 
 
@@ -54,7 +56,7 @@ def demo() -> None:
 
     settings = _settings()
     migrations.upgrade(settings.database_url)
-    report = seed(_uow(settings), settings)
+    report = seed(_uow(settings), settings, history=True)
     typer.echo(report)
 
 
@@ -71,13 +73,15 @@ def serve(
     import uvicorn
 
     from app import migrate as migrations
+    from app.logs import configure_logging
 
     settings = _settings()
+    configure_logging(settings)  # first, so the migration's lines are JSON lines like the rest
     migrations.upgrade(settings.database_url)
     if demo_data:
         from app.demo import seed
 
-        typer.echo(seed(_uow(settings), settings, only_if_empty=True))
+        typer.echo(seed(_uow(settings), settings, only_if_empty=True, history=True))
     typer.echo(f"Dosekeeper on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(
         "app.main:app_from_env",
@@ -148,6 +152,13 @@ def close_day(
         f"{closed.date}: {closed.missed} instalment days missed for {closed.patients} "
         f"patients; {closed.alerts} alerts raised"
     )
+    # The day's record is anchored at once: the audit chain's heads, signed, off the database.
+    try:
+        path = _write_anchor(settings, settings.anchor_dir)
+    except OSError as exc:  # the day is closed all the same; say why the anchor is missing
+        typer.echo(f"could not anchor the audit chain in {settings.anchor_dir}: {exc}", err=True)
+    else:
+        typer.echo(f"anchored the audit chain heads in {path}")
 
 
 @cli.command("print-test")
@@ -244,23 +255,57 @@ def users_add(
     typer.echo(f"created {user.username} ({user.role}) id={user.id}")
 
 
+def _anchor_keys(settings: Settings) -> tuple[str, list[str]]:
+    """The key anchors are signed with, and the keys older anchors may carry (rotated audit
+    keys, and the secret key that signed anchors before the chain was keyed)."""
+    previous = [k.get_secret_value() for k in settings.audit_previous_keys]
+    return settings.audit_key.get_secret_value(), [
+        *previous,
+        settings.secret_key.get_secret_value(),
+    ]
+
+
+def _write_anchor(settings: Settings, folder: Path) -> Path:
+    from app import backups
+    from app.clock import SystemClock
+
+    uow = _uow(settings)
+    with uow:
+        return backups.anchor(
+            uow.session, folder, key=_anchor_keys(settings)[0], now=SystemClock().now()
+        )
+
+
 @audit.command("verify")
 def audit_verify(
     anchors: Annotated[
-        Path | None, typer.Option(help="Also check the heads in this anchor file")
+        Path | None,
+        typer.Option(
+            help="Check every anchor in this file (default: the latest anchor in "
+            "DOSEKEEPER_AUDIT_ANCHOR_DIR)"
+        ),
     ] = None,
+    no_anchor: Annotated[
+        bool, typer.Option("--no-anchor", help="Walk the chains only, without an anchor")
+    ] = False,
 ) -> None:
-    """Walk every audit chain; exit 1 and name the first broken link if any."""
+    """Walk every audit chain and compare it with the latest anchor; exit 1 and name the first
+    broken link or missing anchored event if any."""
     from app import backups
     from app.audit import service as audit_service
 
     settings = _settings()
+    key, previous = _anchor_keys(settings)
+    latest = settings.anchor_dir / "audit-anchors.jsonl"
+    checked = anchors or (None if no_anchor or not latest.exists() else latest)
     uow = _uow(settings)
     with uow:
         report = audit_service.verify(uow.session)
         problems = (
-            backups.check_anchors(uow.session, anchors, key=settings.secret_key.get_secret_value())
-            if anchors
+            backups.check_anchors(
+                uow.session, checked, key=key, previous_keys=previous, latest_only=not anchors
+            )
+            if checked
             else []
         )
     if not report.ok:
@@ -270,28 +315,30 @@ def audit_verify(
         for problem in problems:
             typer.echo(f"audit anchor mismatch: {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo(
-        f"audit chain intact: {report.events} events in {report.chains} chains"
-        + (f"; {anchors} matches" if anchors else "")
-    )
+    if checked is None and not no_anchor:
+        typer.echo(
+            f"no audit anchor in {settings.anchor_dir}: events removed from the end of a chain "
+            "would go unnoticed (run `dosekeeper audit anchor`)",
+            err=True,
+        )
+    which = f"; {checked} matches" + ("" if anchors else " (latest anchor)") if checked else ""
+    typer.echo(f"audit chain intact: {report.events} events in {report.chains} chains{which}")
 
 
 @audit.command("anchor")
 def audit_anchor(
     to: Annotated[
-        Path, typer.Option(help="Folder for audit-anchors.jsonl (keep it off the database host)")
-    ],
+        Path | None,
+        typer.Option(
+            help="Folder for audit-anchors.jsonl (default DOSEKEEPER_AUDIT_ANCHOR_DIR; keep it "
+            "off the database host)"
+        ),
+    ] = None,
 ) -> None:
-    """Append today's chain heads, signed, to a file outside the database."""
-    from app import backups
-    from app.clock import SystemClock
-
+    """Append the chain heads now, signed with the audit key, to a file outside the database
+    (hourly and after each close-day; deploy/systemd)."""
     settings = _settings()
-    uow = _uow(settings)
-    with uow:
-        path = backups.anchor(
-            uow.session, to, key=settings.secret_key.get_secret_value(), now=SystemClock().now()
-        )
+    path = _write_anchor(settings, to or settings.anchor_dir)
     typer.echo(f"anchored the audit chain heads in {path}")
 
 
@@ -319,7 +366,9 @@ def restore(
         typer.echo("refusing without --yes: this replaces the configured database", err=True)
         raise typer.Exit(2)
     backups.restore(backup_file, settings.database_url)
-    audit_verify(anchors=None)
+    # The chain only: an older backup is expected to lack what was anchored since (run
+    # `dosekeeper audit verify` to see what).
+    audit_verify(anchors=None, no_anchor=True)
 
 
 def main() -> None:

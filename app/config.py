@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-only-change-me-dev-only-change-me"
+DEFAULT_AUDIT_KEY = "dev-only-audit-key-change-me-dev-only-audit-key"
 
 
 class PolicySettings(BaseModel):
@@ -28,8 +29,12 @@ class PolicySettings(BaseModel):
     box_validity_days: int = Field(default=90, ge=1, le=365)
     # Days after which the children living in a household must be re-confirmed.
     children_confirmation_days: int = Field(default=28, ge=1, le=365)
-    # Take-home methadone (mg) at home across a household above which the pharmacist is warned.
-    household_methadone_mg: int = Field(default=300, ge=1, le=100_000)
+    # Take-home methadone (mg) accumulated at home across a household with a child, above which
+    # the pharmacist is warned (docs/decisions.md: 300 mg was thirty times what the label says
+    # can kill a child).
+    household_methadone_mg: int = Field(default=100, ge=1, le=100_000)
+    # Any take-home into a household with a child younger than this is a warning, however small.
+    young_child_age_years: int = Field(default=5, ge=1, le=18)
     # Intake warnings (mg): QT monitoring, titration step, first dose for a new patient.
     high_dose_mg: int = Field(default=100, ge=1)
     large_increase_mg: int = Field(default=10, ge=1)
@@ -49,10 +54,14 @@ class AuthSettings(BaseModel):
     # absolute session timeout (web_idle_seconds ends idle ones sooner). Eight hours covers one
     # counter shift.
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
-    # Failed logins for one username (or one client address) inside the window before delays start.
+    # Failed logins in a row for one username from one client address before delays start.
     login_free_failures: int = Field(default=5, ge=1)
+    # Failed logins from one client address, whatever the usernames, before delays start (one
+    # pharmacy's staff share an address: mistypes by several people are not an attack).
+    login_address_free_failures: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=3600, ge=60)
-    # Hard cap on failures per account per window (ASVS V2.2.1): no more attempts until it ages out.
+    # Hard cap on failures per window (ASVS V2.2.1), per client address; per account, past it
+    # only addresses with no failure for that account may still try (never locks the owner out).
     login_max_failures: int = Field(default=100, ge=1)
     # Longest delay imposed between attempts after repeated failures (seconds).
     login_max_delay_seconds: int = Field(default=900, ge=1)
@@ -92,6 +101,13 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Seals the audit chain (an HMAC per event); held here, never in the database. Rotate by
+    # moving the old key to audit_previous_keys (JSON list) and anchoring (docs/security.md).
+    audit_key: SecretStr = SecretStr(DEFAULT_AUDIT_KEY)
+    audit_previous_keys: tuple[SecretStr, ...] = ()
+    # Where audit anchors (signed chain heads) are appended; default <data_dir>/anchors. Keep it
+    # off the database host. `dosekeeper audit verify` compares with the latest one.
+    audit_anchor_dir: Path | None = None
     # Default is a SQLite file under ./var/ so the first run needs nothing installed.
     database_url: str = "sqlite:///./var/dosekeeper.sqlite3"
     data_dir: Path = Path("./var")
@@ -125,6 +141,11 @@ class Settings(BaseSettings):
             problems.append(
                 "DOSEKEEPER_SECRET_KEY must be a private random value of 32+ characters"
             )
+        audit_key = self.audit_key.get_secret_value()
+        if audit_key == DEFAULT_AUDIT_KEY or len(audit_key) < 32:
+            problems.append("DOSEKEEPER_AUDIT_KEY must be a private random value of 32+ characters")
+        elif audit_key == secret:
+            problems.append("DOSEKEEPER_AUDIT_KEY must differ from DOSEKEEPER_SECRET_KEY")
         if self.database_url.startswith("sqlite"):
             problems.append("DOSEKEEPER_DATABASE_URL must name PostgreSQL in production")
         if self.printer_url.startswith("preview:"):
@@ -140,6 +161,10 @@ class Settings(BaseSettings):
             # One line per problem, so an operator fixes them all in one go.
             raise ValueError("refusing to start in production:\n- " + "\n- ".join(problems))
         return self
+
+    @property
+    def anchor_dir(self) -> Path:
+        return self.audit_anchor_dir or self.data_dir / "anchors"
 
     @property
     def is_sqlite(self) -> bool:

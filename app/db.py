@@ -8,17 +8,24 @@ with BEGIN IMMEDIATE, which takes the write lock up front: two counters can neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger("dosekeeper.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -118,6 +125,11 @@ class UnitOfWork:
         self._read_only = read_only
         self._active = False
 
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        """For work that needs its own units of work on the same database (the demo's replay)."""
+        return self._session_factory
+
     def __enter__(self) -> Self:
         if self._active:
             raise RuntimeError("UnitOfWork is not re-entrant: pass uow.session to helpers")
@@ -160,3 +172,48 @@ def database_head(engine: Engine) -> str | None:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except Exception:
             return None
+
+
+# SQLSTATEs of a transaction that lost a race and may simply be run again: deadlock_detected
+# and serialization_failure. Anything else (a database that is down) is not retried.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_ATTEMPTS = 4
+RETRY_BASE_SECONDS = 0.02
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Say whether a database error is a lost race (retry) rather than an outage (503)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retrying(use_case: Callable[P, R]) -> Callable[P, R]:
+    """Run a use case again when its transaction lost a deadlock or serialization race.
+
+    The use case opens its own unit of work and commits at its end, so a transaction that
+    failed left nothing behind and running it again is safe; a handover retried this way keeps
+    its Idempotency-Key, so it still happens once. Bounded (RETRY_ATTEMPTS) with jittered
+    backoff, so a hot lock is not hammered in lock-step; a database that is really unreachable
+    is not retried and still answers 503.
+    """
+
+    @functools.wraps(use_case)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return use_case(*args, **kwargs)
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == RETRY_ATTEMPTS:
+                    raise
+                log.warning(
+                    "transaction lost a race; running it again",
+                    extra={"use_case": use_case.__name__, "attempt": attempt},
+                )
+                time.sleep(random.uniform(0.5, 1.5) * RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    return run

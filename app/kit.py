@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
@@ -52,3 +52,12 @@ def one_of(
 class Page(Generic[T]):
     items: Sequence[T]
     next: str | None
+
+
+class Unset(Enum):
+    """A field an update leaves out, as distinct from None ("clear it")."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET

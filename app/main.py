@@ -13,7 +13,8 @@ from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import health, metrics
+from app import health
+from app.audit import keys as audit_keys
 from app.auth import admin_pages
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
@@ -25,16 +26,20 @@ from app.counter import pages as counter_pages
 from app.counter.scans import ScanHub
 from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
-from app.dosing import pages as dosing_pages
 from app.households import api as households_api
 from app.http import links, problems
 from app.http.headers import ResponseHeaders
-from app.logs import configure_logging
+from app.logs import configure_logging, install_access_log_redaction
+from app.ops import metrics as ops_metrics
 from app.patients import api as patients_api
+from app.patients import pages as patients_pages
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
+from app.prescriptions import pages as prescriptions_pages
 from app.register import api as register_api
+from app.register import pages as register_pages
 from app.reports import api as reports_api
+from app.reports import pages as report_pages
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
 from app.safeguarding import pages as safeguarding_pages
@@ -47,7 +52,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[None]:
     """What runs beside the web app when serving: the serial scanner, if configured, and one
-    alert-delivery worker unless it runs as its own service."""
+    alert-delivery worker unless it runs as its own service.
+
+    `open_scanner` returns a scanner that is already reading: starting it a second time raises
+    "scanner already started" and the service would not come up."""
     settings: Settings = app.state.settings
     scanner = None
     if settings.scanner_url:
@@ -57,7 +65,6 @@ async def serving(app: FastAPI) -> AsyncIterator[None]:
         scanner = open_scanner(
             settings.scanner_url, lambda scan: hub.publish(scan.code, scan.symbology)
         )
-        scanner.start()
         app.state.scanner = scanner
     try:
         if settings.notify.embedded_worker:
@@ -109,6 +116,7 @@ def create_app(
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
     app.state.settings = settings
+    audit_keys.configure(settings)  # the audit chain is sealed with this process's key
     app.state.session_factory = session_factory
     app.state.clock = clock or SystemClock()
     # The printer is opened per label; building it here only parses the URL.
@@ -118,7 +126,8 @@ def create_app(
         settings.printer_url, preview_dir=settings.data_dir / "labels"
     )
     problems.install(app)
-    metrics.install(app)
+    ops_metrics.install(app)
+    install_access_log_redaction()  # whoever serves this app, its access log keeps no secrets
 
     app.add_middleware(ResponseHeaders)  # outermost: it also marks errors from the rest
 
@@ -131,18 +140,23 @@ def create_app(
         prescriptions_api.router,
         dosing_api.router,
         safeguarding_api.router,
+        safeguarding_api.concern_router,
         counter_api.router,
         register_api.router,
         reports_api.router,
+        reports_api.adherence_router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
     for pages in (
         auth_pages.router,
         counter_pages.router,
+        patients_pages.router,
         safeguarding_pages.router,
-        dosing_pages.router,
+        report_pages.router,
         admin_pages.router,
+        prescriptions_pages.router,
+        register_pages.router,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -153,10 +167,11 @@ def create_app(
 
 
 def install_docs(app: FastAPI) -> None:
-    """Swagger UI served from the installed `fastapi-offline` package: no CDN, which counters
-    cannot reach anyway. Its start-up script is inline, so /docs alone allows inline script."""
+    """Swagger UI and ReDoc served from the installed `fastapi-offline` package: no CDN, which
+    counters cannot reach anyway. Their start-up scripts are inline, so these two pages alone
+    allow inline script (and ReDoc its search worker from a blob)."""
     import fastapi_offline
-    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
     assets = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
@@ -174,6 +189,22 @@ def install_docs(app: FastAPI) -> None:
             "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
             "'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
             "frame-ancestors 'none'"
+        )
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        page = get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Dosekeeper API reference",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.svg",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+            "'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'"
         )
         return page
 

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
+    # Run from the app, logging is the app's: alembic.ini's handlers would print every line twice.
+    config.attributes["app_logging"] = True
     if url is not None:
         config.attributes["url"] = url
     if connection is not None:

@@ -3,11 +3,25 @@
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
-from app.dosing.models import IdempotentRequest, InstalmentDay, Release
-from app.households.models import BoxConfirmation, Child, Household, HouseholdConfirmation
+from app.dosing.models import (
+    HandoverRefusal,
+    IdempotentRequest,
+    InstalmentDay,
+    LastDoseRecord,
+    Reassessment,
+    Release,
+    RepresentativeAuthorisation,
+)
+from app.households.models import (
+    BoxConfirmation,
+    Child,
+    Household,
+    HouseholdChange,
+    HouseholdConfirmation,
+)
 from app.labelling.models import Label, PrintJob
 from app.notify.models import Delivery, DeliveryAttempt
-from app.patients.models import Patient
+from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions.models import Prescription
 from app.register.models import RegisterEntry
@@ -24,17 +38,23 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryAttempt",
+    "HandoverRefusal",
     "Household",
+    "HouseholdChange",
     "HouseholdConfirmation",
     "IdempotentRequest",
     "InstalmentDay",
     "Label",
+    "LastDoseRecord",
     "LoginAttempt",
     "Patient",
+    "PatientChange",
     "Pharmacy",
-    "PrintJob",
     "Prescription",
+    "PrintJob",
+    "Reassessment",
     "RegisterEntry",
     "Release",
+    "RepresentativeAuthorisation",
     "User",
 ]

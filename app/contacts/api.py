@@ -4,25 +4,31 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.contacts import service as contacts_service
 from app.contacts.models import ContactKind
 from app.http import problems
 from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Out, Paged, Text200
+from app.http.schemas import In, Out, Paged, Text200, Text500
 
 router = APIRouter(tags=["contacts"], responses=problems.API_ERRORS)
 
-# `\x85` (NEL) is spelled out: the server's regex counts it as whitespace, JSON Schema's
-# (ECMA-262) does not, and the schema must not accept what the server refuses.
-Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s\x85]+@[^@\s\x85]+\.[^@\s\x85]+$")]
+# Control characters and bidirectional overrides are spelled out (NEL `\x85` among them: the
+# server's regex counts it as whitespace, JSON Schema's, ECMA-262, does not), so the schema
+# refuses exactly what the server refuses.
+_NOT = r"[^@\s\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]"
+Email = Annotated[str, Field(max_length=320, pattern=rf"^{_NOT}+@{_NOT}+\.{_NOT}+$")]
 
 
 class ContactCreate(In):
     name: Text200
     organisation: Text200
     kind: ContactKind
+    address: Text500 | None = Field(
+        default=None,
+        description="Postal address; a prescriber's goes on every register supply line (reg 19)",
+    )
     email: Email | None = None
     webhook_url: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -32,8 +38,17 @@ class ContactRead(Out):
     name: str
     organisation: str
     kind: str
+    address: str | None = None
     email: str | None
-    webhook_url: str | None
+    webhook_url: str | None = Field(
+        description="Scheme, host, port and path only: a query, fragment or credentials given "
+        "at creation are never shown again (`?…` marks that there were some)"
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _redact(cls, value: str | None) -> str | None:
+        return contacts_service.redacted_url(value)
 
 
 class ContactCreated(ContactRead):
@@ -53,6 +68,7 @@ def create_contact(
         actor=actor,
         name=body.name,
         organisation=body.organisation,
+        address=body.address,
         kind=body.kind,
         email=body.email,
         webhook_url=body.webhook_url,
@@ -80,7 +96,7 @@ def get_contact(contact_id: UUID, uow: UowDep, actor: ActorDep) -> object:
     return contacts_service.get_contact(uow, actor=actor, contact_id=contact_id)
 
 
-@router.post("/contacts/{contact_id}/test")
+@router.post("/contacts/{contact_id}/test", responses=problems.problem_responses(429))
 def test_send(
     contact_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> dict[str, object]:

@@ -8,23 +8,64 @@ import ipaddress
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
+from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
-from app.auth.policy import require_role
+from app.auth.policy import CLINICIANS, pharmacy_scope, require_role
 from app.contacts.models import Contact
 from app.db import UnitOfWork
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from app.notify.channels import Result
 from app.notify.destinations import is_internal
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
+# Test sends: at most this many per contact (whoever asks) and per caller in the window, so the
+# button cannot turn Dosekeeper into a flood aimed at somebody's endpoint.
+TEST_SEND_WINDOW_SECONDS = 600
+TEST_SENDS_PER_CONTACT = 5
+TEST_SENDS_PER_CALLER = 20
+
+
+def redacted_url(url: str | None) -> str | None:
+    """A stored webhook URL as it may be shown again: scheme, host, port and path only. Its
+    query, fragment and any user information (API keys live there) never leave again."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{port}" if port is not None else "")
+    hidden = "?…" if parts.query or parts.fragment or parts.username or parts.password else ""
+    return f"{parts.scheme}://{netloc}{parts.path}{hidden}"
+
+
+def visible_contacts(actor: Actor) -> ColumnElement[bool]:
+    """Which contacts the caller may see: their pharmacy's and the area directory's (contacts
+    registered with no pharmacy: the drug service's and children's services' people, added by
+    an administrator); everything for an administrator or an area safeguarding lead; the area
+    directory and their own contact for a prescriber or key worker."""
+    if actor is SYSTEM:
+        return true()
+    if actor.role in CLINICIANS:
+        own = Contact.id == actor.contact_id if actor.contact_id else Contact.id.is_(None)
+        return or_(Contact.pharmacy_id.is_(None), own)
+    scope = pharmacy_scope(actor)
+    if scope is None:
+        return true()
+    return or_(Contact.pharmacy_id.is_(None), Contact.pharmacy_id == scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +101,38 @@ def check_webhook_url(url: str, *, allowed_hosts: frozenset[str], allow_http: bo
     host is on the explicit allow-list (tests deliver to 127.0.0.1). Plain http is refused
     unless allowed: alerts travel signed, but their references should not travel in clear.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsed on access: out of range or not a number raises
+    except ValueError as exc:  # "https://[::1:9443/h", port 99999 or -1
+        raise InvalidInput(
+            "webhook_url", "url", f"must be an absolute https:// URL ({exc})"
+        ) from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise InvalidInput("webhook_url", "url", "must be an absolute https:// URL")
-    host = parts.hostname.lower().rstrip(".")  # "localhost." is localhost
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidInput("webhook_url", "port", "the port must be from 1 to 65535")
+    host = parts.hostname.lower()
+    # The allow-list matches one spelling only: "127.0.0.1." is not "127.0.0.1" (it was
+    # accepted here and then failed at every send).
     if host in allowed_hosts:
         return
     if parts.scheme == "http" and not allow_http:
         raise InvalidInput("webhook_url", "https_required", "must use https://")
     if parts.username or parts.password:
         raise InvalidInput("webhook_url", "no_credentials", "must not embed credentials")
-    internal = host == "localhost" or host.endswith((".localhost", ".internal", ".local"))
-    address = _literal_address(host)
+    bare = host.rstrip(".")  # "localhost." is localhost
+    internal = bare == "localhost" or bare.endswith((".localhost", ".internal", ".local"))
+    address = _literal_address(bare)
     if address is not None and is_internal(address):  # the check made again at send time
         internal = True
     if internal:
         raise InvalidInput(
             "webhook_url", "internal_address", "must not point at an internal or loopback address"
+        )
+    if host.endswith(".") or ".." in host:
+        raise InvalidInput(
+            "webhook_url", "host", "the host name must not end with a dot or hold an empty label"
         )
 
 
@@ -92,6 +148,7 @@ def create_contact(
     allowed_webhook_hosts: frozenset[str],
     allow_http_webhooks: bool,
     now: datetime,
+    address: str | None = None,
 ) -> tuple[Contact, Secrets]:
     """Register a contact; returns it with its webhook secret and feed token, shown only now."""
     if actor is not SYSTEM:
@@ -105,9 +162,12 @@ def create_contact(
     secret = new_webhook_secret() if webhook_url else None
     feed_token = secrets.token_urlsafe(32)
     with uow:
+        if actor is not SYSTEM:  # seeds and tests build their own worlds
+            _refuse_duplicate(uow.session, actor, kind=kind, email=email)
         contact = Contact(
             name=name,
             organisation=organisation,
+            address=address,
             kind=kind,
             email=email,
             webhook_url=webhook_url,
@@ -132,21 +192,71 @@ def create_contact(
         return contact, Secrets(secret, feed_token)
 
 
+def _refuse_duplicate(session: Session, actor: Actor, *, kind: str, email: str | None) -> None:
+    """One contact per person and role: a second "key worker" with the same email address would
+    split the alerts' deliveries and their acknowledgements between two records. (A webhook
+    URL may be shared: an organisation's one system receives for all its staff.)"""
+    if not email:
+        return
+    existing = session.scalar(
+        select(Contact.name)
+        .where(
+            Contact.kind == kind,
+            func.lower(Contact.email) == email.lower(),
+            visible_contacts(actor),
+        )
+        .limit(1)
+    )
+    if existing is not None:
+        raise Conflict(
+            f"{existing} is already a contact of this kind with that email address",
+            code="duplicate_contact",
+        )
+
+
+def _load_visible(uow: UnitOfWork, actor: Actor, contact_id: UUID) -> Contact:
+    contact = uow.session.scalar(
+        select(Contact).where(Contact.id == contact_id, visible_contacts(actor))
+    )
+    if contact is None:  # another pharmacy's contact answers as one that does not exist
+        raise NotFound("contact", contact_id)
+    return contact
+
+
 def get_contact(uow: UnitOfWork, *, actor: Actor, contact_id: UUID) -> Contact:
     with uow:
-        contact = uow.session.get(Contact, contact_id)
-        if contact is None:
-            raise NotFound("contact", contact_id)
-        return contact
+        return _load_visible(uow, actor, contact_id)
 
 
 def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> list[Contact]:
-    """The directory is shared across branches: a social worker serves many pharmacies."""
+    """The contacts the caller may see: the area directory (a social worker serves many
+    pharmacies) and their own pharmacy's; another pharmacy's are not listed."""
     with uow:
-        query = select(Contact).order_by(Contact.name)
+        query = select(Contact).where(visible_contacts(actor)).order_by(Contact.name)
         if kind:
             query = query.where(Contact.kind == kind)
         return list(uow.session.scalars(query.limit(1000)))
+
+
+def _limit_test_sends(uow: UnitOfWork, actor: Actor, contact_id: UUID, now: datetime) -> None:
+    since = now - timedelta(seconds=TEST_SEND_WINDOW_SECONDS)
+    tested = (AuditEvent.action == "contact.webhook_tested", AuditEvent.at >= since)
+    for where, limit in (
+        (AuditEvent.entity_id == str(contact_id), TEST_SENDS_PER_CONTACT),
+        (AuditEvent.actor_id == actor.id, TEST_SENDS_PER_CALLER),
+    ):
+        count, first = uow.session.execute(
+            select(func.count(), func.min(AuditEvent.at)).where(*tested, where)
+        ).one()
+        if count >= limit:
+            wait = TEST_SEND_WINDOW_SECONDS
+            if first is not None:
+                wait = max(1, int((first - since).total_seconds()) + 1)
+            raise TooManyAttempts(
+                f"Too many test sends; at most {limit} in {TEST_SEND_WINDOW_SECONDS // 60} "
+                f"minutes. Try again in {wait} seconds",
+                retry_after=wait,
+            )
 
 
 def test_webhook(
@@ -166,11 +276,10 @@ def test_webhook(
 
     require_role(actor, WRITERS, "test webhooks")
     with uow:
-        contact = uow.session.get(Contact, contact_id)
-        if contact is None:
-            raise NotFound("contact", contact_id)
+        contact = _load_visible(uow, actor, contact_id)
         if not contact.webhook_url or not contact.webhook_secret:
             raise InvalidInput("webhook_url", "required", "this contact has no webhook")
+        _limit_test_sends(uow, actor, contact.id, now)
         audit_service.record(
             uow.session,
             actor,

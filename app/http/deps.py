@@ -61,7 +61,7 @@ def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -
 
 
 def authenticate_request(
-    request: Request, token: str | None, *, enforce_csrf: bool = True
+    request: Request, token: str | None, *, enforce_csrf: bool = True, touch: bool = True
 ) -> Actor:
     """Resolve the caller; cookie-authenticated writes must carry the session's CSRF token."""
     now = clock_for(request).now()
@@ -81,12 +81,29 @@ def authenticate_request(
             now=now,
             kind="web",
             idle_seconds=settings.web_idle_seconds,
+            touch=touch,
         )
         if enforce_csrf and request.method not in csrf.SAFE_METHODS:
             csrf.check_token(request, auth.csrf_token, request.headers.get("x-csrf-token"))
     request.state.actor = auth.actor
     request.state.auth = auth
     return auth.actor
+
+
+def still_signed_in(request: Request) -> bool:
+    """Whether the credentials this request came with are still good (not expired, revoked or
+    idle, the account not disabled). For long-lived responses, which re-check as they go."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        authenticate_request(
+            request,
+            token.strip() if scheme.lower() == "bearer" and token.strip() else None,
+            enforce_csrf=False,
+            touch=False,
+        )
+    except NotAuthenticated:
+        return False
+    return True
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from app.errors import DomainError, TooManyAttempts
 
@@ -164,6 +166,64 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+# What each pydantic rule means, as a sentence a pharmacist can act on (the field is named
+# before it); the rule's own wording ("String should have at most 100 characters") is for
+# developers, and pages show these.
+def human_message(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    message = str(error.get("msg", "is not valid"))
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        least = ctx.get("min_length")
+        return "is required" if least == 1 else f"must be at least {least} characters"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"may have at most {ctx.get('max_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        return "is not in the expected form"
+    if kind in ("literal_error", "enum"):
+        return f"must be one of: {ctx.get('expected', '').replace(chr(39), '')}"
+    if kind in ("date_parsing", "date_from_datetime_parsing", "date_type"):
+        return "is not a date (write it as YYYY-MM-DD)"
+    if kind in ("uuid_parsing", "uuid_type"):
+        return "does not name a record"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be yes or no"
+    if kind in ("decimal_parsing", "int_parsing", "float_parsing", "decimal_type", "int_type"):
+        return "must be a number"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}"
+    if kind == "extra_forbidden":
+        return "is not something this form takes"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    return message
+
+
+def _label(field: str) -> str:
+    """ "collector_details" -> "Collector details"; the whole body -> "The form"."""
+    if field == "body":
+        return "The form:"
+    return field.replace("_", " ").replace(".", " ").capitalize()
+
+
+def _page(request: Request, title: str, detail: str, status: int) -> Response:
+    from app.http.templates import page
+
+    return page(
+        request, "error.html", {"title": title, "detail": detail, "status": status}, status=status
+    )
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "body"
@@ -175,11 +235,18 @@ async def invalid_request(request: Request, exc: Exception) -> Response:
         {
             "field": _field(tuple(e.get("loc", ()))),
             "rule": e.get("type", "invalid"),
-            "message": e.get("msg", "invalid"),
+            "message": human_message(e),
         }
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if wants_page(request):
+        return _page(
+            request,
+            "Some of what was sent could not be used",
+            " ".join(f"{_label(e['field'])} {e['message']}." for e in errors),
+            422,
+        )
     return problem(
         request,
         status=422,
@@ -199,6 +266,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
         allowed = allowed_methods(request)
         if allowed:
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    if wants_page(request) and exc.status_code == 404:
+        return _page(request, "Not found", "There is no page at this address.", 404)
     return problem(
         request,
         status=exc.status_code,
@@ -225,6 +294,14 @@ HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "opti
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     log.error("database unavailable: %s", type(exc).__name__)
+    if wants_page(request):
+        return _page(
+            request,
+            "The database is not reachable",
+            "Nothing was recorded. Try again in a moment; if it keeps happening, use the paper "
+            "procedure and tell the person who runs Dosekeeper.",
+            503,
+        )
     return problem(
         request,
         status=503,
@@ -235,6 +312,14 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
+    return internal_error(request.scope)
+
+
+def internal_error(scope: Scope) -> Response:
+    """The answer to an unexpected exception: logged with its trace, a bare problem out.
+
+    Called while the exception is being handled (`log.exception` reads it)."""
+    request = Request(scope)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(
         request,

@@ -1,34 +1,207 @@
-"""Shared request/response shapes: strict input (unknown fields refused), paged lists."""
+"""Shared request/response shapes: strict input (unknown fields refused), paged lists.
+
+Every text a client sends is refused (422, naming the field) if it carries a control character
+or a bidirectional override: a NUL that PostgreSQL cannot store, an ESC that would drive the label
+printer, a right-to-left override that makes a name read differently on screen than in the
+record. Free text may hold line breaks and tabs; names and other one-line fields may not. The
+OpenAPI schema states the same rule as a `pattern`, so a client (and schemathesis) knows it.
+Dates are bounded to a plausible window for the same reason: year 1 or 9999 is a typing error,
+and date arithmetic at the ends of the calendar fails.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 T = TypeVar("T")
+
+# Embeddings, overrides and isolates (LRE … RLO, LRI … PDI): the "Trojan Source" characters.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _pattern_class(allowed: str) -> str:
+    """A JSON Schema (ECMA-262, also Python `re`) character class of what is refused."""
+    refused = [c for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in allowed]
+    refused += map(ord, BIDI_CONTROLS)
+    runs: list[list[int]] = []
+    for code in refused:
+        if runs and runs[-1][-1] == code - 1:
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return "".join(
+        f"\\u{run[0]:04x}" + (f"-\\u{run[-1]:04x}" if len(run) > 1 else "") for run in runs
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """Which control characters a text field accepts: none but those in `allowed`.
+
+    Used as `Annotated` metadata: it validates (before any stripping, so the server refuses
+    exactly what the schema's pattern says) and adds the pattern to the JSON schema.
+    """
+
+    allowed: str = ""
+
+    @property
+    def message(self) -> str:
+        such = "NUL or ESC" if "\n" in self.allowed else "NUL, ESC or a line break"
+        return f"must not contain control characters (such as {such}) or bidirectional overrides"
+
+    @property
+    def pattern(self) -> str:
+        return f"^[^{_pattern_class(self.allowed)}]*$"
+
+    def check(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for char in value:
+                if char in self.allowed:
+                    continue
+                if char in BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+                    raise PydanticCustomError("control_characters", self.message)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.check(item)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        _add_pattern(json_schema, self.pattern)
+        return json_schema
+
+
+SINGLE_LINE = Controls()
+MULTI_LINE = Controls("\t\n\r")
+# GS1 element strings carry FNC1 as GS (0x1D); ISO/IEC 15434 envelopes use RS and EOT.
+BARCODE = Controls("\x1d\x1e\x04")
+
+
+def _add_pattern(json_schema: JsonSchemaValue, pattern: str) -> None:
+    rule = ("pattern", "format", "enum", "const")
+    if json_schema.get("type") == "string" and not any(k in json_schema for k in rule):
+        json_schema["pattern"] = pattern
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in json_schema.get(key, ()):
+            _add_pattern(option, pattern)
+    if isinstance(json_schema.get("items"), dict):
+        _add_pattern(json_schema["items"], pattern)
+
+
+def _controls_in(annotation: Any) -> Controls | None:
+    """The `Controls` marker a field's type carries, looking inside Optional and list."""
+    if get_origin(annotation) is Annotated:
+        found = next((m for m in annotation.__metadata__ if isinstance(m, Controls)), None)
+        return found or _controls_in(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType, list, tuple):
+        for arg in get_args(annotation):
+            found = _controls_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+# One-line text (names, codes, search words) and free text that may span lines.
+Line = Annotated[str, SINGLE_LINE]
+Text = Annotated[str, MULTI_LINE]
+
+# The plausible window for any date a client sends: dates of birth back to 1900, schedules and
+# closures up to 2100. Fields with a tighter rule (not in the future, within a year) check it too.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2100, 12, 31)
+_DATE = re.compile(r"(?:19[0-9]{2}|20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}")
 
 
 def _iso_date(value: Any) -> Any:
     """Dates are written YYYY-MM-DD: a bare number is refused, never read as a Unix time."""
-    if isinstance(value, date) or (
-        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)
-    ):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        if not _DATE.fullmatch(value):
+            raise _out_of_range()
         return value  # pydantic checks the calendar (2026-02-30 is still refused)
+    if isinstance(value, date):
+        if not EARLIEST <= value <= LATEST:
+            raise _out_of_range()
+        return value
     raise PydanticCustomError(
         "date_from_datetime_parsing", "Input should be a date written YYYY-MM-DD"
     )
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+def _out_of_range() -> PydanticCustomError:
+    return PydanticCustomError(
+        "date_out_of_range",
+        "must be a date between {earliest} and {latest}",
+        {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+    )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text500 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+# Every calendar date from 1900-01-01 to 2100-12-31 and nothing else (29 February in leap years
+# only: 1900 and 2100 are not, 2000 is), so the schema states the window exactly.
+CALENDAR_DATE = (
+    r"^(?:(?:19[0-9]{2}|20[0-9]{2}|2100)-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    r"|(?:19(?:0[48]|[2468][048]|[13579][26])|20(?:0[048]|[2468][048]|[13579][26]))-02-29)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _DateWindow:
+    """States the window in the schema as a pattern every date in it matches, in place of
+    `format: date` (a generator would draw years 1 to 9999 and throw 98 % of them away)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.pop("format", None)
+        json_schema["pattern"] = CALENDAR_DATE
+        json_schema.setdefault("description", "A date, YYYY-MM-DD, from 1900-01-01 to 2100-12-31")
+        return json_schema
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), _DateWindow()]
+
+# The marker comes last: it checks the raw text, then the constraints (strip, lengths) apply
+# with their usual rule names (`string_too_long`).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE
+]
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
+]
+Text500 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MULTI_LINE
+]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE]
+# Why a record changed, kept in its history row (500 characters there: PostgreSQL enforces it).
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500), MULTI_LINE
+]
 Postcode = Annotated[
     str,
     StringConstraints(
@@ -37,10 +210,42 @@ Postcode = Annotated[
 ]
 
 
-class In(BaseModel):
-    """Input bodies: unknown fields are an error, not silently dropped."""
+def _text_patterns(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The schema side of `In._no_control_characters`: every text property without a rule of
+    its own gets the free-text pattern."""
+    for name, prop in schema.get("properties", {}).items():
+        field = model.model_fields.get(name)
+        if field is not None and _controls_in(_annotation(field)) is None:
+            _add_pattern(prop, MULTI_LINE.pattern)
 
-    model_config = ConfigDict(extra="forbid")
+
+def _annotation(field: Any) -> Any:
+    if field.metadata:
+        return Annotated[(field.annotation, *field.metadata)]
+    return field.annotation
+
+
+class In(BaseModel):
+    """Input bodies: unknown fields are an error, not silently dropped; no text field carries
+    a control character (free text may hold line breaks); a yes/no field takes only true or
+    false (pydantic would read 0, 1, "yes" or "off": an attestation must be said outright)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_text_patterns)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _controls_in(_annotation(field)) is None:
+            MULTI_LINE.check(value)
+        if (
+            field is not None
+            and field.annotation in (bool, bool | None)
+            and value is not None
+            and not isinstance(value, bool)
+        ):
+            raise PydanticCustomError("bool_parsing", "must be true or false")
+        return value
 
 
 class Out(BaseModel):

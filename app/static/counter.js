@@ -97,18 +97,28 @@ const Counter = {
     ];
     if (error) parts.push(Dk.el("p", { class: "banner red", role: "alert" }, error));
     if (d) {
-      const ml = d.dose_ml ? ` = ${d.dose_ml} mL` : "";
       const days = d.dose_dates.length;
       const mode = d.mode === "supervised" ? (days > 1 ? `supervised today + ${days - 1} day(s) to take home` : "supervised")
         : d.mode === "take_home" ? `take-home, ${days} day(s): ${d.dose_dates.join(", ")}` : "nothing to hand over";
-      parts.push(Dk.el("p", { class: "dose" }, `${Dk.num(d.dose_mg)} mg${ml}`), Dk.el("p", {}, `Today: ${mode}`));
+      // The daily dose first, in large type: it is what is measured and what the label says.
+      parts.push(Dk.el("p", { class: "dose" }, this.daily(d)), Dk.el("p", {}, `Today: ${mode}`));
+      if (days > 1) parts.push(Dk.el("p", { id: "instalment" }, `Instalment: ${this.instalment(d)}`));
+      // Always shown: when the patient last took a dose, so a lapse is never worked out by hand.
+      const lapse = d.last_dose.days_without_dose;
+      parts.push(Dk.el("p", { id: "last-dose", class: lapse ? "banner amber" : "" },
+        Dk.el("strong", {}, d.last_dose.text.charAt(0).toUpperCase() + d.last_dose.text.slice(1)),
+        lapse ? ` · ${lapse} day${lapse === 1 ? "" : "s"} without a dose taken before today` : ""));
       parts.push(this.banner(d));
+      const codes = d.blocks.map((b) => b.code);
+      if (codes.includes("last_dose_unknown")) parts.push(this.lastDoseForm());
+      if (codes.includes("withheld_today")) parts.push(this.reassessForm());
+      if (codes.includes("already_recorded")) parts.push(this.wrongPatientForm());
       if (d.warnings.length) parts.push(this.warningBoxes(d.warnings));
       const overridable = d.blocks.filter((b) => ["no_lockable_box", "children_not_confirmed"].includes(b.code));
       if (overridable.length && d.blocks.length === overridable.length) parts.push(this.overrideBoxes(overridable));
       parts.push(this.handoverForm(d));
     }
-    parts.push(this.withholdForm(), this.boxForm());
+    parts.push(this.withholdForm(), this.boxForm(), this.lateDoseForm());
     // tabindex -1: a refusal moves focus here, so the reason is read out and scrolled into view.
     parts.push(Dk.el("div", { id: "action-status", class: "status", "aria-live": "assertive", tabindex: "-1" }));
     panel.replaceChildren(...parts);
@@ -153,6 +163,10 @@ const Counter = {
 
   handoverForm(d) {
     if (!d.mode) return Dk.el("p", { class: "muted" }, "Nothing to hand over today.");
+    if (this.root.dataset.pharmacist !== "yes") {
+      // The not-intoxicated attestation made at every handover is the pharmacist's alone.
+      return Dk.el("p", { class: "banner amber" }, "A pharmacist hands the dose over: the check that the patient is not intoxicated is theirs to make.");
+    }
     const supervised = d.mode === "supervised";
     const form = Dk.el("form", { id: "handover-form" },
       Dk.el("fieldset", {}, Dk.el("legend", {}, "Collector and identity"),
@@ -169,11 +183,29 @@ const Counter = {
       Dk.el("p", {},
         Dk.el("input", { type: "checkbox", id: "not-intoxicated", required: true }), " ",
         Dk.el("label", { for: "not-intoxicated" }, "I have checked: the patient is not intoxicated")),
+      d.needs_measuring_device ? Dk.el("p", {},
+        Dk.el("input", { type: "checkbox", id: "measuring-device" }), " ",
+        Dk.el("label", { for: "measuring-device" }, `A measuring device (oral syringe or measure) goes with the ${d.dose_dates.length}-day bottle`)) : "",
       Dk.el("div", { class: "actions" },
         Dk.el("button", { type: "submit", id: "handover-button" },
-          supervised ? "Record supervised dose" : `Hand over take-home (${d.dose_dates.length} days, ${d.dose_ml || d.dose_mg} ${d.dose_ml ? "mL" : "mg"})`)));
+          supervised ? "Record supervised dose" : `Hand over take-home: ${this.instalment(d)}`)));
     form.addEventListener("submit", (event) => { event.preventDefault(); this.handover(supervised); });
     return form;
+  },
+
+  // "60 mg (60 mL) a day": the daily dose, as the prescription and the label give it.
+  daily(d) {
+    const mg = d.daily_dose_mg || d.dose_mg;
+    const ml = d.daily_dose_mg ? d.daily_dose_ml : d.dose_ml;
+    return `${Dk.num(mg)} mg${ml ? ` (${Dk.num(ml)} mL)` : ""} a day`;
+  },
+
+  // "3 days × 50 mg = 150 mg (150 mL)": the instalment's total, never shown alone.
+  instalment(d) {
+    const days = d.dose_dates.length;
+    const total = `${Dk.num(d.dose_mg)} mg${d.dose_ml ? ` (${Dk.num(d.dose_ml)} mL)` : ""}`;
+    if (!d.daily_dose_mg) return total;
+    return `${days} day${days === 1 ? "" : "s"} × ${Dk.num(d.daily_dose_mg)} mg = ${total}`;
   },
 
   checked(name) {
@@ -192,6 +224,7 @@ const Counter = {
       children_present: this.checked("handover-child"),
       intoxicated: !document.getElementById("not-intoxicated").checked,
       acknowledged: this.checked("ack"), overrides,
+      measuring_device: Boolean(document.getElementById("measuring-device")?.checked),
     };
     const result = await Dk.api("POST", "/api/v1/counter/handover", body);
     if (!result.ok) {
@@ -236,7 +269,7 @@ const Counter = {
             Dk.el("option", { value: "intoxicated" }, "patient intoxicated"),
             Dk.el("option", { value: "other" }, "other (say why)"))), " ",
         Dk.el("span", { class: "pair" }, Dk.el("label", { for: "withhold-text" }, "Details"), " ",
-          Dk.el("input", { id: "withhold-text", maxlength: "1000" })),
+          Dk.el("input", { id: "withhold-text", maxlength: "480" })),
         this.childrenBoxes("withhold"),
         Dk.el("button", { type: "submit", class: "danger" }, "Withhold")));
     form.addEventListener("submit", async (event) => {
@@ -249,8 +282,151 @@ const Counter = {
       });
       if (!result.ok) { Dk.say("action-status", Dk.problem(result), "red"); return; }
       await this.open(this.patient.id);
-      Dk.say("action-status", `Withheld: ${result.data.withheld.join(", ")}. The key worker and prescriber are alerted.`, "amber");
+      const told = result.data.alerts.length ? ` ${result.data.alerts.length} alert(s) raised.` : " No alert was raised.";
+      Dk.say("action-status", `Withheld: ${result.data.withheld.join(", ")}.${told}`, "amber");
       this.loadDue();
+    });
+    return form;
+  },
+
+  // Close of day marked a supervised day missed, but the patient came in late and swallowed the
+  // dose: the correction (a pharmacist's, today or the next day) puts the record right.
+  lateDoseForm() {
+    if (this.root.dataset.pharmacist !== "yes") return "";
+    const yesterday = new Date(`${this.today}T12:00:00Z`);
+    yesterday.setUTCDate(yesterday.getUTCDate() - 1);
+    const days = [[this.today, "today"], [yesterday.toISOString().slice(0, 10), "yesterday"]];
+    const form = Dk.el("form", { id: "late-dose-form" },
+      Dk.el("details", {}, Dk.el("summary", {}, "Correct a day marked missed: the patient came after close of day"),
+        Dk.el("p", {}, Dk.el("label", { for: "late-day" }, "Day marked missed"), " ",
+          Dk.el("select", { id: "late-day" }, ...days.map(([value, word]) => Dk.el("option", { value }, `${word} (${value})`)))),
+        Dk.el("p", {}, Dk.el("label", { for: "late-time" }, "Time they swallowed it"), " ",
+          Dk.el("input", { id: "late-time", type: "time", required: true })),
+        Dk.el("p", {}, Dk.el("label", { for: "late-reason" }, "Why the day was marked missed"), Dk.el("br"),
+          Dk.el("input", { id: "late-reason", maxlength: "2000", size: "60", required: true })),
+        Dk.el("p", {}, Dk.el("input", { type: "checkbox", id: "late-sober", required: true }), " ",
+          Dk.el("label", { for: "late-sober" }, "The patient was not intoxicated when I gave the dose")),
+        Dk.el("button", { type: "submit", class: "secondary" }, "Record the late dose")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = await Dk.api("POST", "/api/v1/counter/late-doses", {
+        patient_id: this.patient.id,
+        date: document.getElementById("late-day").value,
+        given_at: document.getElementById("late-time").value,
+        reason: document.getElementById("late-reason").value.trim(),
+        not_intoxicated: document.getElementById("late-sober").checked,
+      });
+      if (!result.ok) { Dk.say("action-status", Dk.problem(result), "red"); return; }
+      await this.open(this.patient.id);
+      this.loadDue();
+      const resolved = result.data.alerts_resolved;
+      Dk.say("action-status", `Corrected: the dose of ${result.data.dose_date} is recorded as supervised, with your reason, and the register has its line.`
+        + (resolved ? ` ${resolved} alert(s) raised by that day's close are resolved.` : ""), "green");
+    });
+    return form;
+  },
+
+  // "Already recorded", but this patient has not had their dose: it was recorded against them
+  // while another patient swallowed their own. A pharmacist moves it, today only.
+  wrongPatientForm() {
+    if (this.root.dataset.pharmacist !== "yes") {
+      return Dk.el("p", { class: "muted" }, "If this dose was recorded against the wrong patient, ask a pharmacist to correct it.");
+    }
+    const others = (this.dueItems || []).filter((row) => row.patient_id !== this.patient.id
+      && row.mode === "supervised" && ["due", "missed"].includes(row.state.split(",")[0]));
+    const form = Dk.el("form", { id: "wrong-patient-form" },
+      Dk.el("details", {}, Dk.el("summary", {}, "Recorded against the wrong patient? Move today's dose to the patient who took it"),
+        Dk.el("p", {}, Dk.el("label", { for: "wrong-taker" }, "Who swallowed the dose"), " ",
+          Dk.el("select", { id: "wrong-taker", required: true },
+            Dk.el("option", { value: "" }, others.length ? "Choose a patient due today" : "Nobody else has a supervised dose due today"),
+            ...others.map((row) => Dk.el("option", { value: row.patient_id }, `${row.family_name}, ${row.given_name}: ${this.daily(row)}`)))),
+        Dk.el("p", {}, Dk.el("label", { for: "wrong-reason" }, "How it came to be recorded wrongly"), Dk.el("br"),
+          Dk.el("input", { id: "wrong-reason", maxlength: "2000", size: "60", required: true })),
+        Dk.el("p", {}, Dk.el("input", { type: "checkbox", id: "wrong-own-dose", required: true }), " ",
+          Dk.el("label", { for: "wrong-own-dose" }, "The dose I gave was that patient's own prescribed dose (if not, this is a dispensing incident: report it)")),
+        Dk.el("p", {}, Dk.el("input", { type: "checkbox", id: "wrong-sober", required: true }), " ",
+          Dk.el("label", { for: "wrong-sober" }, "That patient was not intoxicated when I gave the dose")),
+        Dk.el("button", { type: "submit", class: "secondary" }, "Move the dose")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const select = document.getElementById("wrong-taker");
+      const taker = select.options[select.selectedIndex].textContent.split(":")[0];
+      const result = await Dk.api("POST", "/api/v1/counter/wrong-patient-doses", {
+        recorded_patient_id: this.patient.id,
+        taken_by_patient_id: select.value,
+        date: this.today,
+        reason: document.getElementById("wrong-reason").value.trim(),
+        own_dose_given: document.getElementById("wrong-own-dose").checked,
+        not_intoxicated: document.getElementById("wrong-sober").checked,
+      });
+      if (!result.ok) { Dk.say("action-status", Dk.problem(result), "red"); return; }
+      await this.open(this.patient.id);
+      this.loadDue();
+      const unchecked = result.data.unchecked_blocks;
+      Dk.say("action-status", `Moved: today's dose is recorded for ${taker}, and this patient's dose is due again. The CD register has the correction and the new line.`
+        + (unchecked.length ? ` The checks for ${taker} would have refused it (${unchecked.map((b) => b.message).join(" ")}): their prescriber and key worker have been alerted urgently.` : ""),
+        unchecked.length ? "amber" : "green");
+    });
+    return form;
+  },
+
+  // The dose was withheld earlier today: a pharmacist may reassess the patient and record it.
+  reassessForm() {
+    if (this.root.dataset.pharmacist !== "yes") {
+      return Dk.el("p", { class: "muted" }, "Ask a pharmacist to reassess the patient.");
+    }
+    const form = Dk.el("form", { id: "reassess-form" },
+      Dk.el("fieldset", {}, Dk.el("legend", {}, "Reassess the patient (withheld earlier today)"),
+        Dk.el("p", {}, Dk.el("label", { for: "reassess-note" }, "What you saw when you reassessed them"), Dk.el("br"),
+          Dk.el("input", { id: "reassess-note", maxlength: "2000", size: "60", required: true })),
+        Dk.el("p", {}, Dk.el("input", { type: "checkbox", id: "reassess-sober", required: true }), " ",
+          Dk.el("label", { for: "reassess-sober" }, "I have reassessed the patient: they are not intoxicated now")),
+        Dk.el("button", { type: "submit" }, "Record the reassessment")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = await Dk.api("POST", "/api/v1/counter/reassess", {
+        patient_id: this.patient.id,
+        not_intoxicated: document.getElementById("reassess-sober").checked,
+        note: document.getElementById("reassess-note").value.trim(),
+      });
+      if (!result.ok) { Dk.say("action-status", Dk.problem(result), "red"); return; }
+      await this.open(this.patient.id);
+      Dk.say("action-status", "Reassessment recorded: today's dose may now be handed over. The withhold stays in the record.", "green");
+    });
+    return form;
+  },
+
+  // Nobody knows when the patient last took a dose: record it (pharmacists only).
+  lastDoseForm() {
+    if (this.root.dataset.pharmacist !== "yes") {
+      return Dk.el("p", { class: "muted" }, "Ask a pharmacist to record when the patient last took a dose.");
+    }
+    const form = Dk.el("form", { id: "last-dose-form" },
+      Dk.el("fieldset", {}, Dk.el("legend", {}, "Record the last dose taken before this pharmacy"),
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "last-dose-source" }, "Who says so"), " ",
+          Dk.el("select", { id: "last-dose-source" },
+            Dk.el("option", { value: "previous_pharmacy" }, "the previous pharmacy"),
+            Dk.el("option", { value: "prescriber" }, "the prescriber"),
+            Dk.el("option", { value: "hospital" }, "a hospital"),
+            Dk.el("option", { value: "custody" }, "custody or prison"),
+            Dk.el("option", { value: "patient" }, "the patient (not confirmed)"),
+            Dk.el("option", { value: "induction" }, "new to treatment: no dose ever"))), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "last-dose-date" }, "Date taken"), " ",
+          Dk.el("input", { type: "date", id: "last-dose-date", max: this.today })), " ",
+        Dk.el("span", { class: "pair" }, Dk.el("label", { for: "last-dose-detail" }, "Details (name, phone)"), " ",
+          Dk.el("input", { id: "last-dose-detail", maxlength: "500" })), " ",
+        Dk.el("button", { type: "submit", class: "secondary" }, "Record last dose")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const source = document.getElementById("last-dose-source").value;
+      const result = await Dk.api("POST", `/api/v1/patients/${this.patient.id}/last-doses`, {
+        source,
+        taken_on: source === "induction" ? null : (document.getElementById("last-dose-date").value || null),
+        detail: document.getElementById("last-dose-detail").value.trim(),
+      });
+      if (!result.ok) { Dk.say("action-status", Dk.problem(result), "red"); return; }
+      await this.open(this.patient.id);
+      Dk.say("action-status", "Last dose recorded.", "green");
     });
     return form;
   },
@@ -314,12 +490,13 @@ const Counter = {
     const result = await Dk.api("GET", `/api/v1/counter/due?date=${this.today}`);
     const box = document.getElementById("due-list");
     if (!result.ok) { box.replaceChildren(Dk.el("p", { class: "banner red" }, Dk.problem(result))); return; }
+    this.dueItems = result.data.items;
     if (!result.data.items.length) { box.replaceChildren(Dk.el("p", {}, "Nobody is due today.")); return; }
     box.replaceChildren(Dk.el("table", {},
       Dk.el("thead", {}, Dk.el("tr", {}, ["Patient", "Dose", "Mode", "State", "Decision"].map((h) => Dk.el("th", { scope: "col" }, h)))),
       Dk.el("tbody", {}, result.data.items.map((row) => Dk.el("tr", {},
         Dk.el("td", {}, Dk.el("button", { type: "button", class: "secondary", onclick: () => this.open(row.patient_id) }, `${row.given_name} ${row.family_name}`)),
-        Dk.el("td", {}, `${Dk.num(row.dose_mg)} mg`),
+        Dk.el("td", {}, row.dose_dates.length > 1 ? `${this.daily(row)}; ${this.instalment(row)}` : this.daily(row)),
         Dk.el("td", {}, (row.mode || "-").replace("_", "-")),
         Dk.el("td", {}, Dk.el("span", { class: `tag ${row.state.split(",")[0]}` }, row.state)),
         Dk.el("td", {}, row.blocks.length ? row.blocks.map((b) => b.code.replaceAll("_", " ")).join("; ") : "ok"))))));

@@ -26,14 +26,17 @@ const Inbox = {
       const note = form.querySelector("input[name=note]").value;
       const result = await Dk.api("POST", `/api/v1/alerts/${id}/acknowledge`, { note });
       if (!result.ok) { Dk.say("inbox-status", Dk.problem(result), "red"); return; }
-      form.replaceWith(Dk.el("span", {}, "acknowledged just now"));
+      form.replaceWith(Dk.el("span", {}, `acknowledged by you just now${note ? `: “${note}”` : ""}`));
       const row = document.querySelector(`tr[data-alert="${id}"] .tag.open, tr[data-alert="${id}"] .tag.escalated`);
       if (row) { row.textContent = "acknowledged"; row.className = "tag acknowledged"; }
+      const until = document.querySelector(`tr[data-alert="${id}"] [data-until]`);
+      if (until) until.remove();  // owned: no escalation countdown
       Dk.say("inbox-status", "Acknowledged: you own this alert now; escalation has stopped.", "green");
     });
   },
 
   add(alert) {
+    if (!document.querySelector("#alerts tbody")) return;  // the single-alert page
     if (document.querySelector(`tr[data-alert="${alert.id}"]`)) return;
     const empty = document.getElementById("no-alerts");
     if (empty) empty.remove();

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
+from tests.gaps import unavailable
 from tests.web.browser import new_context
-from tests.web.live import LiveServer, launch_chromium, start_live_server
+from tests.web.live import CHROMIUM, LiveServer, launch_chromium, start_live_server
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        unavailable(
+            f"no Chromium at {CHROMIUM}: apt-get install chromium (scripts/test does it as root)"
+        )
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         yield chromium

@@ -7,6 +7,7 @@ The clock is a FixedClock the tests move; the demo seed reads the system clock, 
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -37,11 +38,13 @@ from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
 from app.prescriptions import rules
 from app.prescriptions import service as prescriptions_service
+from app.prescriptions.models import Prescription
 from app.prescriptions.words import number_to_words
 from tests.conftest import Database, _drop_database, build_database
 
 PASSWORD = demo.DEMO_PASSWORD
-CHROMIUM = "/usr/bin/chromium"
+# Debian's package (never a browser downloaded by Playwright): on PATH, usually /usr/bin.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -108,6 +111,18 @@ class LiveServer:
             assert found is not None, name
             return found
 
+    def prescription_of(self, patient_id: uuid.UUID) -> uuid.UUID:
+        """The patient's most recent prescription."""
+        with self.uow:
+            found = self.uow.session.scalar(
+                select(Prescription.id)
+                .where(Prescription.patient_id == patient_id)
+                .order_by(Prescription.start_on.desc())
+                .limit(1)
+            )
+            assert found is not None, patient_id
+            return found
+
     # --- scenarios the demo seed does not have ---------------------------------------------
 
     def _prescribe(
@@ -140,6 +155,7 @@ class LiveServer:
                 patient_id=patient_id,
                 prescriber_id=self.contact_id("Dr Alex Prescriber"),
                 draft=draft,
+                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
             ),
             policy=self.settings.policy,
             today=start,
@@ -206,6 +222,58 @@ class LiveServer:
             now=self.clock.now(),
         )
         return self.patient(given_name, family_name)
+
+    def add_supervised_patient(self, given_name: str) -> Patient:
+        """A new patient of the demo pharmacy on 40 mg supervised Monday to Saturday from
+        today (checked), with nothing recorded yet."""
+        pharmacy_id = self.user("pharmacist").pharmacy_id
+        assert pharmacy_id is not None
+        family_name = f"Due{uuid.uuid4().hex[:4]}"
+        patient = self._register(given_name, family_name, pharmacy_id, on=self.today)
+        self._prescribe(
+            patient.id, start=self.today, mg=40, transcriber="pharmacist", checker="pharmacist2"
+        )
+        return self.patient(given_name, family_name)
+
+    def add_pending_prescription(
+        self, given_name: str, *, by: str = "pharmacist"
+    ) -> tuple[Patient, uuid.UUID]:
+        """A new patient of the demo pharmacy with a 14-day prescription from today, entered by
+        `by` and waiting for a second pharmacist's check."""
+        pharmacy_id = self.user("pharmacist").pharmacy_id
+        assert pharmacy_id is not None
+        patient = self._register(
+            given_name, f"Intake{uuid.uuid4().hex[:4]}", pharmacy_id, on=self.today
+        )
+        start = self.today
+        draft = rules.PrescriptionDraft(
+            product_code="methadone-1mg-ml",
+            daily_dose_mg=Decimal(30),
+            form_type="FP10MDA",
+            written_on=start,
+            start_on=start,
+            end_on=start + timedelta(days=13),
+            total_quantity=Decimal(420),
+            total_quantity_words=number_to_words(420),
+            supervised_days=frozenset(range(6)),
+            collection_days=frozenset(range(6)),
+            wording=rules.Wording(closed_day_prior=True, supervise_on_collection=True),
+            direction_text="Thirty milligrams (30 mL) daily, supervised on collection days.",
+        )
+        prescription, _ = prescriptions_service.transcribe(
+            self.uow,
+            actor=actor_for(self.user(by)),
+            data=prescriptions_service.PrescriptionInput(
+                patient_id=patient.id,
+                prescriber_id=self.contact_id("Dr Alex Prescriber"),
+                draft=draft,
+                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+            ),
+            policy=self.settings.policy,
+            today=start,
+            now=self.clock.now(),
+        )
+        return patient, prescription.id
 
     def add_pharmacy(self) -> tuple[str, Patient]:
         """A pharmacy of its own, open every day, with a pharmacist and one patient due today:

@@ -24,7 +24,9 @@ def test_a_prescriber_releases_a_blocked_patient_and_the_counter_may_supply_agai
     sign_in(page, "prescriber")
     expect(page.get_by_role("heading", level=1)).to_contain_text("My patients")
     blocked = page.locator(f'li[data-patient="{patient.id}"]')
-    expect(blocked).to_contain_text(re.compile(rf"{name}:\s+\d+ consecutive days missed\."))
+    expect(blocked).to_contain_text(
+        re.compile(rf"{name}:\s+\d+ consecutive days without a dose taken\.")
+    )
     caseload_row = page.locator("table tr").filter(has=page.get_by_role("link", name=name))
     expect(caseload_row).to_contain_text("blocked")
 
@@ -100,10 +102,16 @@ def test_the_safeguarding_lead_sees_a_new_alert_arrive_live_and_acknowledges_it(
     expect(page.locator("#inbox-status")).to_have_text(
         "Acknowledged: you own this alert now; escalation has stopped."
     )
-    expect(row).to_contain_text("acknowledged just now")
+    expect(row).to_contain_text(
+        "acknowledged by you just now: “Rang the key worker; welfare visit booked”"
+    )
+    expect(row.locator("time")).not_to_contain_text("-")  # no negative age (terminal clock)
     expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     page.reload()  # the acknowledgement is on the server, not only on the page
     stored = page.locator(f'#alerts tbody tr[data-alert="{alert_id}"]')
     expect(stored.locator(".tag.acknowledged")).to_have_text("acknowledged")
     expect(stored.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    expect(stored).to_contain_text(  # who owns it, and what they said, for everyone who looks
+        re.compile(r"acknowledged by Pat Lead, \d+ \w{3} \d\d:\d\d: “Rang the key worker")
+    )

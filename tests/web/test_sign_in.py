@@ -4,6 +4,7 @@ pharmacy boundary."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +41,9 @@ def test_a_wrong_password_is_refused_and_the_right_one_signs_in(page: Page) -> N
     expect(page).to_have_url(re.compile(r"/counter$"))  # back where they were going
     expect(page.get_by_role("banner")).to_contain_text("Signed in as Priya Pharmacist (pharmacist)")
     nav = page.get_by_role("navigation", name="Main")
-    expect(nav.get_by_role("link")).to_have_text(["Counter", "Alerts"])
+    expect(nav.get_by_role("link")).to_have_text(
+        ["Counter", "Patients", "Prescriptions", "Register", "Alerts"]
+    )
 
 
 def test_the_cookies_are_host_only_secure_httponly_and_strict(
@@ -60,13 +63,13 @@ def test_the_cookies_are_host_only_secure_httponly_and_strict(
         assert flags["path"] == "/"
         assert flags["domain"] == "127.0.0.1"  # host-only: no Domain attribute was sent
     assert len(session["value"]) >= 43  # 256 random bits, url-safe base64
-    lifetime = session["expires"] - live.clock.now().timestamp()
-    assert 0 < lifetime <= live.settings.auth.token_ttl_seconds + 3600  # browser vs fixed clock
+    # Max-Age counts from the browser's own (real) clock, not the server's fixed test clock.
+    lifetime = session["expires"] - time.time()
+    assert 0 < lifetime <= live.settings.auth.token_ttl_seconds + 60
     assert cookie(context, "__Host-login-csrf") is None  # used once, then dropped
     assert page.evaluate("document.cookie") == ""  # no script can read the session
 
 
-@pytest.mark.hazard("H-14")
 def test_signing_out_revokes_the_session_on_the_server(
     page: Page, context: BrowserContext, browser: Any, live: LiveServer
 ) -> None:
@@ -91,7 +94,6 @@ def test_signing_out_revokes_the_session_on_the_server(
         other.close()
 
 
-@pytest.mark.hazard("H-14")
 def test_an_idle_session_ends_and_signing_in_again_returns_to_the_page(
     page: Page, live: LiveServer, clock: Any
 ) -> None:
@@ -114,7 +116,6 @@ def test_an_idle_session_ends_and_signing_in_again_returns_to_the_page(
     expect(page).to_have_url(re.compile(r"/counter$"))
 
 
-@pytest.mark.hazard("H-10")
 def test_another_pharmacys_pharmacist_cannot_reach_these_records(
     page: Page, live: LiveServer
 ) -> None:

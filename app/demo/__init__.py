@@ -6,7 +6,7 @@ Refused in production: demo accounts have published passwords.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from app.clock import SystemClock, local_date
 from app.config import Settings
 from app.contacts import service as contacts_service
 from app.db import UnitOfWork
+from app.demo import history as demo_history
 from app.households import service as households_service
 from app.patients import service as patients_service
 from app.pharmacies import service as pharmacies_service
@@ -28,7 +29,7 @@ from app.prescriptions import rules
 from app.prescriptions import service as prescriptions_service
 from app.prescriptions.words import number_to_words
 
-DEMO_PASSWORD = "dosekeeper-demo"
+DEMO_PASSWORD = demo_history.PASSWORD
 DEMO_ODS = "FDK01"
 
 
@@ -48,8 +49,16 @@ def uow_users(uow: UnitOfWork) -> list[User]:
         return list(uow.session.scalars(select(User)))
 
 
-def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) -> str:
-    """Create the demo pharmacy, staff, contacts, households and patients; return a summary."""
+def seed(
+    uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False, history: bool = False
+) -> str:
+    """Create the demo pharmacy, staff, contacts, households and patients; return a summary.
+
+    With `history`, two more patients have a week and a half of treatment behind them
+    (replayed through the API day by day: a withheld dose, a blocked patient, acknowledged and
+    escalated alerts) and a third has a prescription waiting for its second check, so every
+    page and every block can be tried from `scripts/run` alone. Without it (the browser tests'
+    world) every prescription starts today."""
     if settings.environment == "production":
         raise SystemExit("demo data is refused in production")
     with uow:
@@ -63,6 +72,8 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
     today = local_date(now, settings.timezone)
     auth = settings.auth
 
+    # With a history to replay, the pharmacy, its staff and its patients exist before it.
+    made = now - timedelta(days=demo_history.HISTORY_DAYS + 1) if history else now
     pharmacy = pharmacies_service.create_pharmacy(
         uow,
         actor=SYSTEM,
@@ -72,7 +83,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         phone="01632 960000",
         open_weekdays=[0, 1, 2, 3, 4, 5],
         closures=[(date(today.year, 12, 25), "Christmas Day")],
-        now=now,
+        now=made,
     )
     other = pharmacies_service.create_pharmacy(
         uow,
@@ -82,7 +93,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         address="9 Sample Hill, Demotown",
         phone="01632 960001",
         open_weekdays=[0, 1, 2, 3, 4],
-        now=now,
+        now=made,
     )
 
     def contact(name: str, org: str, kind: str, email: str) -> UUID:
@@ -91,12 +102,13 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             actor=SYSTEM,
             name=name,
             organisation=org,
+            address=f"{org}, 2 Fictional Way, Demotown DT1 1AA",
             kind=kind,
             email=email,
             webhook_url=None,
             allowed_webhook_hosts=frozenset(),
             allow_http_webhooks=False,
-            now=now,
+            now=made,
         )
         return c.id
 
@@ -135,7 +147,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             display_name=display,
             pharmacy_id=pharmacy_id,
             contact_id=contact_id,
-            now=now,
+            now=made,
             settings=auth,
         )
 
@@ -158,7 +170,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
                 address=f"{i + 2} {street}, Demotown",
                 postcode=f"DT{i + 1} 1AA",
                 pharmacy_id=pharmacy.id,
-                now=now,
+                now=made,
             ).id
         )
 
@@ -173,7 +185,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             social_worker_id=social_worker if status != "none" else None,
             lives_from=None,
             today=today,
-            now=now,
+            now=made,
         )
 
     child(0, "L.M.", 3, "child_protection_plan")  # the seed case: two parents on methadone
@@ -208,6 +220,8 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         ("Frankie", "Moss", 1),
         ("Jamie", "Reed", 3),
     ]
+    if history:
+        people.append(("Billie", "Ash", 5))  # the prescription waiting for its second check
     for i, (given, family, h) in enumerate(people):
         registered = patients_service.register_patient(
             uow,
@@ -221,7 +235,7 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             key_worker_id=key_worker,
             prescriber_id=prescriber,
             today=today,
-            now=now,
+            now=made,
         )
         patient_ids.append(registered.id)
 
@@ -246,16 +260,28 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
         (6, 110, frozenset(range(6)), daily),  # above 100 mg: QT monitoring warning
         (9, 45, frozenset(), twice_weekly),
     ]
-    for index, mg, supervised, collection in regimes:
+
+    def prescribe(
+        index: int,
+        mg: int,
+        supervised: frozenset[int],
+        collection: frozenset[int],
+        *,
+        first: date,
+        on: date,
+        at: datetime,
+        check: bool = True,
+    ) -> UUID:
+        """A 14-day FP10MDA written, transcribed (and checked, unless `check` is False) on `on`."""
         days = 14
         total = mg * days
         draft = rules.PrescriptionDraft(
             product_code="methadone-1mg-ml",
             daily_dose_mg=Decimal(mg),
             form_type="FP10MDA",
-            written_on=today,
-            start_on=start,
-            end_on=start + timedelta(days=days - 1),
+            written_on=on,
+            start_on=first,
+            end_on=first + timedelta(days=days - 1),
             total_quantity=Decimal(total),
             total_quantity_words=number_to_words(total),
             supervised_days=supervised,
@@ -276,25 +302,49 @@ def seed(uow: UnitOfWork, settings: Settings, *, only_if_empty: bool = False) ->
             uow,
             actor=transcriber,
             data=prescriptions_service.PrescriptionInput(
-                patient_id=patient_ids[index], prescriber_id=prescriber, draft=draft
+                patient_id=patient_ids[index],
+                prescriber_id=prescriber,
+                draft=draft,
+                last_dose=prescriptions_service.LastDoseInput(
+                    first - timedelta(days=1), "previous_pharmacy", "Demo: transferred in"
+                ),
             ),
             policy=settings.policy,
-            today=today,
-            now=now,
+            today=on,
+            now=at,
         )
-        prescriptions_service.verify(
+        if check:
+            prescriptions_service.verify(
+                uow,
+                actor=checker,
+                prescription_id=prescription.id,
+                policy=settings.policy,
+                today=on,
+                now=at,
+            )
+        return prescription.id
+
+    story: list[str] = []
+    if history:
+        names = [f"{given} {family}" for given, family, _ in people]
+        story = demo_history.replay(
             uow,
-            actor=checker,
-            prescription_id=prescription.id,
-            policy=settings.policy,
-            today=today,
+            settings,
+            prescribe=prescribe,
+            patients=dict(zip(names, patient_ids, strict=True)),
+            pharmacy_id=pharmacy.id,
+            index_of=names.index,
             now=now,
         )
+    # Today's prescriptions after the story, so their alerts are today's and still open.
+    for index, mg, supervised, collection in regimes:
+        prescribe(index, mg, supervised, collection, first=start, on=today, at=now)
 
     lines = [
         "Demo data created (fictional).",
         f"Pharmacy: {pharmacy.name} id={pharmacy.id}",
         f"Every demo account's password: {DEMO_PASSWORD}",
         "Accounts: " + ", ".join(f"{u} ({r})" for u, r, *_ in accounts),
+        *story,
     ]
     return "\n".join(lines)
