@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,16 @@ from tests.factories import NOW, World, make_world
 
 PG_URL = os.environ.get("DOSEKEEPER_TEST_DATABASE_URL", "")
 
+# Markers derived from what each test needs, and what happens when this machine lacks it.
+pytest_plugins = ("tests.gaps",)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Nothing a test does may write into the checkout's ./var (labels, mail, audit anchors):
+    Settings built without a data folder get this process's own. An anchor file left in ./var
+    by one test would make another's `audit verify` compare the wrong database's chain."""
+    os.environ.setdefault("DOSEKEEPER_DATA_DIR", tempfile.mkdtemp(prefix="dk-test-data-"))
+
 
 @dataclass
 class Database:
@@ -46,6 +57,9 @@ class Database:
 def _create_database(name: str, tmp: Path) -> str:
     if PG_URL:
         base = make_url(PG_URL)
+        # Named after the run's own database too: two runs against one server (two worktrees,
+        # CI's dk_ci_<pid>) never drop each other's worker databases.
+        name = f"{base.database}_{name}"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -99,9 +113,10 @@ def fresh_database(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def pg_database(tmp_path: Path) -> Iterator[Database]:
     """A fresh database of the test's own on PostgreSQL, for tests that need a real server
-    (several processes, a crash mid-commit); skipped without DOSEKEEPER_TEST_DATABASE_URL."""
-    if not PG_URL:
-        pytest.skip("needs PostgreSQL: set DOSEKEEPER_TEST_DATABASE_URL (the PostgreSQL leg)")
+    (several processes, a crash mid-commit). Using it marks a test `postgres` (tests/gaps.py):
+    left out of the SQLite runs; run without DOSEKEEPER_TEST_DATABASE_URL it skips, or fails
+    under CI."""
+    assert PG_URL, "marked postgres, so tests/gaps.py skips it (or fails it) before this"
     with scratch_database("dk_pg", tmp_path) as db:
         yield db
 
@@ -152,32 +167,48 @@ def world(uow: UnitOfWork, settings: Settings, client: TestClient) -> World:
     return make_world(uow, settings, client)
 
 
-# --- Clinical safety: which hazards were proven by passing tests in this run ----------------
-_HAZARDS_PROVEN: dict[str, list[str]] = {}
+# --- Clinical safety: which controls were proven by passing tests in this run, on which database
+# `@pytest.mark.hazard("H-06.2", "H-06.3")` names the controls (docs/safety/hazard-log.md) a
+# test proves. The report records, per control, the passing tests on each database, because
+# the SQLite and PostgreSQL legs write into the same file and scripts/check-hazards requires
+# a proof on both.
+_CONTROLS_PROVEN: dict[str, list[str]] = {}
+
+
+def database_leg() -> str:
+    """The database this run's tests use: "postgresql" on the PostgreSQL leg, else "sqlite"."""
+    return make_url(PG_URL).get_backend_name() if PG_URL else "sqlite"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("hazard"):
-        item.user_properties.append(("hazard", str(mark.args[0])))
+        assert mark.args, f"{item.nodeid}: @pytest.mark.hazard needs at least one control id"
+        for control in mark.args:
+            item.user_properties.append(("hazard", str(control)))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" and report.passed:
         for key, value in report.user_properties:
             if key == "hazard":
-                _HAZARDS_PROVEN.setdefault(str(value), []).append(report.nodeid)
+                _CONTROLS_PROVEN.setdefault(str(value), []).append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """With DOSEKEEPER_HAZARD_REPORT set, add this run's proofs to that JSON file."""
+    """With DOSEKEEPER_HAZARD_REPORT set, add this run's proofs to that JSON file:
+    {control id: {database: [test node ids]}}."""
     path = os.environ.get("DOSEKEEPER_HAZARD_REPORT")
     if not path or hasattr(session.config, "workerinput"):  # the xdist controller writes it
         return
     import json
 
+    leg = database_leg()
     report = Path(path)
-    proven: dict[str, list[str]] = json.loads(report.read_text()) if report.exists() else {}
-    for hazard, tests in _HAZARDS_PROVEN.items():
-        proven[hazard] = sorted(set(proven.get(hazard, [])) | set(tests))
+    proven: dict[str, dict[str, list[str]]] = (
+        json.loads(report.read_text()) if report.exists() else {}
+    )
+    for control, tests in _CONTROLS_PROVEN.items():
+        by_database = proven.setdefault(control, {})
+        by_database[leg] = sorted(set(by_database.get(leg, [])) | set(tests))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(proven, indent=2, sort_keys=True))

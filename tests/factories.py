@@ -69,6 +69,16 @@ class World:
     ) -> Any:
         return self.client.post(path, json=body, headers=(branch or self.home).headers(role), **kw)
 
+    def put(
+        self,
+        path: str,
+        body: dict[str, Any],
+        role: str = "pharmacist",
+        branch: Branch | None = None,
+        **kw: Any,
+    ) -> Any:
+        return self.client.put(path, json=body, headers=(branch or self.home).headers(role), **kw)
+
     def get(
         self, path: str, role: str = "pharmacist", branch: Branch | None = None, **kw: Any
     ) -> Any:
@@ -113,13 +123,15 @@ def make_branch(
     contacts: dict[str, UUID],
     open_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5),
     closures: tuple[tuple[date, str], ...] = (),
+    name: str | None = None,
+    address: str = "1 High Street",
 ) -> Branch:
     pharmacy = pharmacies_service.create_pharmacy(
         uow,
         actor=SYSTEM,
-        name=unique("Pharmacy "),
+        name=unique("Pharmacy ") if name is None else name,
         ods_code=unique("F")[:8].upper(),
-        address="1 High Street",
+        address=address,
         phone="01632 960123",
         open_weekdays=open_weekdays,
         closures=closures,
@@ -186,6 +198,7 @@ def make_contact(uow: UnitOfWork, kind: str, **kw: Any) -> UUID:
         actor=SYSTEM,
         name=unique(kind),
         organisation="Test Org",
+        address="1 Clinic Road, Testtown TT1 2BB",
         kind=kind,
         email=kw.get("email", f"{unique(kind)}@example.org"),
         webhook_url=kw.get("webhook_url"),

@@ -153,28 +153,28 @@ PATIENT_CASES = [
         "nhs number with a wrong check digit",
         422,
         "invalid_input",
-        (("nhs_number", "nhs_modulus_11"),),
+        (("nhs_number", "not_registrable"),),
         nhs_number="9434765871",
     ),
     patients(
         "nhs number 0000000000",
         422,
         "invalid_input",
-        (("nhs_number", "nhs_modulus_11"),),
+        (("nhs_number", "not_registrable"),),
         nhs_number="0000000000",
     ),
     patients(
         "nhs number in fullwidth digits",
         422,
         "invalid_input",
-        (("nhs_number", "nhs_modulus_11"),),
+        (("nhs_number", "not_registrable"),),
         nhs_number="９４３４７６５９１９",
     ),
     patients(
         "nhs number with letters",
         422,
         "invalid_input",
-        (("nhs_number", "nhs_modulus_11"),),
+        (("nhs_number", "not_registrable"),),
         nhs_number="943476591X",
     ),
     patients(
@@ -691,12 +691,14 @@ UNKNOWN_REFERENCE_CASES = [
         "duplicate_nhs_number",
     ),
     Case(
+        # Refused exactly as an invalid number: never confirms another branch holds it.
         "patient with another pharmacy's registered NHS number",
         "POST",
         lambda c: "/patients",
         lambda c: c.patient_body(nhs_number=c.foreign_patient["nhs_number"]),
-        409,
-        "duplicate_nhs_number",
+        422,
+        "invalid_input",
+        (("nhs_number", "not_registrable"),),
     ),
 ]
 

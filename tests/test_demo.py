@@ -3,9 +3,12 @@ that prove the app is alive (health, API docs)."""
 
 from __future__ import annotations
 
+import re
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,10 +27,12 @@ from tests.factories import ROLES
 
 
 def demo_settings(database: Database) -> Settings:
+    """The demo's settings, with a data folder of its own (closing a day writes anchors)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         environment="test",
         database_url=database.url,
+        data_dir=Path(tempfile.mkdtemp(prefix="dk-demo-")),
         auth=AuthSettings(password_profile="cheapest"),
     )
 
@@ -151,11 +156,22 @@ def test_health_answers_200_at_the_migration_head(client: TestClient) -> None:
     assert body["database"]["revision"] == body["database"]["head"]
 
 
-@pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
 def test_the_api_documentation_is_served(client: TestClient, path: str) -> None:
     response = client.get(path)
 
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_api_documentation_works_offline(client: TestClient, path: str) -> None:
+    """A counter terminal often cannot reach a CDN: every script and style is served here."""
+    page = client.get(path).text
+
+    for external in ("http://", "https://", "//cdn"):
+        assert external not in page
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
 
 
 def test_the_openapi_document_describes_the_api(client: TestClient) -> None:

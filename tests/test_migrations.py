@@ -81,3 +81,15 @@ def test_downgrade_to_base_leaves_no_triggers_or_functions_behind(
                 .all()
             )
     assert leftovers == []
+
+
+def test_migrating_from_the_app_leaves_logging_to_the_app(fresh_database: Database) -> None:
+    """alembic.ini's own handlers, added under the app's, printed every start-up line twice."""
+    import logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    command.downgrade(migrate.alembic_config(fresh_database.url), "-1")
+    migrate.upgrade(fresh_database.url)
+
+    assert root.handlers == before

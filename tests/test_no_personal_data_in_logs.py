@@ -183,3 +183,54 @@ def test_no_personal_data_in_logs_urls_or_cookies(
     for response in api.responses:
         cookies += response.headers.get_list("set-cookie")
     assert _found("\n".join(cookies), secret) == []
+
+
+def test_the_access_log_keeps_no_search_signature_or_token(
+    world: World,
+    session_factory: Any,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 16 item 9: uvicorn's access log wrote `?q=<surname>`, `?sig=` and `?token=` as
+    they came. A real server on 127.0.0.1, its access log captured as any handler sees it."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from app.main import create_app
+    from tests.notify.receivers import free_port
+
+    secret = sentinels()
+    app = create_app(world.settings, session_factory, clock)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        sig, token = "Zqsig" + uuid.uuid4().hex, "Zqtoken" + uuid.uuid4().hex
+        with httpx.Client(base_url=base, headers=world.home.headers()) as http:
+            http.get(f"{API}/patients", params={"q": secret["family_name"]})
+            http.get(f"/alerts/{uuid.uuid4()}/ack", params={"contact": uuid.uuid4(), "sig": sig})
+            http.get("/feeds/alerts.atom", params={"token": token})
+            http.get(f"{API}/counter/due", params={"date": "2026-11-30"})
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    text = "\n".join(lines)
+    assert f"{API}/patients?q=[redacted]" in text, lines
+    assert "/feeds/alerts.atom?token=[redacted]" in text
+    assert "date=2026-11-30" in text, "ordinary parameters stay readable"
+    for value in (secret["family_name"], sig, token):
+        assert value.lower() not in text.lower(), f"{value} reached the access log"

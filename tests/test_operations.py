@@ -15,6 +15,7 @@ def test_production_names_every_unsafe_default_at_once() -> None:
     message = str(refused.value)
     for variable in (
         "DOSEKEEPER_SECRET_KEY",
+        "DOSEKEEPER_AUDIT_KEY",
         "DOSEKEEPER_DATABASE_URL",
         "DOSEKEEPER_PRINTER_URL",
         "DOSEKEEPER_SMTP_URL",
@@ -28,6 +29,7 @@ def test_production_starts_when_configured_properly() -> None:
         _env_file=None,  # type: ignore[call-arg]
         environment="production",
         secret_key="x" * 40,
+        audit_key="y" * 40,
         database_url="postgresql+psycopg://app@db/dosekeeper",
         printer_url="tcp://10.0.0.5:9100",
         smtp_url="smtp://mail.example.org:587",

@@ -68,12 +68,18 @@ def populate(world: World, clock: FixedClock) -> None:
             "patient_id": taking_home["id"],
             "date": MONDAY.isoformat(),
             "outcome": "collected",
+            "measuring_device": True,
             "collector": "patient",
             "id_checked": True,
             "id_shown": True,
             "intoxicated": False,
             "children_present": [],
-            "acknowledged": ["household_methadone_high", "dose_changed", "prescription_ending"],
+            "acknowledged": [
+                "household_methadone_high",
+                "dose_changed",
+                "prescription_ending",
+                "young_child_take_home",
+            ],
             "override": {"code": "no_lockable_box", "reason": "Box ordered; storage counselled"},
         },
     )
@@ -93,7 +99,33 @@ STAFF = (
     .exclude(method="PUT", path="/api/v1/pharmacies/{pharmacy_id}/opening-days")
     .exclude(path_regex=r"^/(alerts|feeds)/")
 )
-SCHEMAS = {"pharmacist": STAFF, "safeguarding_lead": STAFF, "admin": schema}
+# Record changes (PATCH) and last-dose statements are left to the stateless fuzz and the tests
+# that replay them: a change made in one scenario changes what the same calls answer in the next
+# (a patient renamed or re-homed, a counter decision lifted), which makes Hypothesis's
+# derandomized rule choice inconsistent (FlakyStrategyDefinition) rather than finding anything.
+# So are a new card (the card code the next scenario scans no longer works) and concerns (never
+# merged with another, each adds an alert and a row that the next scenario's lists and links
+# see); the stateless fuzz (tests/test_schemathesis.py) and tests/safeguarding/test_concerns.py
+# cover them.
+EDITS = r"^/api/v1/(patients|households)/\{[a-z_]+\}(/children/\{child_id\})?$"
+LAST_DOSES = r"/last-doses$"
+NEW_CARD = r"/card/reissue$"
+
+
+def unedited(selected: Any) -> Any:
+    return (
+        selected.exclude(method="PATCH", path_regex=EDITS)
+        .exclude(path_regex=LAST_DOSES)
+        .exclude(path_regex=NEW_CARD)
+        .exclude(path_regex=r"^/api/v1/concerns$")
+    )
+
+
+SCHEMAS = {
+    "pharmacist": unedited(STAFF),
+    "safeguarding_lead": unedited(STAFF),
+    "admin": unedited(schema),
+}
 
 
 @pytest.mark.parametrize("role", list(SCHEMAS))

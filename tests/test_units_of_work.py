@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.models import AuthSession
 from app.db import UnitOfWork
-from tests.conftest import Database
 
 
 def test_a_reader_does_not_wait_for_a_writer_holding_the_lock(
-    database: Database, session_factory: sessionmaker[Session]
+    session_factory: sessionmaker[Session],
 ) -> None:
     writer = UnitOfWork(session_factory)
     with writer:

@@ -26,7 +26,7 @@ from tests.conftest import Database
 from tests.notify.receivers import MailReceiver, free_port
 from tests.processes import BIN, start, stop, uvicorn_args, wait_until_up
 
-pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03"), pytest.mark.hazard("H-07")]
+pytestmark = [pytest.mark.slow]
 
 
 def test_two_api_processes_and_two_workers_keep_one_dose_a_day_and_one_delivery_each(
@@ -89,6 +89,7 @@ def test_two_api_processes_and_two_workers_keep_one_dose_a_day_and_one_delivery_
                         "patient_id": patient["patient_id"],
                         "date": patient["dose_dates"][0],
                         "outcome": "supervised" if patient["mode"] == "supervised" else "collected",
+                        "measuring_device": patient["mode"] != "supervised",
                         "intoxicated": False,
                         "acknowledged": [w["code"] for w in patient["warnings"]],
                         "overrides": [

@@ -12,17 +12,9 @@ pass by silently not running them.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -36,42 +28,14 @@ from devices import (
     open_printer,
 )
 from devices.labels import layout
+from tests.devices.simulator import Emupos, decode, emupos_interpreter, run_emupos
 
-from .support import REPO_ROOT, free_port, sample_label
-
-EMUPOS_ENV = "DOSEKEEPER_EMUPOS_PYTHON"
-HELPER = Path(__file__).with_name("emupos_helper.py")
+from .support import sample_label
 
 
 @pytest.fixture(scope="module")
 def emupos_python() -> Path:
-    configured = os.environ.get(EMUPOS_ENV)
-    path = Path(configured) if configured else Path(".venv-emupos/bin/python")
-    if not path.is_absolute():
-        path = REPO_ROOT / path
-    problem = None
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        problem = f"no emupos interpreter at {path}"
-    elif subprocess.run([path, "-c", "import emupos"], capture_output=True, check=False).returncode:
-        problem = f"{path} cannot import emupos"
-    if problem:
-        reason = f"{problem}: run scripts/emupos-venv.sh (or set {EMUPOS_ENV})"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def decode(python: Path, data: bytes, columns: int) -> dict[str, Any]:
-    result = subprocess.run(
-        [python, HELPER, "decode", str(columns)],
-        input=data,
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    decoded: dict[str, Any] = json.loads(result.stdout)
-    return decoded
+    return emupos_interpreter()
 
 
 def expected_lines(label: Label) -> list[str]:
@@ -114,88 +78,11 @@ def test_replaced_characters_decode_as_printed(emupos_python: Path) -> None:
 
 # --- (b) and (c) the emupos daemon ---------------------------------------------------------
 
-CONFIG = """\
-schema: 1
-api: {{ host: 127.0.0.1, port: {api_port} }}
-devices:
-  - id: front
-    type: printer
-    profile: epson-tm-t20iii
-    connections:
-      - tcp: {{ host: 127.0.0.1, port: {printer_port} }}
-    receipts_dir: ./receipts
-"""
-
-
-@dataclass
-class Emupos:
-    api: str
-    printer_url: str
-
-    def call(self, method: str, path: str) -> bytes:
-        request = urllib.request.Request(f"{self.api}{path}", method=method)
-        with urllib.request.urlopen(request, timeout=5) as response:
-            body: bytes = response.read()
-            return body
-
-    def receipts(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = json.loads(self.call("GET", "/devices/front/receipts"))
-        return listed
-
-    def wait_for_receipt(self, count: int) -> str:
-        deadline = time.monotonic() + 10
-        while len(receipts := self.receipts()) < count:
-            assert time.monotonic() < deadline, "emupos did not complete the job"
-            time.sleep(0.05)
-        newest = receipts[0]["id"]
-        return self.call("GET", f"/devices/front/receipts/{newest}/text").decode("utf-8")
-
-    @contextlib.contextmanager
-    def fault(self, name: str) -> Iterator[None]:
-        self.call("PUT", f"/devices/front/faults/{name}")
-        try:
-            yield
-        finally:
-            self.call("DELETE", f"/devices/front/faults/{name}")
-
 
 @pytest.fixture(scope="module")
 def emupos(emupos_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emupos]:
-    work = tmp_path_factory.mktemp("emupos")
-    api_port, printer_port = free_port(), free_port()
-    config = work / "emupos.yaml"
-    config.write_text(CONFIG.format(api_port=api_port, printer_port=printer_port))
-    log_path = work / "emupos.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(emupos_python), "-c", "from emupos.cli.app import main; main()"]
-            + ["run", "--config", str(config)],
-            cwd=work,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        )
-    daemon = Emupos(f"http://127.0.0.1:{api_port}/api/v1", f"tcp://127.0.0.1:{printer_port}")
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"emupos exited: {log_path.read_text(errors='replace')}")
-            try:
-                daemon.call("GET", "/health")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, log_path.read_text(errors="replace")
-                time.sleep(0.1)
+    with run_emupos(emupos_python, tmp_path_factory.mktemp("emupos")) as daemon:
         yield daemon
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.fixture

@@ -81,6 +81,7 @@ def seed_counter(url: str, *, patients: int) -> Counter:
             actor=SYSTEM,
             name=unique(kind),
             organisation="Fault Drug Service",
+            address="1 Fault Lane, Faulttown FT1 1AA",
             kind=kind,
             email=f"{unique(kind)}@example.org",
             webhook_url=None,
@@ -143,7 +144,10 @@ def seed_counter(url: str, *, patients: int) -> Counter:
             uow,
             actor=transcriber,
             data=prescriptions_service.PrescriptionInput(
-                patient_id=patient.id, prescriber_id=contacts["prescriber"], draft=draft
+                patient_id=patient.id,
+                prescriber_id=contacts["prescriber"],
+                draft=draft,
+                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
             ),
             policy=settings.policy,
             today=today,

@@ -4,7 +4,7 @@ one register line, one audit event, and the chains verify (reliability.md §5.3,
 
 The crash is injected by a test-only launcher (tests/faults/crash_server.py) that patches the
 real app inside its own process; production code has no crash switch. Slow: it starts real
-servers. Runs on SQLite always and on PostgreSQL when DOSEKEEPER_TEST_DATABASE_URL is set.
+servers. The SQLite case runs in the SQLite slow step, the PostgreSQL one in the PostgreSQL step.
 """
 
 from __future__ import annotations
@@ -35,17 +35,22 @@ from tests.faults.counter import (
 from tests.notify.receivers import free_port
 from tests.processes import BIN, server_env, start, stop, wait_until_up
 
-pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03")]
+pytestmark = [pytest.mark.slow]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", marks=pytest.mark.sqlite),
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+    ]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'crash.sqlite3'}"
         migrate.upgrade(url)
         yield url
         return
-    db: Database = request.getfixturevalue("pg_database")  # skipped without PostgreSQL
+    db: Database = request.getfixturevalue("pg_database")
     yield db.url
 
 

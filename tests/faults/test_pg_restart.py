@@ -37,10 +37,14 @@ from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
 from app.register.models import EntryKind, RegisterEntry
 from tests.faults import scratch_pg
 from tests.faults.counter import API, assert_chains_verify, handover_body, seed_counter, sign_in
+from tests.gaps import unavailable
 from tests.notify.receivers import free_port
 from tests.processes import server_env, start, stop, uvicorn_args, wait_until_up
 
-pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-03"), pytest.mark.hazard("H-09")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+]
 
 TERMINALS = 4
 BEFORE, AFTER = 15, 15  # acknowledged handovers wanted before the crash and after recovery
@@ -52,7 +56,7 @@ LEAKS = ("traceback", "psycopg", "sqlalchemy", "operationalerror", 'file "', "/a
 def cluster() -> Iterator[scratch_pg.ScratchCluster]:
     reason = scratch_pg.unavailable()
     if reason:
-        pytest.skip(reason)
+        unavailable(f"{reason} (apt-get install postgresql)")
     made = scratch_pg.ScratchCluster()
     try:
         yield made

@@ -22,7 +22,7 @@ from app.households.models import Household
 from app.pharmacies import service as pharmacies_service
 from tests.factories import NOW
 
-pytestmark = [pytest.mark.slow, pytest.mark.hazard("H-15")]
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite]
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 

@@ -275,6 +275,7 @@ class CounterTerminal(Staff):
             "patient_id": patient["id"],
             "date": TODAY,
             "outcome": "collected" if mode == "take_home" else "supervised",
+            "measuring_device": mode == "take_home",
             "id_checked": True,
             "intoxicated": False,
             "acknowledged": [w["code"] for w in decision["warnings"]],
@@ -286,6 +287,9 @@ class CounterTerminal(Staff):
             ]
         key = str(uuid.uuid4())
         headers = {"Idempotency-Key": key}
+        if not self.pharmacist:  # the technician calls a pharmacist: the attestation is theirs
+            pharmacist = random.choice(self.pharmacy["pharmacists"])
+            headers["Authorization"] = f"Bearer {pharmacist}"
         path, name = f"{API}/counter/handover", "POST /counter/handover"
         if random.random() < 0.05:
             first = self.double_click(path, body, headers)

@@ -3,7 +3,9 @@
 Each contact posts to its own path (`/hooks/<name>`) and signs with its own secret, so one
 server can stand in for many receivers and still check, with the `standardwebhooks` library,
 that each message was signed for the destination it reached. It keeps HTTP/1.1 connections
-alive (the worker's httpx client reuses them) and answers 204 at once.
+alive (the worker's httpx client reuses them) and answers at once: 204, or 401 when the
+signature does not verify, as a real receiver would (the worker then retries, so a signing
+fault shows as undelivered alerts, not as a quiet success).
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ class HookSink:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 name = self.path.removeprefix("/hooks/")
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                sink.record(name, headers, body)
-                self.send_response(204)
+                verified = sink.record(name, headers, body)
+                self.send_response(204 if verified else 401)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -64,8 +66,9 @@ class HookSink:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
-    def record(self, name: str, headers: dict[str, str], body: bytes) -> None:
-        """Verify the signature with the destination's own secret, then log the hit."""
+    def record(self, name: str, headers: dict[str, str], body: bytes) -> bool:
+        """Verify the signature with the destination's own secret, log the hit, and say
+        whether it verified."""
         secret = self.secrets.get(name)
         try:
             verified = bool(secret) and bool(Webhook(secret or "").verify(body, headers))
@@ -73,6 +76,7 @@ class HookSink:
             verified = False
         with self._lock:
             self.hits.append(Hit(name, headers.get("webhook-id", ""), verified))
+        return verified
 
     def stop(self) -> None:
         if self._server is not None:
