@@ -18,7 +18,12 @@ emupos_spec="${EMUPOS_SPEC:-emupos==0.4.0}"
 python="$venv/bin/python"
 
 if [[ ! -x "$python" ]]; then
-    PYENV_VERSION="${EMUPOS_PYENV_VERSION:-3.13.0}" python3.13 -m venv "$venv" >&2
+    export PYENV_VERSION="${EMUPOS_PYENV_VERSION:-3.13.0}"
+    if ! python3.13 -c '' 2>/dev/null; then
+        echo "emupos-venv.sh: no python3.13 here (emupos needs Python >= 3.13)" >&2
+        exit 3
+    fi
+    python3.13 -m venv "$venv" >&2
 fi
 
 installed="$("$python" -m pip show emupos 2>/dev/null | sed -n 's/^Version: //p' || true)"

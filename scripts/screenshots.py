@@ -72,6 +72,7 @@ def take(live: LiveServer, browser: object, folder: Path) -> None:
     for warning in page.locator('#patient-panel input[name="ack"]').all():
         warning.check()
     page.get_by_label("I have checked: the patient is not intoxicated").check()
+    page.get_by_label(re.compile("A measuring device .* goes with the")).check()
     page.get_by_role("button", name=re.compile("^Hand over take-home")).click()
     expect(page.get_by_label("Label preview")).to_be_visible()
     expect(page.locator('#patient-panel li[data-code="already_recorded"]')).to_be_visible()
@@ -83,9 +84,44 @@ def take(live: LiveServer, browser: object, folder: Path) -> None:
     sign_in(page, "safeguarding")
     expect(page.locator("#alerts")).to_be_visible()
     shoot(page, folder, "safeguarding-inbox")
+    page.locator("#alerts tbody tr a[href^='/alerts/']").first.click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    shoot(page, folder, "alert")
+    page.goto("/households")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Households")
+    shoot(page, folder, "households")
     page.goto(f"/households/{morgan.household_id}")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Household")
     shoot(page, folder, "household")
+    page.context.close()
+
+    # Patients: a search with several matches, one patient, the card, the household's forms.
+    page = fresh()
+    sign_in(page, "pharmacist")
+    page.goto("/patients?q=Marsh")
+    expect(page.locator("#results")).to_contain_text("Marsh, Morgan")
+    shoot(page, folder, "patients-search")
+    page.goto(f"/patients/{morgan.id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Morgan Marsh")
+    shoot(page, folder, "patient")
+    page.goto(f"/patients/{morgan.id}/card")
+    expect(page.locator("#card-code")).to_have_text(morgan.card_code)
+    shoot(page, folder, "patient-card")
+    page.goto(f"/patients/{morgan.id}/concerns")
+    form = page.locator("#concern-form")
+    form.get_by_label("About").select_option("child_unwell_or_unsupervised")
+    form.get_by_label("What you saw or were told").fill(
+        "Casey (3) waited alone in the car outside for ten minutes while Morgan collected."
+    )
+    form.get_by_label("Who else you told, how and when").fill(
+        "Phoned the duty social worker at 10:20"
+    )
+    form.get_by_role("button", name="Record the concern and tell them").click()
+    expect(page.locator("#concerns tbody tr")).to_have_count(1)
+    shoot(page, folder, "patient-concerns")
+    page.goto(f"/households/{morgan.household_id}")
+    page.get_by_text("Add a child who lives here (or is expected)").click()
+    shoot(page, folder, "household-pharmacist")
     page.context.close()
 
     page = fresh()
@@ -100,6 +136,39 @@ def take(live: LiveServer, browser: object, folder: Path) -> None:
     page = fresh()
     sign_in(page, "admin")
     shoot(page, folder, "admin")
+    page.context.close()
+    take_prescriptions_and_register(live, browser, folder)
+
+
+def take_prescriptions_and_register(live: LiveServer, browser: object, folder: Path) -> None:
+    morgan = live.patient("Morgan", "Marsh")
+
+    def fresh() -> Page:
+        return new_context(browser, live).new_page()
+
+    # Intake: an FP10MDA with most of it left out, every finding beside its field.
+    page = fresh()
+    sign_in(page, "pharmacist")
+    page.goto(f"/patients/{morgan.id}/prescriptions/new")
+    page.get_by_label("Daily dose in figures (mg)").fill("fifty")
+    page.get_by_role("button", name="Save as pending check").click()
+    expect(page.locator("#intake-summary")).to_contain_text("Not saved")
+    shoot(page, folder, "prescription-intake-findings")
+    page.goto("/register")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Controlled drugs register")
+    shoot(page, folder, "register")
+    page.context.close()
+
+    # The second pharmacist's check: the form beside the schedule built from it.
+    _, pending = live.add_pending_prescription("Jordan")
+    page = fresh()
+    sign_in(page, "pharmacist2")
+    page.goto("/prescriptions")
+    expect(page.locator("#pending")).to_be_visible()
+    shoot(page, folder, "prescriptions-pending")
+    page.goto(f"/prescriptions/{pending}")
+    expect(page.locator("#schedule")).to_be_visible()
+    shoot(page, folder, "prescription-check")
     page.context.close()
 
 
