@@ -44,7 +44,7 @@ from bench import common
 TARGET_P99_S = 1.0
 TARGET_RATE = 500.0
 EVENT = safeguarding_rules.missed_dose_events(
-    missed_streak=2, children=(), policy_missed_threshold=3
+    days_without_dose=2, children=(), policy_missed_threshold=3
 )[0]  # a warning to the key worker
 
 

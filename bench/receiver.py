@@ -5,6 +5,7 @@ tests/notify/receivers.WebhookReceiver does, which closes each connection after 
 POST /configure {"secret": …}  the contact's signing secret
 POST /reset                    forget what was received
 POST /hooks                    a delivery: verify, note time.monotonic() by `data.alert_id`, 204
+                               (401 when the signature does not verify)
 GET  /stats                    {"count", "verified", "failed", "receipts": {alert_id: t}}
 
 time.monotonic() is CLOCK_MONOTONIC on Linux, shared by every process on the machine, so the
@@ -90,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.receipts.setdefault(alert_id, at)
             else:
                 STATE.failed += 1
-        self._answer(204 if ok else 400)
+        self._answer(204 if ok else 401)  # a receiver refuses what it cannot verify
 
     def log_message(self, *args: object) -> None:
         return
