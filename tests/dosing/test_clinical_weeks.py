@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
+from sqlalchemy import select
 
 from app.clock import FixedClock
+from app.dosing.models import InstalmentDay
 from tests.dosing.test_counter_api import adherence, alerts, check, codes, twice_weekly_take_home
 from tests.factories import World
 from tests.prescriptions.test_api import MONDAY, fp10mda
@@ -679,6 +682,51 @@ def test_a_withheld_patient_who_returns_sober_may_be_reassessed_the_same_day(
     withhold(world, clock, patient["id"], TUE)
     clock.set(at(TUE, 15))
     assert codes(check(world, patient["id"])["blocks"]) == ["withheld_today"]
+
+
+@pytest.mark.hazard("H-05.2")
+def test_each_supplied_dose_names_the_reassessment_that_cleared_it(
+    world: World, clock: FixedClock
+) -> None:
+    """Two patients withheld and reassessed the same afternoon, one of them twice: each dose
+    handed over is linked to its own patient's latest reassessment of that day, the record a
+    reviewer reads to see who judged the patient fit and when."""
+    first, second = (world.patient(world.household()["id"]) for _ in range(2))
+    for patient in (first, second):
+        prescribe(world, patient["id"])
+    withhold(world, clock, first["id"], TUE)
+    withhold(world, clock, second["id"], TUE)
+    reassessments: dict[str, str] = {}
+    for hour, patient, note in (
+        (13, first, "Steadier, asked to come back in an hour"),
+        (14, first, "Back at 14:00, steady, speech clear"),
+        (15, second, "Back at 15:00, steady, speech clear"),
+    ):
+        clock.set(at(TUE, hour))
+        done = world.post(
+            f"{API}/counter/reassess",
+            {"patient_id": patient["id"], "not_intoxicated": True, "note": note},
+        )
+        assert done.status_code == 201, done.text
+        reassessments[f"{patient['id']}@{hour}"] = done.json()["id"]
+    clock.set(at(TUE, 16))
+    for patient in (first, second):
+        supplied = world.post(f"{API}/counter/handover", handover(patient["id"], TUE))
+        assert supplied.status_code == 201, supplied.text
+    with world.uow as uow:
+        linked = {
+            str(row.patient_id): str(row.reassessment_id)
+            for row in uow.session.scalars(
+                select(InstalmentDay).where(
+                    InstalmentDay.patient_id.in_([UUID(first["id"]), UUID(second["id"])]),
+                    InstalmentDay.dose_date == TUE,
+                )
+            )
+        }
+    assert linked == {
+        first["id"]: reassessments[f"{first['id']}@14"],
+        second["id"]: reassessments[f"{second['id']}@15"],
+    }
 
 
 # --- item 13: separate containers and the measuring device ---------------------------------

@@ -67,3 +67,39 @@ def test_a_dose_of_nothing_refuses_the_label(mg: Decimal, refused: bool) -> None
         assert caught.value.field == "dose"
     else:
         assert "Quantity: 0.05 mL = 0.5 mg" in texts(facts, (SAT,))
+
+
+def test_a_three_day_container_names_its_first_and_last_day() -> None:
+    dates = (SAT, SAT + timedelta(days=1), SAT + timedelta(days=2))
+    lines = texts(replace(FACTS, dose_dates=dates), dates)
+    assert "For: Sat 5 Dec 2026 to Mon 7 Dec 2026 (3 days)" in lines
+    assert "Quantity: 18 mL = 180 mg" in lines
+
+
+def test_a_product_without_a_strength_is_labelled_in_mg_only() -> None:
+    tablets = replace(FACTS, medicine="Methadone 5mg tablets", strength_mg_per_ml=None)
+    lines = texts(tablets, tablets.dose_dates)
+    assert "Take 60 mg ONCE a day." in lines
+    assert "Quantity: 120 mg" in lines
+    assert not any("mL" in text for text in lines if text != DANGER)
+
+
+def test_what_must_catch_the_eye_is_printed_so() -> None:
+    """The warnings to keep it from children, the medicine, the days and whose it is are
+    emphasised; the printed bytes carry it (test_printed_labels.py decodes them)."""
+    lines = {
+        line.text: line
+        for line in label_lines(replace(FACTS, reprint=True), FACTS.dose_dates, number=1, of=1)
+    }
+    style = {text: (line.bold, line.centre, line.double_height) for text, line in lines.items()}
+    assert style["** REPRINT **"] == (True, True, False)
+    assert style["Methadone 10mg/mL oral solution"] == (True, True, True)
+    assert style["For: Sat 5 Dec 2026 to Sun 6 Dec 2026 (2 days)"] == (True, False, False)
+    assert style[KEEP_AWAY] == (True, False, False)
+    assert style[DANGER] == (True, False, False)
+    assert style["Test Patient"] == (True, False, False)
+    assert style["Quantity: 12 mL = 120 mg"] == (False, False, False)
+    single = label_lines(FACTS, (SAT,), number=1, of=2)
+    assert [(line.text, line.bold) for line in single if line.text.startswith("For:")] == [
+        ("For: Sat 5 Dec 2026", True)
+    ]
