@@ -457,7 +457,7 @@ def reassess(
     "/counter/late-doses",
     status_code=201,
     response_model=DoseCorrectionRead,
-    responses={409: {"description": "nothing_to_correct"}},
+    responses={409: {"description": "nothing_to_correct, take_home_not_correctable"}},
 )
 def record_late_dose(
     body: LateDoseBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep

@@ -115,6 +115,29 @@ def _check(late: LateDose, today: date) -> None:
         )
 
 
+def _refuse_take_home(session: Session, patient_id: UUID, day: date) -> None:
+    """A take-home collection marked missed is not corrected after the fact: a take-home needs
+    the checks of a handover (lockable box, children, measuring device, a label for each
+    container) that were never made, so recording one late would say they were (decisions.md)."""
+    missed_take_home = session.scalar(
+        select(InstalmentDay.id).where(
+            InstalmentDay.patient_id == patient_id,
+            InstalmentDay.collect_on == day,
+            InstalmentDay.state == DoseState.MISSED,
+            InstalmentDay.mode == Mode.TAKE_HOME,
+        )
+    )
+    if missed_take_home is not None:
+        raise Conflict(
+            "A take-home collection marked missed cannot be recorded after close of day: the "
+            "checks a take-home needs (lockable box, children, label) were never made. If the "
+            "bottle did go home, record what happened in the patient's notes, enter the supply "
+            "as a correction in the CD register and tell the prescriber; otherwise the patient "
+            "collects what the prescription still allows at the next visit.",
+            code="take_home_not_correctable",
+        )
+
+
 @retrying
 def record_late_dose(
     uow: UnitOfWork,
@@ -145,6 +168,7 @@ def record_late_dose(
             )
         )
         if row is None:
+            _refuse_take_home(session, patient.id, late.day)
             raise Conflict(
                 "This patient has no supervised dose marked missed on that day to correct",
                 code="nothing_to_correct",

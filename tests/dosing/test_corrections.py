@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import adherence, alerts, check, codes
+from tests.dosing.test_counter_api import adherence, alerts, check, codes, twice_weekly_take_home
 from tests.factories import World
 from tests.prescriptions.test_api import MONDAY
 from tests.register.support import API, at, close_day, hand_over, prescribe, receipt, register
@@ -102,3 +102,28 @@ def test_a_patient_who_came_after_close_of_day_is_corrected_the_next_morning(
     again = late(world, pid, THU)
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "nothing_to_correct"
+
+
+@pytest.mark.hazard("H-09.5")
+def test_a_take_home_collection_marked_missed_is_not_recorded_after_close(
+    world: World, clock: FixedClock
+) -> None:
+    """The father's Monday collection closes as missed; he says he came at 19:30 and took his
+    bottles. A late correction would record a take-home whose box, children and labels were
+    never checked: refused, with what to do instead, and nothing recorded."""
+    patient = world.patient(world.household()["id"])
+    pid = patient["id"]
+    clock.set(at(MON, 8))
+    prescribe(world, pid, **twice_weekly_take_home(40))
+    assert receipt(world, MON).status_code == 201
+    close_day(world, clock, MON)
+    clock.set(at(TUE, 9))
+    before = register(world)["items"]
+
+    refused = late(world, pid, MON)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "take_home_not_correctable"
+    assert "enter the supply as a correction in the CD register" in refused.json()["detail"]
+    assert register(world)["items"] == before
+    days = {d["dose_date"]: d["state"] for d in adherence(world, pid, MON, MON)["days"]}
+    assert days == {str(MON): "missed"}
