@@ -61,3 +61,9 @@ class Unset(Enum):
 
 
 UNSET = Unset.UNSET
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Neutralise a spreadsheet formula in text typed by people (CSV injection): a cell that
+    starts with =, +, -, @, a tab or a carriage return is quoted with an apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

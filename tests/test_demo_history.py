@@ -4,6 +4,8 @@ as they would see it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -130,3 +132,15 @@ def test_a_prescription_waits_for_its_second_check(client: TestClient) -> None:
         f"{API}/counter/check", json={"patient_id": billie["id"]}, headers=pharmacist
     ).json()
     assert decision["allowed"] is False
+
+
+def test_todays_dosing_sheet_marks_the_blocked_patient(client: TestClient) -> None:
+    """The README sends a newcomer to the outage sheet: Jamie is on it, marked not to supply."""
+    pharmacist = signed_in(client, "pharmacist")
+    sheet = client.get("/counter/sheet.csv", headers=pharmacist)
+    assert sheet.status_code == 200, sheet.text
+    rows = {
+        f"{r['given_name']} {r['family_name']}": r for r in csv.DictReader(io.StringIO(sheet.text))
+    }
+    assert "without a dose" in rows["Jamie Reed"]["blocks"]
+    assert rows["Morgan Marsh"]["mode"] == "supervised"

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from app import kit
 from app.reports.rules import ADHERENCE_DEFINITIONS, Event
 from app.reports.service import Caseload, ConferenceReport
 
@@ -75,9 +76,7 @@ def caseload_csv(report: Caseload) -> str:
     return out.getvalue()
 
 
-def _safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in names typed by people (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+_safe = kit.spreadsheet_safe
 
 
 def event_body(event: Event, names: dict[str, str]) -> dict[str, Any]:

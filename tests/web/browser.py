@@ -95,6 +95,7 @@ PAGES = (
     "prescriptions-pending",
     "prescription-check",
     "register",
+    "dosing-sheet",
 )
 
 
@@ -180,6 +181,10 @@ def visit(page: Page, live: LiveServer, name: str) -> Response:
         sign_in(page, "pharmacist")
         response = page.goto("/register")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Controlled drugs register")
+    elif name == "dosing-sheet":
+        sign_in(page, "pharmacist")
+        response = page.goto("/counter/sheet")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Dosing sheet for")
     else:
         raise ValueError(name)
     assert response is not None
