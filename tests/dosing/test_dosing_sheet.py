@@ -9,6 +9,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
@@ -22,6 +23,7 @@ from tests.register.support import at, close_day, hand_over, prescribe
 MON, TUE, WED, THU = (MONDAY + timedelta(days=n) for n in range(4))
 
 
+@pytest.mark.hazard("H-25.1")
 def test_the_sheet_printed_at_close_shows_tomorrows_doses_and_every_reason_to_stop(
     world: World, clock: FixedClock
 ) -> None:
@@ -91,6 +93,7 @@ def test_the_sheet_printed_at_close_shows_tomorrows_doses_and_every_reason_to_st
     assert listed == [{mum["id"], dad["id"], lone["id"]}] * 2
 
 
+@pytest.mark.hazard("H-25.1")
 def test_another_pharmacys_patients_are_not_on_the_sheet_and_an_admin_has_none(
     world: World, clock: FixedClock
 ) -> None:
