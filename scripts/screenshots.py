@@ -157,6 +157,9 @@ def take_prescriptions_and_register(live: LiveServer, browser: object, folder: P
     page.goto("/register")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Controlled drugs register")
     shoot(page, folder, "register")
+    page.goto("/counter/sheet")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Dosing sheet for")
+    shoot(page, folder, "dosing-sheet")
     page.context.close()
 
     # The second pharmacist's check: the form beside the schedule built from it.
