@@ -14,8 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import health
+from app.admin import pages as admin_pages
 from app.audit import keys as audit_keys
-from app.auth import admin_pages
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
 from app.clock import Clock, SystemClock
@@ -30,6 +30,7 @@ from app.households import api as households_api
 from app.http import links, problems
 from app.http.headers import ResponseHeaders
 from app.logs import configure_logging, install_access_log_redaction
+from app.notify import api as notify_api
 from app.ops import metrics as ops_metrics
 from app.patients import api as patients_api
 from app.patients import pages as patients_pages
@@ -39,6 +40,7 @@ from app.prescriptions import pages as prescriptions_pages
 from app.register import api as register_api
 from app.register import pages as register_pages
 from app.reports import api as reports_api
+from app.reports import household_pages
 from app.reports import pages as report_pages
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
@@ -135,9 +137,11 @@ def create_app(
         auth_api.router,
         pharmacies_api.router,
         contacts_api.router,
+        notify_api.router,
         households_api.router,
         patients_api.router,
         prescriptions_api.router,
+        prescriptions_api.opening_days_router,
         dosing_api.router,
         safeguarding_api.router,
         safeguarding_api.concern_router,
@@ -145,6 +149,7 @@ def create_app(
         register_api.router,
         reports_api.router,
         reports_api.adherence_router,
+        reports_api.household_router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
@@ -154,6 +159,7 @@ def create_app(
         patients_pages.router,
         safeguarding_pages.router,
         report_pages.router,
+        household_pages.router,
         admin_pages.router,
         prescriptions_pages.router,
         register_pages.router,

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.auth import service as auth_service
+from app.auth.deps import ActorDep
 from app.auth.models import Role
 from app.auth.passwords import MIN_LENGTH
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Line, Out
 
 router = APIRouter(tags=["auth"], responses=problems.API_ERRORS)

@@ -16,16 +16,10 @@ from pydantic import StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.api import client_address
+from app.auth.deps import SESSION_COOKIE, authenticate_request, get_actor
 from app.errors import NotAuthenticated, TooManyAttempts
 from app.http import csrf
-from app.http.deps import (
-    SESSION_COOKIE,
-    NowDep,
-    SettingsDep,
-    UowDep,
-    authenticate_request,
-    get_actor,
-)
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 

@@ -6,10 +6,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import Field, field_validator
 
+from app.auth.deps import ActorDep
 from app.contacts import service as contacts_service
 from app.contacts.models import ContactKind
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Out, Paged, Text200, Text500
 
 router = APIRouter(tags=["contacts"], responses=problems.API_ERRORS)
@@ -94,19 +95,3 @@ def list_contacts(
 @router.get("/contacts/{contact_id}", response_model=ContactRead)
 def get_contact(contact_id: UUID, uow: UowDep, actor: ActorDep) -> object:
     return contacts_service.get_contact(uow, actor=actor, contact_id=contact_id)
-
-
-@router.post("/contacts/{contact_id}/test", responses=problems.problem_responses(429))
-def test_send(
-    contact_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
-) -> dict[str, object]:
-    """Send a signed test event to the contact's webhook now and report what came back."""
-    result = contacts_service.test_webhook(
-        uow,
-        actor=actor,
-        contact_id=contact_id,
-        now=now,
-        timeout=settings.notify.webhook_timeout_seconds,
-        allowed_hosts=settings.webhook_allowed_hosts,
-    )
-    return {"outcome": result.outcome, "status_code": result.status_code, "detail": result.detail}

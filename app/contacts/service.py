@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from app.addresses import is_internal
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM, Actor
@@ -23,8 +24,6 @@ from app.auth.policy import CLINICIANS, pharmacy_scope, require_role
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from app.notify.channels import Result
-from app.notify.destinations import is_internal
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
 # Test sends: at most this many per contact (whoever asks) and per caller in the window, so the
@@ -259,21 +258,21 @@ def _limit_test_sends(uow: UnitOfWork, actor: Actor, contact_id: UUID, now: date
             )
 
 
-def test_webhook(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    contact_id: UUID,
-    now: datetime,
-    timeout: float,
-    allowed_hosts: frozenset[str],
-) -> Result:
-    """A signed CloudEvent of type `…test.v1`, so the receiver can check its verification."""
-    import json
-    import uuid
+@dataclass(frozen=True, slots=True)
+class TestTarget:
+    """Where a test event goes: the contact's webhook as it is now."""
 
-    from app.notify.channels import WebhookSender
+    contact_id: UUID
+    url: str
+    secret: str
 
+
+def record_test_send(
+    uow: UnitOfWork, *, actor: Actor, contact_id: UUID, now: datetime
+) -> TestTarget:
+    """Authorise, rate-limit and audit a test send to a contact's webhook, and say where it
+    goes. The sending itself is notify's (`app.notify.test_send`): contacts sit below the
+    delivery machinery that reads them."""
     require_role(actor, WRITERS, "test webhooks")
     with uow:
         contact = _load_visible(uow, actor, contact_id)
@@ -290,22 +289,4 @@ def test_webhook(
             pharmacy_id=actor.pharmacy_id,
         )
         uow.commit()
-    event_id = str(uuid.uuid4())
-    body = json.dumps(
-        {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": "/dosekeeper",
-            "type": "uk.dosekeeper.test.v1",
-            "time": now.isoformat(),
-            "data": {"test": True},
-        },
-        separators=(",", ":"),
-    ).encode()
-    sender = WebhookSender(timeout=timeout, allowed_hosts=allowed_hosts)
-    try:
-        return sender.send(
-            contact.webhook_url, contact.webhook_secret, event_id=event_id, body=body
-        )
-    finally:
-        sender.close()
+        return TestTarget(contact.id, contact.webhook_url, contact.webhook_secret)

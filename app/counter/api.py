@@ -9,10 +9,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.background import BackgroundTask
 
+from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
 from app.counter import scans
 from app.http import problems
-from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep, still_signed_in
+from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import BARCODE, In
 from app.labelling import service as labelling_service
 

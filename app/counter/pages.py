@@ -13,11 +13,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app import kit
+from app.auth.deps import ActorDep
 from app.auth.models import Role
 from app.auth.policy import require_role
 from app.clock import local_date
 from app.dosing import reads as dosing_reads
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate
 from app.http.templates import page
 

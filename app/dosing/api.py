@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from app import metrics
+from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.config import Settings
 from app.db import UnitOfWork
@@ -20,7 +21,7 @@ from app.dosing import records as dosing_records
 from app.dosing import service as dosing_service
 from app.households.models import BoxMethod
 from app.http import problems
-from app.http.deps import ActorDep, ClockDep, NowDep, SettingsDep, UowDep
+from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import In, IsoDate, Note, Out, Paged
 from app.labelling import service as labelling_service
 

@@ -54,6 +54,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+from app.households.rules import ChildFacts, StorageBlock
+
 __all__ = [
     "OVERRIDABLE",
     "ChildFacts",
@@ -76,7 +78,6 @@ __all__ = [
 Mode = Literal["supervised", "take_home"]
 DoseState = Literal["due", "supervised", "collected", "missed", "withheld"]
 PrescriptionStatus = Literal["pending_check", "active", "suspended", "cancelled", "completed"]
-ProtectionStatus = Literal["none", "child_in_need", "child_protection_plan", "looked_after"]
 
 FINAL_STATES: frozenset[str] = frozenset({"supervised", "collected", "missed", "withheld"})
 
@@ -92,8 +93,8 @@ class Code(StrEnum):
     WRONG_PHARMACY = "wrong_pharmacy"
     MISSED_THRESHOLD_REACHED = "missed_threshold_reached"
     PATIENT_INTOXICATED = "patient_intoxicated"
-    NO_LOCKABLE_BOX = "no_lockable_box"
-    CHILDREN_NOT_CONFIRMED = "children_not_confirmed"
+    NO_LOCKABLE_BOX = StorageBlock.NO_LOCKABLE_BOX.value
+    CHILDREN_NOT_CONFIRMED = StorageBlock.CHILDREN_NOT_CONFIRMED.value
     NO_PRESCRIPTION = "no_prescription"
     SUPERVISED_NEEDS_PATIENT = "supervised_needs_patient"
     WITHHELD_TODAY = "withheld_today"
@@ -129,7 +130,7 @@ WARNINGS: frozenset[Code] = frozenset(Code) - BLOCKS
 
 # Household-storage blocks come from local policy and guidance, not the law or the
 # prescriber's direction, so a pharmacist may override them, with a written reason.
-OVERRIDABLE: frozenset[Code] = frozenset({Code.NO_LOCKABLE_BOX, Code.CHILDREN_NOT_CONFIRMED})
+OVERRIDABLE: frozenset[Code] = frozenset(Code(block.value) for block in StorageBlock)
 
 _ORDER = {code: index for index, code in enumerate(Code)}
 _NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
@@ -209,12 +210,6 @@ class PrescriptionFacts:
     separate_containers: bool = False  # "Dispense daily doses in separate containers."
     # A liquid measured out by the patient at home from a multi-day container.
     measured_liquid: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChildFacts:
-    age_years: int
-    protection_status: ProtectionStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
 from app.dosing import facts as dosing_facts
 from app.dosing import rules
+from app.dosing.household import household_events
 from app.dosing.models import (
     NOT_TAKEN_STATES,
     DoseState,
@@ -333,84 +334,6 @@ def _about(
     return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
 
 
-# The regime comparison looks at this many days of each member's doses.
-REGIME_DAYS = 14
-
-
-def member_regimes(
-    session: Session, household_id: UUID, today: date
-) -> list[safeguarding_rules.MemberRegime]:
-    """Each member's regime from what was prescribed and collected: the share of supervised
-    dose days over the last 14 days, or over the next 14 for a member whose treatment here has
-    barely begun (fewer than 7 dose days behind them), and whether methadone goes home."""
-    window = timedelta(days=REGIME_DAYS - 1)
-    rows: dict[UUID, list[tuple[date, str, str]]] = {}
-    for patient_id, dose_date, mode, state in session.execute(
-        select(
-            InstalmentDay.patient_id,
-            InstalmentDay.dose_date,
-            InstalmentDay.mode,
-            InstalmentDay.state,
-        )
-        .join(Patient, Patient.id == InstalmentDay.patient_id)
-        .where(
-            Patient.household_id == household_id,
-            InstalmentDay.dose_date >= today - window,
-            InstalmentDay.dose_date <= today + window,
-        )
-    ):
-        rows.setdefault(patient_id, []).append((dose_date, mode, state))
-    regimes = []
-    for patient_id, days in sorted(rows.items()):
-        past = [d for d in days if d[0] <= today]
-        counted = past if len(past) >= REGIME_DAYS // 2 else [d for d in days if d[0] >= today]
-        supervised = sum(
-            1
-            for _, mode, state in counted
-            if state == DoseState.SUPERVISED
-            or (state != DoseState.COLLECTED and mode == Mode.SUPERVISED)
-        )
-        regimes.append(
-            safeguarding_rules.MemberRegime(
-                patient_ref=str(patient_id),
-                has_take_home=any(
-                    dose_date >= today
-                    and (
-                        state == DoseState.COLLECTED
-                        or (state == DoseState.DUE and mode == Mode.TAKE_HOME)
-                    )
-                    for dose_date, mode, state in days
-                ),
-                supervised_share=Decimal(supervised) / len(counted) if counted else Decimal(0),
-                dose_days=len(counted),
-            )
-        )
-    return regimes
-
-
-def household_events(
-    session: Session, patient: Patient, today: date, policy: PolicySettings
-) -> list[safeguarding_rules.SafeguardingEvent]:
-    """Household rules after a take-home, a new prescription or a change to who lives there:
-    regimes compared, protected children, methadone at home."""
-    if patient.household_id is None:
-        return []
-    children = dosing_facts.children_facts(
-        current_children(session, patient.household_id, today), today
-    )
-    return list(
-        safeguarding_rules.household_events(
-            members=tuple(member_regimes(session, patient.household_id, today)),
-            children=children,
-            methadone_at_home_mg=dosing_facts.methadone_at_home(
-                session, patient.household_id, today
-            ),
-            policy_household_mg=Decimal(policy.household_methadone_mg),
-            child_age_years=policy.child_age_years,
-        )
-    )
-
-
 def _pending(row: InstalmentDay, view: CounterView) -> bool:
     """Still to hand over: due, or withheld earlier today and reassessed since."""
     if row.state == DoseState.DUE:
@@ -635,7 +558,7 @@ def hand_over(
                 patient=patient,
                 prescription_id=view.prescription_id,
                 handover_id=handover_id,
-                rows=pending,
+                take_home_dates=[r.dose_date for r in pending if r.state == DoseState.COLLECTED],
                 today=today,
                 now=now,
             )

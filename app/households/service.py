@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from app import events
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
@@ -24,6 +25,7 @@ from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
+from app.households.events import HouseholdChanged
 from app.households.models import Child, Household, HouseholdChange, HouseholdConfirmation
 from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Pharmacy
@@ -302,32 +304,21 @@ def run_household_rules(
 ) -> None:
     """Run the household rules after a change to the household (DESIGN §3), raising their
     alerts in the caller's transaction; `joined` says a child has just joined it (added, born,
-    unborn, moved in)."""
-    from app.dosing import service as dosing_service  # dosing builds on households
-    from app.safeguarding import rules as safeguarding_rules
-    from app.safeguarding import service as safeguarding_service
+    unborn, moved in).
 
-    member = session.scalar(select(Patient).where(Patient.household_id == household.id).limit(1))
-    if member is None:
-        return
-    events = dosing_service.household_events(session, member, today, policy)
-    if joined is not None:
-        regimes = dosing_service.member_regimes(session, household.id, today)
-        events += safeguarding_rules.child_joined_events(
-            how=joined, take_home=any(m.has_take_home for m in regimes)
-        )
-    for event in events:
-        safeguarding_service.raise_alert(
-            session,
-            event,
-            actor=actor,
-            pharmacy_id=member.pharmacy_id,
-            patient_id=member.id,
+    The rules read the dosing ledger, which sits above households, so the change is published
+    (`app.events`) and answered by `app.dosing.household.on_household_changed`."""
+    events.publish(
+        session,
+        HouseholdChanged(
             household_id=household.id,
-            day=today,
+            actor=actor,
+            today=today,
             now=now,
-            routing=policy.alert_routing,
-        )
+            policy=policy,
+            joined=joined,
+        ),
+    )
 
 
 def confirm_children(

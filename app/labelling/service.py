@@ -18,7 +18,6 @@ from app.audit.service import Actor
 from app.auth.models import Role
 from app.auth.policy import require_role
 from app.db import UnitOfWork
-from app.dosing.models import InstalmentDay
 from app.errors import NotFound
 from app.labelling import content
 from app.labelling.models import JobState, Label, PrintJob
@@ -80,16 +79,20 @@ def queue_for_handover(
     patient: Patient,
     prescription_id: UUID,
     handover_id: UUID,
-    rows: Sequence[InstalmentDay],
+    take_home_dates: Sequence[date],
     today: date,
     now: datetime,
 ) -> list[PrintJob]:
     """Write the take-home labels and their print jobs in the handover's transaction.
 
+    `take_home_dates` are the dose dates that leave the pharmacy with this handover (the
+    supervised dose swallowed at the counter needs no label); the caller, dosing, owns the
+    ledger rows, so labelling is given dates rather than reading dosing's model.
+
     Raises content.LabelRefused when a legal field is missing, which refuses the handover too:
     methadone does not leave the pharmacy without a lawful label.
     """
-    take_home = sorted(r.dose_date for r in rows if r.state == "collected")
+    take_home = sorted(take_home_dates)
     if not take_home:
         return []
     prescription = session.get(Prescription, prescription_id)

@@ -26,34 +26,11 @@ import httpx
 from httpcore import NetworkStream, SyncBackend
 from httpcore._backends.base import SOCKET_OPTION
 
-Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+from app.addresses import Address, is_internal
+
 Resolver: TypeAlias = Callable[[str, int], list[Address]]
 
 # The well-known NAT64 prefix carries an IPv4 address in its last 32 bits (RFC 6052).
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def is_internal(address: Address) -> bool:
-    """Loopback, private, link-local (cloud metadata), shared (CGNAT), reserved, multicast or
-    unspecified: anything that is not a public unicast address, including IPv4 addresses
-    carried inside IPv6 (`::ffff:127.0.0.1`, 6to4, Teredo, NAT64)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None and is_internal(embedded):
-            return True
-    return (
-        not address.is_global
-        or address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
 
 
 def system_resolver(host: str, port: int) -> list[Address]:

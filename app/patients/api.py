@@ -7,9 +7,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import Field, StringConstraints
 
+from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE, In, IsoDate, Name, Out, Paged, Reason
 from app.kit import UNSET
 from app.patients import service as patients_service

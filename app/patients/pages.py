@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
 from app.audit.service import SYSTEM, Actor
+from app.auth.deps import ActorDep
 from app.auth.models import Role, User
 from app.auth.policy import may_see_pharmacy, require_role
 from app.contacts import service as contacts_service
@@ -23,7 +24,7 @@ from app.contacts.models import Contact, ContactKind
 from app.errors import InvalidInput
 from app.households import service as households_service
 from app.households.models import Household
-from app.http.deps import ActorDep, NowDep, UowDep
+from app.http.deps import NowDep, UowDep
 from app.http.templates import page
 from app.patients import service as patients_service
 from app.patients.models import Patient, PatientChange

@@ -6,12 +6,9 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BeforeValidator, Field, StrictInt, field_validator
 
-from app.auth.models import Role
-from app.auth.policy import require_role
-from app.clock import local_date
-from app.errors import Conflict
+from app.auth.deps import ActorDep
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, UowDep
 from app.http.schemas import In, IsoDate, Out, Paged, Text200, Text500
 from app.pharmacies import service as pharmacies_service
 
@@ -105,52 +102,3 @@ class OpeningDays(In):
     )
 
     _distinct_days = field_validator("open_weekdays")(_distinct)
-
-
-@router.put("/pharmacies/{pharmacy_id}/opening-days", response_model=PharmacyRead)
-def set_opening_days(
-    pharmacy_id: UUID,
-    body: OpeningDays,
-    uow: UowDep,
-    actor: ActorDep,
-    now: NowDep,
-    settings: SettingsDep,
-) -> object:
-    """Set the weekdays the pharmacy usually opens (0 = Monday). A weekday that stops opening
-    while schedules still collect on it is refused until confirmed, naming those schedules:
-    their doses are not moved (add closures, or ask the prescribers to amend)."""
-    from app.prescriptions import service as prescriptions_service
-
-    require_role(actor, {Role.ADMIN}, "change opening days")  # before saying what it affects
-    current = pharmacies_service.get_pharmacy(uow, actor=actor, pharmacy_id=pharmacy_id)
-    closing = set(current.open_weekdays) - set(body.open_weekdays)
-    affected = prescriptions_service.schedules_on_weekdays(
-        uow,
-        actor=actor,
-        pharmacy_id=pharmacy_id,
-        weekdays=closing,
-        today=local_date(now, settings.timezone),
-    )
-    if affected and not body.confirm_affected:
-        names = "; ".join(
-            f"{a.patient} ({', '.join(d.strftime('%a %d %b') for d in a.dates[:4])}"
-            f"{' and more' if len(a.dates) > 4 else ''})"
-            for a in affected
-        )
-        raise Conflict(
-            f"{len(affected)} schedule(s) still collect on a day you would stop opening: {names}. "
-            "Their doses will not move: add closures or ask the prescribers to amend, then "
-            "confirm.",
-            code="opening_days_affect_schedules",
-            affected=[
-                {
-                    "prescription_id": str(a.prescription_id),
-                    "patient": a.patient,
-                    "dates": [d.isoformat() for d in a.dates],
-                }
-                for a in affected
-            ],
-        )
-    return pharmacies_service.set_opening_days(
-        uow, actor=actor, pharmacy_id=pharmacy_id, open_weekdays=body.open_weekdays, now=now
-    )

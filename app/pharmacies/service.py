@@ -15,7 +15,7 @@ from app.audit.service import SYSTEM, Actor
 from app.auth.models import Role
 from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
 from app.db import UnitOfWork
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.pharmacies.models import Closure, Pharmacy
 
 
@@ -130,3 +130,73 @@ def set_opening_days(
         )
         uow.commit()
         return load_visible(uow.session, SYSTEM, pharmacy_id)
+
+
+def record_closure(
+    session: Session,
+    *,
+    actor: Actor,
+    pharmacy: Pharmacy,
+    closed_on: date,
+    reason: str,
+    now: datetime,
+) -> Closure:
+    """Write a closure and its audit line in the caller's transaction (never commits).
+
+    The use case that closes a pharmacy also re-plans the schedules around the day
+    (`app.prescriptions.service.add_closure`), in one transaction; the closure itself is
+    written here, by the capability that owns the table.
+    """
+    if session.scalar(
+        select(Closure).where(Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on)
+    ):
+        raise Conflict(f"The pharmacy is already closed on {closed_on}", code="duplicate_closure")
+    closure = Closure(
+        pharmacy_id=pharmacy.id,
+        closed_on=closed_on,
+        reason=reason,
+        created_at=now,
+        created_by_id=actor.id,
+    )
+    session.add(closure)
+    session.flush()
+    audit_service.record(
+        session,
+        actor,
+        "pharmacy.closure_added",
+        entity="pharmacy",
+        entity_id=pharmacy.id,
+        at=now,
+        pharmacy_id=pharmacy.id,
+        facts={"closed_on": closed_on},
+    )
+    return closure
+
+
+def delete_closure(
+    session: Session,
+    *,
+    actor: Actor,
+    pharmacy: Pharmacy,
+    closed_on: date,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Remove a future closure and audit why, in the caller's transaction (never commits)."""
+    closure = session.scalar(
+        select(Closure).where(Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on)
+    )
+    if closure is None:
+        raise InvalidInput("date", "not_closed", "the pharmacy is not closed on that date")
+    session.delete(closure)
+    session.flush()
+    audit_service.record(
+        session,
+        actor,
+        "pharmacy.closure_removed",
+        entity="pharmacy",
+        entity_id=pharmacy.id,
+        at=now,
+        pharmacy_id=pharmacy.id,
+        facts={"closed_on": closed_on, "reason": closure.reason, "why_removed": reason},
+    )

@@ -13,12 +13,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import or_, select
 
 from app.audit import service as audit_service
+from app.auth.deps import ActorDep
 from app.auth.models import Role, User
 from app.auth.policy import require_role
 from app.clock import local_date
 from app.contacts.models import Contact, ContactKind
 from app.errors import NotFound
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.patients import service as patients_service
 from app.patients.models import Patient

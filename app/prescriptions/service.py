@@ -20,14 +20,15 @@ from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.dosing import facts as dosing_facts
+from app.dosing import household as dosing_household
 from app.dosing import records as dosing_records
 from app.dosing import rules as dosing_rules
-from app.dosing import service as dosing_service
 from app.dosing.models import DoseState, InstalmentDay, Release
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Refused
 from app.households.service import current_children
 from app.patients import service as patients_service
 from app.patients.models import Patient
+from app.pharmacies import service as pharmacies_service
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions import rules
 from app.prescriptions.models import Prescription, Status
@@ -606,7 +607,7 @@ def verify(
                 policy=policy,
             )
         # DESIGN §3: the household rules run on prescription intake, not only at a handover.
-        for event in dosing_service.household_events(session, patient, today, policy):
+        for event in dosing_household.household_events(session, patient, today, policy):
             safeguarding_service.raise_alert(
                 session,
                 event,
@@ -948,41 +949,14 @@ def add_closure(
     policy: PolicySettings,
 ) -> Replanned:
     """Close the pharmacy on a date and re-plan every affected schedule in the same step."""
-    from app.pharmacies import service as pharmacies_service
-
     require_role(actor, {Role.PHARMACIST, Role.ADMIN}, "add closures")
     if closed_on < today:
         raise InvalidInput("date", "not_in_past", "a closure cannot be added for a past date")
     with uow:
         session = uow.session
         pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
-        if session.scalar(
-            select(Closure).where(
-                Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on
-            )
-        ):
-            raise Conflict(
-                f"The pharmacy is already closed on {closed_on}", code="duplicate_closure"
-            )
-        session.add(
-            Closure(
-                pharmacy_id=pharmacy.id,
-                closed_on=closed_on,
-                reason=reason,
-                created_at=now,
-                created_by_id=actor.id,
-            )
-        )
-        session.flush()
-        audit_service.record(
-            session,
-            actor,
-            "pharmacy.closure_added",
-            entity="pharmacy",
-            entity_id=pharmacy.id,
-            at=now,
-            pharmacy_id=pharmacy.id,
-            facts={"closed_on": closed_on},
+        pharmacies_service.record_closure(
+            session, actor=actor, pharmacy=pharmacy, closed_on=closed_on, reason=reason, now=now
         )
         replanned = recalculate_for_closure(
             session,
@@ -1012,32 +986,14 @@ def remove_closure(
 
     Past closures stay: the days they shaped have been dispensed. The removal is audited with
     its reason; doses already handed over early are never changed."""
-    from app.pharmacies import service as pharmacies_service
-
     require_role(actor, {Role.PHARMACIST, Role.ADMIN}, "remove closures")
     if closed_on < today:
         raise InvalidInput("date", "not_in_past", "a past closure cannot be removed")
     with uow:
         session = uow.session
         pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
-        closure = session.scalar(
-            select(Closure).where(
-                Closure.pharmacy_id == pharmacy.id, Closure.closed_on == closed_on
-            )
-        )
-        if closure is None:
-            raise InvalidInput("date", "not_closed", "the pharmacy is not closed on that date")
-        session.delete(closure)
-        session.flush()
-        audit_service.record(
-            session,
-            actor,
-            "pharmacy.closure_removed",
-            entity="pharmacy",
-            entity_id=pharmacy.id,
-            at=now,
-            pharmacy_id=pharmacy.id,
-            facts={"closed_on": closed_on, "reason": closure.reason, "why_removed": reason},
+        pharmacies_service.delete_closure(
+            session, actor=actor, pharmacy=pharmacy, closed_on=closed_on, reason=reason, now=now
         )
         replanned = recalculate_for_closure(
             session,
@@ -1066,8 +1022,6 @@ def schedules_on_weekdays(
 ) -> list[AffectedSchedule]:
     """Which schedules collect on these weekdays from today: an opening-day change that closes
     them leaves those doses on days nobody is there to hand them over."""
-    from app.pharmacies import service as pharmacies_service
-
     if not weekdays:
         return []
     with uow:

@@ -13,11 +13,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.audit.service import Actor
+from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.db import UnitOfWork
 from app.errors import InvalidInput
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import BARCODE, SINGLE_LINE, In, IsoDate, Name, Text200, Text500
 from app.register import export
 from app.register import service as register_service

@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import StringConstraints
 from sqlalchemy import func, select
 
+from app.auth.deps import ActorDep
 from app.auth.models import Role
 from app.auth.policy import require_role
 from app.clock import local_date
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 from app.prescriptions.products import PRODUCTS

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import func, select, text
@@ -30,7 +30,6 @@ from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
 from app.config import AuthSettings, PolicySettings
 from app.contacts.models import Contact
 from app.db import UnitOfWork
-from app.dosing.models import InstalmentDay
 from app.errors import InvalidInput, NotFound, PermissionDenied, Refused, TooManyAttempts
 from app.households.models import Household
 from app.kit import new_id
@@ -186,13 +185,42 @@ def _party_address(session: Session, patient: Patient) -> str | None:
     return f"{household.address}, {household.postcode}" if household else None
 
 
+class SuppliedDay(Protocol):
+    """A day of the dosing ledger as the register reads it when the dose leaves.
+
+    A shape rather than dosing's model: the register sits below dosing (dosing writes a supply
+    line in the handover's transaction), so it names only the fields a supply line is made of.
+    """
+
+    @property
+    def product(self) -> str: ...
+    @property
+    def dose_mg(self) -> Decimal: ...
+    @property
+    def dose_date(self) -> date: ...
+    @property
+    def pharmacy_id(self) -> UUID: ...
+    @property
+    def handover_id(self) -> UUID | None: ...
+    @property
+    def authorisation_id(self) -> UUID | None: ...
+    @property
+    def collector(self) -> str | None: ...
+    @property
+    def collector_details(self) -> str | None: ...
+    @property
+    def id_asked(self) -> bool | None: ...
+    @property
+    def id_shown(self) -> bool | None: ...
+
+
 def record_supply(
     session: Session,
     *,
     actor: Actor,
     patient: Patient,
     prescription_id: UUID,
-    rows: Sequence[InstalmentDay],
+    rows: Sequence[SuppliedDay],
     today: date,
     now: datetime,
     routing: Mapping[str, Sequence[str]],

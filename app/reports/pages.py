@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.audit import service as audit_service
+from app.auth.deps import ActorDep
 from app.clock import local_date
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.patients import service as patients_service
 from app.reports import adherence as report_adherence

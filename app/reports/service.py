@@ -25,7 +25,7 @@ from app.auth.models import Role
 from app.auth.policy import CLINICIANS, may_see_patient, pharmacy_scope, require_role
 from app.clock import local_date, local_midnight_utc
 from app.db import UnitOfWork
-from app.dosing import service as dosing_service
+from app.dosing import household as dosing_household
 from app.dosing.models import (
     DoseState,
     HandoverRefusal,
@@ -264,7 +264,7 @@ def _regimes(session: Session, members: Sequence[Patient], day: date) -> list[di
     shares = {
         regime.patient_ref: regime
         for regime in (
-            dosing_service.member_regimes(session, household_id, day) if household_id else []
+            dosing_household.member_regimes(session, household_id, day) if household_id else []
         )
     }
     found = []

@@ -12,10 +12,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.audit.service import Actor
+from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
 from app.db import UnitOfWork
 from app.http import problems
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep, still_signed_in
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE, In, IsoDate, Out, Paged
 from app.notify import routing as notify_routing
 from app.safeguarding import concerns, rules

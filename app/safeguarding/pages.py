@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -14,12 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
+from app.auth.deps import ActorDep
 from app.auth.models import Role, User
-from app.clock import local_date
-from app.households import picture as household_picture
-from app.households import service as households_service
-from app.households.models import BoxMethod, ProtectionStatus
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 from app.patients import pages as patients_pages
@@ -202,64 +198,5 @@ def concerns_page(
             "basis_words": concerns_service.LAWFUL_BASIS_WORDS,
             "concern_recipients": CONCERN_RECIPIENTS,
             "may_record_concern": actor.role in concerns_service.RECORDERS,
-        },
-    )
-
-
-@router.get("/households/{household_id}", response_class=HTMLResponse)
-def household(
-    household_id: UUID,
-    request: Request,
-    uow: UowDep,
-    actor: ActorDep,
-    now: NowDep,
-    settings: SettingsDep,
-) -> HTMLResponse:
-    """One household: members, children, methadone at home over 30 days, boxes, chronology."""
-    today = local_date(now, settings.timezone)
-    view = households_service.view_household(
-        uow, actor=actor, household_id=household_id, today=today, now=now
-    )
-    with uow:
-        extras = household_picture.household_extras(uow.session, household_id, today)
-        series = household_picture.methadone_series(
-            uow.session, household_id, today - timedelta(days=29), today
-        )
-        chronology = household_picture.chronology(
-            uow.session, household_id, today - timedelta(days=29), today
-        )
-        # The forms a role may submit (the API checks again), and what they may name.
-        may_link = actor.role in patients_pages.EDITORS
-        confirmers = patients_pages.user_names(
-            uow.session, {c.confirmed_by_id for c in view.confirmations}
-        ) | patients_pages.user_names(uow.session, {h.changed_by_id for h in view.history})
-        labels = patients_pages.history_labels(
-            uow.session,
-            actor,
-            {h.old_value for h in view.history} | {h.new_value for h in view.history},
-        )
-    peak = max((mg for _, mg in series), default=0) or 1
-    return page(
-        request,
-        "safeguarding/household.html",
-        {
-            "may_edit": actor.role in patients_pages.HOUSEHOLD_EDITORS,
-            "may_link": may_link,
-            "may_record_box": actor.role in BOX_RECORDERS,
-            "may_open_patients": actor.role in patients_pages.READERS,
-            "who": confirmers,
-            "labels": labels,
-            "statuses": [s.value for s in ProtectionStatus],
-            "box_methods": [m.value for m in BoxMethod],
-            "view": view,
-            "extras": extras,
-            "series": series,
-            "peak": peak,
-            "chronology": chronology,
-            "today": today,
-            "ages": {
-                c.id: households_service.age_on(c.date_of_birth, today) for c in view.children
-            },
-            "names": {m.id: f"{m.given_name} {m.family_name}" for m in view.members},
         },
     )

@@ -42,7 +42,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from app.dosing.rules import OVERRIDABLE, ChildFacts, Code
+from app.households.rules import ChildFacts, StorageBlock
 
 __all__ = [
     "PLAN_STATUSES",
@@ -304,11 +304,11 @@ def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ..
     counter must have refused such a handover, so reaching here is a bug.
     """
     codes = set(overridden)
-    wrong = codes - OVERRIDABLE
+    wrong = codes - set(StorageBlock)
     if wrong:
         raise ValueError(f"not overridable: {', '.join(sorted(wrong))}")
     events: list[SafeguardingEvent] = []
-    if Code.NO_LOCKABLE_BOX in codes:
+    if StorageBlock.NO_LOCKABLE_BOX in codes:
         events.append(
             SafeguardingEvent(
                 EventKind.BOX_OVERRIDE,
@@ -322,11 +322,11 @@ def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ..
                 "A take-home methadone dose was supplied without a valid lockable-box "
                 "confirmation to a household where a young child lives; the pharmacist "
                 "recorded a reason.",
-                _facts(overridden=str(Code.NO_LOCKABLE_BOX)),
+                _facts(overridden=str(StorageBlock.NO_LOCKABLE_BOX)),
                 "patient",
             )
         )
-    if Code.CHILDREN_NOT_CONFIRMED in codes:
+    if StorageBlock.CHILDREN_NOT_CONFIRMED in codes:
         events.append(
             SafeguardingEvent(
                 EventKind.CHILDREN_NOT_CONFIRMED_OVERRIDE,
@@ -335,7 +335,7 @@ def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ..
                 "A take-home methadone dose was supplied although the children living in the "
                 "household have not been confirmed recently; the pharmacist recorded a reason. "
                 "Please re-confirm who lives there.",
-                _facts(overridden=str(Code.CHILDREN_NOT_CONFIRMED)),
+                _facts(overridden=str(StorageBlock.CHILDREN_NOT_CONFIRMED)),
                 "patient",
             )
         )
@@ -348,7 +348,7 @@ def refused_take_home_events(*, standing: Iterable[str]) -> tuple[SafeguardingEv
     `standing` is the codes of the refusal that stood (Decision.refusal). The key worker can
     check the box on a home visit, which is the quickest way to unblock the patient.
     """
-    if Code.NO_LOCKABLE_BOX not in set(standing):
+    if StorageBlock.NO_LOCKABLE_BOX not in set(standing):
         return ()
     return (
         SafeguardingEvent(
@@ -358,7 +358,7 @@ def refused_take_home_events(*, standing: Iterable[str]) -> tuple[SafeguardingEv
             "A take-home methadone dose was not supplied because no valid lockable-box "
             "confirmation is recorded and a young child lives in the household. A box check "
             "(at the pharmacy or on a home visit) is needed.",
-            _facts(blocked=str(Code.NO_LOCKABLE_BOX)),
+            _facts(blocked=str(StorageBlock.NO_LOCKABLE_BOX)),
             "patient",
         ),
     )

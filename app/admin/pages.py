@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.auth import service as auth_service
+from app.auth.deps import ActorDep
 from app.auth.models import Role
 from app.clock import local_date
 from app.contacts import service as contacts_service
-from app.http.deps import ActorDep, NowDep, SettingsDep, UowDep
+from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.notify import routing as notify_routing
 from app.pharmacies import service as pharmacies_service

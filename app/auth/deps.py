@@ -1,0 +1,73 @@
+"""The signed-in caller as a FastAPI dependency: a bearer token or the session cookie,
+resolved by auth's own service, with the CSRF check for cookie-authenticated writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.audit.service import Actor
+from app.auth import service as auth_service
+from app.db import UnitOfWork
+from app.errors import NotAuthenticated
+from app.http import csrf
+from app.http.deps import clock_for, settings_for, uow_for
+
+SESSION_COOKIE = "__Host-session"
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    """The signed-in caller, from a bearer token or (for pages) the session cookie."""
+    return authenticate_request(request, token)
+
+
+def authenticate_request(
+    request: Request, token: str | None, *, enforce_csrf: bool = True, touch: bool = True
+) -> Actor:
+    """Resolve the caller; cookie-authenticated writes must carry the session's CSRF token."""
+    now = clock_for(request).now()
+    if token:
+        # A bearer token's lookup writes nothing: on SQLite it need not queue for the write
+        # lock that the request's own unit of work will take.
+        reader = UnitOfWork(request.app.state.session_factory, read_only=True)
+        auth = auth_service.authenticate(reader, token=token, now=now, kind="api")
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise NotAuthenticated("Sign in required")
+        settings = settings_for(request)
+        auth = auth_service.authenticate(
+            uow_for(request),
+            token=cookie,
+            now=now,
+            kind="web",
+            idle_seconds=settings.web_idle_seconds,
+            touch=touch,
+        )
+        if enforce_csrf and request.method not in csrf.SAFE_METHODS:
+            csrf.check_token(request, auth.csrf_token, request.headers.get("x-csrf-token"))
+    request.state.actor = auth.actor
+    request.state.auth = auth
+    return auth.actor
+
+
+def still_signed_in(request: Request) -> bool:
+    """Whether the credentials this request came with are still good (not expired, revoked or
+    idle, the account not disabled). For long-lived responses, which re-check as they go."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        authenticate_request(
+            request,
+            token.strip() if scheme.lower() == "bearer" and token.strip() else None,
+            enforce_csrf=False,
+            touch=False,
+        )
+    except NotAuthenticated:
+        return False
+    return True
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
