@@ -3,12 +3,12 @@
 Schemathesis chains calls along the schema's OpenAPI links (those app/http/links.py declares and
 those it infers: a created id to its GET, a listed alert to its acknowledgement) and runs every
 default check on each response, plus the stateful ones (`use_after_free`,
-`ensure_resource_availability`). The world is fresh for each role and already holds what the
-links need to get going: a household with a child, patients on active and pending
+`ensure_resource_availability`). Every scenario gets a branch of its own, populated afresh with
+what the links need to get going: a household with a child, patients on active and pending
 prescriptions, alerts raised by a withheld dose, and a take-home with its label.
 
 In-process on the test database, authenticated with real bearer tokens, derandomized and
-bounded (a few seconds per role). Configuration is shared with test_schemathesis.py through
+bounded (well under a minute per role). Configuration is shared with test_schemathesis.py through
 tests/schemathesis.toml.
 """
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from app.clock import FixedClock
 from tests.dosing.test_counter_api import at, prescribe, twice_weekly_take_home
-from tests.factories import World
+from tests.factories import World, make_world
 from tests.prescriptions.test_api import MONDAY, fp10mda
 from tests.test_schemathesis import ADDITIONAL_CHECKS, schema
 
@@ -47,7 +47,7 @@ def populate(world: World, clock: FixedClock) -> None:
     child = world.child(house["id"])
     assert world.post(f"{API}/households/{house['id']}/confirmations", {}).status_code == 201
     # Supervised daily, withheld because intoxicated with the child present: two alerts.
-    withheld = world.patient(house["id"])
+    withheld = world.patient(house["id"], family_name="Withheld")
     prescribe(world, withheld["id"])
     response = world.post(
         f"{API}/counter/withhold",
@@ -60,7 +60,7 @@ def populate(world: World, clock: FixedClock) -> None:
     )
     assert response.status_code == 201, response.text
     # A take-home collected with the missing-box override: an urgent alert and a label.
-    taking_home = world.patient(house["id"])
+    taking_home = world.patient(house["id"], family_name="Takeshome")
     prescribe(world, taking_home["id"], **twice_weekly_take_home(40))
     response = world.post(
         f"{API}/counter/handover",
@@ -85,14 +85,13 @@ def populate(world: World, clock: FixedClock) -> None:
     )
     assert response.status_code == 201, response.text
     # Transcribed by the second pharmacist and waiting for the check the fuzzer may make.
-    pending = world.patient()
+    pending = world.patient(family_name="Pending")
     response = world.post(f"{API}/prescriptions", fp10mda(world, pending["id"]), role="pharmacist2")
     assert response.status_code == 201, response.text
 
 
 # Staff scenarios skip what only an administrator may do (each try would be a quick 403 that
-# spends the step budget) and the signed-link pages for contacts who are not users; the
-# administrator's scenarios keep everything.
+# spends the step budget) and the signed-link pages for contacts who are not users.
 STAFF = (
     schema.exclude(path_regex=r"^/api/v1/users")
     .exclude(method="POST", path="/api/v1/pharmacies")
@@ -121,22 +120,40 @@ def unedited(selected: Any) -> Any:
     )
 
 
+# An administrator sees every pharmacy, so no branch of their own isolates one scenario from the
+# next: the lists of pharmacies, accounts, contacts and patients grow with every scenario, the
+# names and codes the fuzzer draws collide with the last scenario's (409 where it saw 201), and
+# Hypothesis fails the run as FlakyStrategyDefinition whatever the API does. Their operations
+# are fuzzed statelessly with an administrator's token (tests/test_schemathesis.py) and their
+# workflows tested directly (tests/auth, tests/prescriptions/test_schedule_api.py for opening
+# days and closures, tests/test_tenancy.py); the staff scenarios here cover
+# every link the administrator's would except accounts and new branches.
 SCHEMAS = {
     "pharmacist": unedited(STAFF),
     "safeguarding_lead": unedited(STAFF),
-    "admin": unedited(schema),
 }
 
 
 @pytest.mark.parametrize("role", list(SCHEMAS))
 def test_api_workflows(world: World, clock: FixedClock, role: str) -> None:
-    populate(world, clock)
     app = world.client.app
-    headers = world.home.headers(role)
 
     class Workflows(SCHEMAS[role].as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            """Every scenario starts from the same state: a branch of its own, populated afresh.
+
+            Scenarios change what they touch (an alert acknowledged, a prescription verified,
+            a dose handed over), and Hypothesis replays a scenario's opening choices expecting
+            the same calls to be possible; on one shared branch they are not, and the run fails
+            as FlakyStrategyDefinition depending on nothing but the order of operations in the
+            schema. Tenancy keeps each branch's lists to its own records.
+            """
+            fresh = make_world(world.uow, world.settings, world.client)
+            populate(fresh, clock)
+            self.headers = fresh.home.headers(role)
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-            return {"app": app, "headers": headers}
+            return {"app": app, "headers": self.headers}
 
         def validate_response(
             self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
