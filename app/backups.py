@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import keys as audit_keys
 from app.audit import service as audit_service
+from app.audit.models import AuditEvent
 
 
 def _stamp(now: datetime) -> str:
@@ -133,8 +134,6 @@ def check_anchors(
     default: it covers every event up to it). An anchor signed with a previous key still
     verifies: keys are rotated with the anchors."""
     from sqlalchemy import select
-
-    from app.audit.models import AuditEvent
 
     problems = []
     lines = list(enumerate(path.read_text(encoding="utf-8").splitlines(), start=1))

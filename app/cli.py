@@ -9,7 +9,21 @@ from uuid import UUID
 
 import typer
 
+from app import backups
+from app import migrate as migrations
+from app.actor import SYSTEM
+from app.audit import keys as audit_keys
+from app.audit import service as audit_service
+from app.auth import service as auth_service
+from app.clock import SystemClock, local_date
 from app.config import Settings, get_settings
+from app.db import UnitOfWork, make_engine, make_session_factory
+from app.demo import seed
+from app.dosing import service as dosing_service
+from app.errors import DomainError
+from app.labelling import content
+from app.logs import configure_logging
+from app.notify.worker import Worker
 
 cli = typer.Typer(
     no_args_is_help=True,
@@ -23,8 +37,6 @@ cli.add_typer(audit, name="audit")
 
 
 def _settings() -> Settings:
-    from app.audit import keys as audit_keys
-    from app.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
@@ -33,7 +45,6 @@ def _settings() -> Settings:
 
 
 def _uow(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.db import UnitOfWork, make_engine, make_session_factory
 
     return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
 
@@ -41,7 +52,6 @@ def _uow(settings: Settings):  # type: ignore[no-untyped-def]
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
-    from app import migrate as migrations
 
     settings = _settings()
     migrations.upgrade(settings.database_url)
@@ -51,8 +61,6 @@ def migrate() -> None:
 @cli.command()
 def demo() -> None:
     """Seed fictional demo data (a pharmacy, staff for every role, households, patients)."""
-    from app import migrate as migrations
-    from app.demo import seed
 
     settings = _settings()
     migrations.upgrade(settings.database_url)
@@ -72,15 +80,10 @@ def serve(
     """Migrate, optionally seed demo data, then serve the API and pages."""
     import uvicorn
 
-    from app import migrate as migrations
-    from app.logs import configure_logging
-
     settings = _settings()
     configure_logging(settings)  # first, so the migration's lines are JSON lines like the rest
     migrations.upgrade(settings.database_url)
     if demo_data:
-        from app.demo import seed
-
         typer.echo(seed(_uow(settings), settings, only_if_empty=True, history=True))
     typer.echo(f"Dosekeeper on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(
@@ -102,10 +105,6 @@ def worker(
     import signal
     import threading
 
-    from app.clock import SystemClock
-    from app.db import make_engine, make_session_factory
-    from app.notify.worker import Worker
-
     settings = _settings()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -126,11 +125,6 @@ def close_day(
 ) -> None:
     """End of day for a pharmacy: uncollected instalments become missed; alerts are raised."""
     from datetime import date
-
-    from app.audit.service import SYSTEM
-    from app.clock import SystemClock, local_date
-    from app.dosing import service as dosing_service
-    from app.errors import DomainError
 
     settings = _settings()
     now = SystemClock().now()
@@ -166,8 +160,6 @@ def print_test() -> None:
     """Print a sample label (fictional) on the configured printer and report what happened."""
     from decimal import Decimal
 
-    from app.clock import SystemClock, local_date
-    from app.labelling import content
     from devices import DeviceError, LabelLine, open_printer
     from devices import Label as DeviceLabel
 
@@ -226,16 +218,12 @@ def users_add(
     ] = False,
 ) -> None:
     """Create a staff account (the password is read from standard input, never an argument)."""
-    from app.audit.service import SYSTEM
-    from app.auth import service as auth_service
-    from app.errors import DomainError
 
     settings = _settings()
     if not password_stdin:
         typer.echo("use --password-stdin and pipe the password in", err=True)
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\n")
-    from app.clock import SystemClock
 
     try:
         user = auth_service.add_user(
@@ -266,8 +254,6 @@ def _anchor_keys(settings: Settings) -> tuple[str, list[str]]:
 
 
 def _write_anchor(settings: Settings, folder: Path) -> Path:
-    from app import backups
-    from app.clock import SystemClock
 
     uow = _uow(settings)
     with uow:
@@ -291,8 +277,6 @@ def audit_verify(
 ) -> None:
     """Walk every audit chain and compare it with the latest anchor; exit 1 and name the first
     broken link or missing anchored event if any."""
-    from app import backups
-    from app.audit import service as audit_service
 
     settings = _settings()
     key, previous = _anchor_keys(settings)
@@ -345,8 +329,6 @@ def audit_anchor(
 @cli.command()
 def backup(to: Annotated[Path, typer.Option(help="Folder to write the backup into")]) -> None:
     """Back up the database (pg_dump, or SQLite's online backup)."""
-    from app import backups
-    from app.clock import SystemClock
 
     settings = _settings()
     path = backups.backup(settings.database_url, to, now=SystemClock().now())
@@ -359,7 +341,6 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", help="Replace the configured database")] = False,
 ) -> None:
     """Replace the configured database with a backup, then verify its audit chain."""
-    from app import backups
 
     settings = _settings()
     if not yes:

@@ -19,7 +19,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -60,6 +70,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def referenced_row_exists(session: Session, column: ColumnElement[Any], value: object) -> bool:
+    """Whether the row that `column`'s foreign key would point at for `value` exists.
+
+    Lets a capability check a reference in its own table (a user's pharmacy, say) by the
+    foreign key it declares, without importing the model of the capability that owns the
+    other table: the schema, not an import, says what the reference means.
+    """
+    (foreign_key,) = column.foreign_keys
+    target = foreign_key.column
+    return session.scalar(select(literal(1)).where(target == value).limit(1)) is not None
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:

@@ -8,14 +8,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.counter.api import device_status
+from app.migrate import alembic_config
+
 router = APIRouter(tags=["health"])
 
 
 def _expected_head() -> str | None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
-
-    from app.migrate import alembic_config
 
     config: Config = alembic_config()
     return ScriptDirectory.from_config(config).get_current_head()
@@ -42,7 +43,6 @@ def healthz(request: Request) -> JSONResponse:
     except Exception as exc:  # the health endpoint reports, it never raises
         body["status"] = "unavailable"
         body["database"] = {"reachable": False, "error": type(exc).__name__}
-    from app.counter.api import device_status
 
     # Devices are reported, not required: a printer fault never makes the service unhealthy,
     # because doses are recorded whatever the printer does.

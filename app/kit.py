@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import Enum, StrEnum
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
@@ -67,3 +68,11 @@ def spreadsheet_safe(value: str) -> str:
     """Neutralise a spreadsheet formula in text typed by people (CSV injection): a cell that
     starts with =, +, -, @, a tab or a carriage return is quoted with an apostrophe."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def age_on(date_of_birth: date, day: date) -> int:
+    """Whole years of age on `day` (a birthday on 29 February counts from 1 March)."""
+    years = day.year - date_of_birth.year
+    if (day.month, day.day) < (date_of_birth.month, date_of_birth.day):
+        years -= 1
+    return years

@@ -31,16 +31,17 @@ from app.http import links, problems
 from app.http.headers import ResponseHeaders
 from app.logs import configure_logging, install_access_log_redaction
 from app.notify import api as notify_api
+from app.notify.worker import Worker
 from app.ops import metrics as ops_metrics
 from app.patients import api as patients_api
-from app.patients import pages as patients_pages
 from app.pharmacies import api as pharmacies_api
 from app.prescriptions import api as prescriptions_api
 from app.prescriptions import pages as prescriptions_pages
+from app.records import household_pages
+from app.records import pages as patients_pages
 from app.register import api as register_api
 from app.register import pages as register_pages
 from app.reports import api as reports_api
-from app.reports import household_pages
 from app.reports import pages as report_pages
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
@@ -82,7 +83,6 @@ async def serving(app: FastAPI) -> AsyncIterator[None]:
 @asynccontextmanager
 async def embedded_worker(app: FastAPI) -> AsyncIterator[None]:
     """Run one alert-delivery worker beside the web app (the first-run default)."""
-    from app.notify.worker import Worker
 
     worker = Worker(app.state.session_factory, app.state.settings, app.state.clock, name="embedded")
     stop = threading.Event()

@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.clock import SystemClock
 from app.config import NotifySettings
 from app.contacts.models import Contact

@@ -25,7 +25,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select, text, tuple_
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.db import UnitOfWork, make_session_factory
 from app.dosing import service as dosing_service
 from app.dosing.facts import STREAK_HORIZON

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.audit.service import SYSTEM, Actor
+from app.actor import SYSTEM, Actor
 from app.auth import service as auth_service
 from app.auth.service import actor_for
 from app.config import AuthSettings, Settings

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.auth import service as auth_service
 from app.config import Settings
 from app.contacts import service as contacts_service

@@ -6,8 +6,8 @@ import uuid
 from pathlib import Path
 
 from app import backups
+from app.actor import SYSTEM
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM
 from app.config import AuthSettings, Settings
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.demo import seed

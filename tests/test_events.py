@@ -13,8 +13,10 @@ import app.main  # noqa: F401  (the application as served: every capability impo
 from app import events
 from app.dosing.household import on_household_changed
 from app.dosing.rules import OVERRIDABLE, Code
+from app.households import service as households_service
 from app.households.events import HouseholdChanged
 from app.households.rules import StorageBlock
+from app.patients.events import HouseholdNamed, MembersChanged
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ def test_an_event_nobody_answers_is_a_wiring_fault_not_a_quiet_no_op() -> None:
 
 def test_the_served_application_answers_a_household_change_with_the_household_rules() -> None:
     assert events.handlers_for(HouseholdChanged) == (on_household_changed,)
+
+
+def test_households_answer_a_patient_joining_or_leaving() -> None:
+    """Patients sit below households: linking one checks the household is visible, and a move
+    runs the rules of every household touched (which in turn publish HouseholdChanged)."""
+    assert events.handlers_for(HouseholdNamed) == (households_service.on_household_named,)
+    assert events.handlers_for(MembersChanged) == (households_service.on_members_changed,)
 
 
 def test_handlers_run_in_order_once_each_with_the_publishers_session() -> None:

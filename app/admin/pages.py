@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.models import Role
+from app.auth.roles import Role
 from app.clock import local_date
 from app.contacts import service as contacts_service
 from app.http.deps import NowDep, SettingsDep, UowDep

@@ -18,25 +18,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import keys
 from app.audit.models import AuditEvent
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did it: a signed-in user, or the system (worker, CLI, scheduled job)."""
-
-    id: UUID | None
-    name: str
-    role: str
-    pharmacy_id: UUID | None = None
-    contact_id: UUID | None = None
-
-
-SYSTEM = Actor(id=None, name="system", role="system")
 
 
 def _default(value: object) -> object:

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.models import Role
 from app.auth.passwords import MIN_LENGTH
+from app.auth.roles import Role
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import In, Line, Out

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.auth import service as auth_service
 from app.db import UnitOfWork
 from app.errors import NotAuthenticated

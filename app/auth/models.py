@@ -1,23 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from uuid import UUID
 
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.auth.roles import Role
 from app.db import Base, UTCDateTime
 from app.kit import new_id, one_of
-
-
-class Role(StrEnum):
-    PHARMACIST = "pharmacist"
-    TECHNICIAN = "technician"
-    PRESCRIBER = "prescriber"
-    KEY_WORKER = "key_worker"
-    SAFEGUARDING_LEAD = "safeguarding_lead"
-    ADMIN = "admin"
 
 
 class User(Base):

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from uuid import UUID
 
-from app.audit.service import Actor
-from app.auth.models import Role
+from app.actor import Actor
+from app.auth.roles import Role
 from app.errors import PermissionDenied
 
 STAFF = frozenset({Role.PHARMACIST, Role.TECHNICIAN})

@@ -14,16 +14,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import AuthSession, LoginAttempt, Role, User
+from app.auth.models import AuthSession, LoginAttempt, User
 from app.auth.passwords import dummy_hash, hash_password, password_problem, verify_password
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.config import AuthSettings
-from app.contacts.models import Contact
-from app.db import UnitOfWork
+from app.db import UnitOfWork, referenced_row_exists
 from app.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
-from app.pharmacies.models import Pharmacy
 
 
 def token_hash(token: str) -> str:
@@ -290,9 +289,15 @@ def add_user(
     if role in (Role.PHARMACIST, Role.TECHNICIAN) and pharmacy_id is None:
         raise InvalidInput("pharmacy_id", "required", f"a {role} must belong to a pharmacy")
     with uow:
-        if pharmacy_id is not None and uow.session.get(Pharmacy, pharmacy_id) is None:
+        # Checked by the foreign keys users declare: auth sits below pharmacies and contacts.
+        users = User.__table__.c
+        if pharmacy_id is not None and not referenced_row_exists(
+            uow.session, users.pharmacy_id, pharmacy_id
+        ):
             raise NotFound("pharmacy", pharmacy_id)
-        if contact_id is not None and uow.session.get(Contact, contact_id) is None:
+        if contact_id is not None and not referenced_row_exists(
+            uow.session, users.contact_id, contact_id
+        ):
             raise NotFound("contact", contact_id)
         user = User(
             username=username,
@@ -380,3 +385,13 @@ def get_user(uow: UnitOfWork, *, actor: Actor, user_id: UUID) -> User:
         if user is None:
             raise NotFound("user", user_id)
         return user
+
+
+def display_names(session: Session, ids: set[UUID | None]) -> dict[UUID, str]:
+    """Display names of the users named (who changed or confirmed something)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all()
+    )

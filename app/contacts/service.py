@@ -15,12 +15,12 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from app.actor import SYSTEM, Actor
 from app.addresses import is_internal
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import Role
 from app.auth.policy import CLINICIANS, pharmacy_scope, require_role
+from app.auth.roles import Role
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from app import kit
 from app.auth.deps import ActorDep
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.clock import local_date
 from app.dosing import reads as dosing_reads
 from app.http.deps import NowDep, SettingsDep, UowDep

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
 from app.config import PolicySettings
 from app.db import UnitOfWork
 from app.dosing import service as dosing_service

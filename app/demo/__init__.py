@@ -12,7 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import func, select
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.service import actor_for

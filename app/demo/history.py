@@ -30,6 +30,8 @@ from fastapi.testclient import TestClient
 from app.clock import FixedClock, local_date
 from app.config import Settings
 from app.db import UnitOfWork
+from app.main import create_app
+from app.notify.worker import Worker
 
 HISTORY_DAYS = 10
 SUPERVISED_MON_SAT = frozenset(range(6))
@@ -56,7 +58,6 @@ class _Counter:
     """The pharmacy's terminal and the safeguarding lead's inbox, on a clock we move."""
 
     def __init__(self, uow: UnitOfWork, settings: Settings, clock: FixedClock) -> None:
-        from app.main import create_app  # the whole app, only when a story is replayed
 
         self.client = TestClient(
             create_app(settings, uow.session_factory, clock=clock),
@@ -182,8 +183,6 @@ def replay(
         if day < today - timedelta(days=1):  # last night's alerts are left for the morning
             clock.set(at(day, 19, 10))
             _acknowledge_everything(counter)
-
-    from app.notify.worker import Worker  # escalation, exactly as the serving worker does it
 
     clock.set(now)
     worker = Worker(uow.session_factory, settings, clock, name="demo-history")

@@ -10,7 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
-from app import metrics
+from app import backups, metrics
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.config import Settings
@@ -612,7 +612,6 @@ def _anchor_the_day(uow: UnitOfWork, settings: Settings, now: datetime) -> bool:
     """The day's record is anchored as it closes, as `dosekeeper close-day` does: the audit
     chain's heads, signed with the audit key, appended to a file off the database. The day is
     closed all the same when the folder cannot be written; the log says why."""
-    from app import backups  # the operations module, only when a day closes
 
     try:
         with uow:

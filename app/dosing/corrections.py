@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
 from app.auth.policy import require_safety_act
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying

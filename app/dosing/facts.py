@@ -29,7 +29,8 @@ from app.dosing.models import (
     RepresentativeAuthorisation,
 )
 from app.households.models import BoxConfirmation, Child, Household
-from app.households.service import age_on, lives_there
+from app.households.service import lives_there
+from app.kit import age_on
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status

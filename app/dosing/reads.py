@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
 from app.dosing import facts as dosing_facts

@@ -15,10 +15,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import require_role, require_safety_act
+from app.auth.roles import Role
 from app.db import UnitOfWork, retrying
 from app.dosing.models import (
     DoseState,

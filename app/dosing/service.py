@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import kit
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import Role
 from app.auth.policy import require_role, require_safety_act
+from app.auth.roles import Role
 from app.clock import local_midnight_utc
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying

@@ -36,6 +36,23 @@ def create_household(body: HouseholdCreate, uow: UowDep, actor: ActorDep, now: N
     )
 
 
+# The household's own path comes before its children's: the order of operations in the API
+# document integrators read (and the stateful fuzz walks) is the order the routes appear.
+@router.patch("/households/{household_id}", response_model=HouseholdRead)
+def update_household(
+    household_id: UUID, body: HouseholdChangeBody, uow: UowDep, actor: ActorDep, now: NowDep
+) -> object:
+    """Change the address, postcode or notes; each change is kept in the history."""
+    changes = {
+        name: value
+        for name, value in body.model_dump(exclude={"reason"}).items()
+        if value is not None
+    }
+    return households_service.update_household(
+        uow, actor=actor, household_id=household_id, changes=changes, reason=body.reason, now=now
+    )
+
+
 @router.post("/households/{household_id}/children", status_code=201, response_model=ChildRead)
 def add_child(
     household_id: UUID,
@@ -58,21 +75,6 @@ def add_child(
         now=now,
         policy=settings.policy,
         unborn=body.unborn,
-    )
-
-
-@router.patch("/households/{household_id}", response_model=HouseholdRead)
-def update_household(
-    household_id: UUID, body: HouseholdChangeBody, uow: UowDep, actor: ActorDep, now: NowDep
-) -> object:
-    """Change the address, postcode or notes; each change is kept in the history."""
-    changes = {
-        name: value
-        for name, value in body.model_dump(exclude={"reason"}).items()
-        if value is not None
-    }
-    return households_service.update_household(
-        uow, actor=actor, household_id=household_id, changes=changes, reason=body.reason, now=now
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.config import PolicySettings
 
 

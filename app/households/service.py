@@ -10,10 +10,9 @@ from uuid import UUID
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from app import events
+from app import events, kit
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import Role
 from app.auth.policy import (
     CLINICIANS,
     may_see_patient,
@@ -21,23 +20,18 @@ from app.auth.policy import (
     pharmacy_scope,
     require_role,
 )
+from app.auth.roles import Role
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.households.events import HouseholdChanged
 from app.households.models import Child, Household, HouseholdChange, HouseholdConfirmation
+from app.patients.events import HouseholdNamed, MembersChanged
 from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Pharmacy
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.TECHNICIAN, Role.SAFEGUARDING_LEAD}
-
-
-def age_on(date_of_birth: date, day: date) -> int:
-    years = day.year - date_of_birth.year
-    if (day.month, day.day) < (date_of_birth.month, date_of_birth.day):
-        years -= 1
-    return years
 
 
 def may_see_household(session: Session, actor: Actor, household: Household) -> bool:
@@ -248,7 +242,7 @@ def check_child_dates(date_of_birth: date, *, unborn: bool, today: date) -> None
             "cannot be in the future (for an unborn child, record it as unborn with the "
             "expected date of delivery)",
         )
-    if age_on(date_of_birth, today) >= 18:
+    if kit.age_on(date_of_birth, today) >= 18:
         raise InvalidInput("date_of_birth", "under_18", "a child must be under 18")
 
 
@@ -593,3 +587,27 @@ def changes(session: Session, household_id: UUID, *, limit: int = 200) -> list[H
             .limit(limit)
         )
     )
+
+
+def on_household_named(session: Session, event: HouseholdNamed) -> None:
+    """A patient is being linked to a household: refuse one the caller may not see (or that
+    does not exist) exactly as a household look-up would."""
+    load_visible(session, event.actor, event.household_id)
+
+
+def on_members_changed(session: Session, event: MembersChanged) -> None:
+    """A patient joined or left: each household touched has its rules run again."""
+    for household_id in sorted(event.household_ids):
+        household = load_visible(session, SYSTEM, household_id)
+        run_household_rules(
+            session,
+            household,
+            actor=event.actor,
+            today=event.today,
+            now=event.now,
+            policy=event.policy,
+        )
+
+
+events.subscribe(HouseholdNamed, on_household_named)
+events.subscribe(MembersChanged, on_members_changed)

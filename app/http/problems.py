@@ -23,7 +23,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from app.audit import service as audit_service
+from app.db import UnitOfWork
 from app.errors import DomainError, TooManyAttempts
+from app.http.templates import page
 
 PROBLEM_JSON = "application/problem+json"
 # Sent on every response (also on a 500, which is rendered outside the app's middleware).
@@ -110,8 +113,6 @@ def _record_refusal(request: Request, exc: DomainError) -> None:
 
     A foreign id answers 404 like an unknown one, but the attempt is on the record.
     """
-    from app.audit import service as audit_service
-    from app.db import UnitOfWork
 
     actor = getattr(request.state, "actor", None)
     if actor is None:
@@ -147,8 +148,6 @@ async def domain_error(request: Request, exc: Exception) -> Response:
             return RedirectResponse(f"/login?next={target}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"}
     if wants_page(request):  # a person at a page reads a page, not a JSON document
-        from app.http.templates import page
-
         return page(
             request,
             "error.html",
@@ -217,7 +216,6 @@ def _label(field: str) -> str:
 
 
 def _page(request: Request, title: str, detail: str, status: int) -> Response:
-    from app.http.templates import page
 
     return page(
         request, "error.html", {"title": title, "detail": detail, "status": status}, status=status

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import metrics
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.db import UnitOfWork
 from app.errors import NotFound
 from app.labelling import content

@@ -25,8 +25,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
+from app.actor import SYSTEM
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM
 from app.clock import Clock, local_date
 from app.config import Settings
 from app.contacts.models import Contact

@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import events, kit
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import Role
 from app.auth.policy import (
     CLINICIANS,
     may_see_patient,
@@ -22,13 +22,14 @@ from app.auth.policy import (
     pharmacy_scope,
     require_role,
 )
+from app.auth.roles import Role
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
-from app.households import service as households_service
 from app.kit import UNSET, Unset
 from app.patients.cards import canonical_card_code, new_card_code
+from app.patients.events import HouseholdNamed, MembersChanged
 from app.patients.models import Patient, PatientChange
 from app.patients.rules import is_valid_nhs_number, normalise_nhs_number
 from app.pharmacies.models import Pharmacy
@@ -111,13 +112,13 @@ def register_patient(
         session = uow.session
         if date_of_birth > today:
             raise InvalidInput("date_of_birth", "not_in_future", "cannot be in the future")
-        if households_service.age_on(date_of_birth, today) > 120:
+        if kit.age_on(date_of_birth, today) > 120:
             raise InvalidInput("date_of_birth", "plausible", "is more than 120 years ago")
         pharmacy = session.get(Pharmacy, pharmacy_id)
         if pharmacy is None or not (actor is SYSTEM or may_see_pharmacy(actor, pharmacy_id)):
             raise NotFound("pharmacy", pharmacy_id)
         if household_id is not None:
-            households_service.load_visible(session, actor, household_id)
+            events.publish(session, HouseholdNamed(household_id, actor))
         _check_contact(session, key_worker_id, ContactKind.KEY_WORKER, "key_worker_id")
         _check_contact(session, prescriber_id, ContactKind.PRESCRIBER, "prescriber_id")
         patient = Patient(
@@ -375,7 +376,7 @@ def update_patient(
             patient.household_id
         ):
             if update.household_id is not None:
-                households_service.load_visible(session, actor, update.household_id)
+                events.publish(session, HouseholdNamed(update.household_id, actor))
             values["household_id"] = update.household_id
         for name, kind in (
             ("key_worker_id", ContactKind.KEY_WORKER),
@@ -429,11 +430,11 @@ def update_patient(
                 facts={"fields": sorted(values)},
             )
             session.flush()
-            for household_id in {left, patient.household_id} - {None}:
-                assert household_id is not None
-                household = households_service.load_visible(session, SYSTEM, household_id)
-                households_service.run_household_rules(
-                    session, household, actor=actor, today=today, now=now, policy=policy
+            moved = frozenset(h for h in (left, patient.household_id) if h is not None)
+            if moved:
+                events.publish(
+                    session,
+                    MembersChanged(moved, actor=actor, today=today, now=now, policy=policy),
                 )
         uow.commit()
         return patient

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
-from app.auth.models import Role
 from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
+from app.auth.roles import Role
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
 from app.pharmacies.models import Closure, Pharmacy

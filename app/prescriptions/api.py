@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.auth.deps import ActorDep
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.clock import local_date
 from app.errors import Conflict
 from app.http import problems

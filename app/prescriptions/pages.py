@@ -14,8 +14,9 @@ from sqlalchemy import or_, select
 
 from app.audit import service as audit_service
 from app.auth.deps import ActorDep
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.clock import local_date
 from app.contacts.models import Contact, ContactKind
 from app.errors import NotFound

@@ -12,10 +12,10 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import SAFETY_ACTS, require_role, require_safety_act
+from app.auth.roles import Role
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork

@@ -10,13 +10,15 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from app import kit
+from app.auth import service as auth_service
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.households import service as households_service
 from app.households.models import BoxMethod, ProtectionStatus
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
-from app.patients import pages as patients_pages
+from app.records import pages as patients_pages
 from app.reports import household as report_household
 from app.safeguarding import pages as safeguarding_pages
 
@@ -47,9 +49,9 @@ def household(
         )
         # The forms a role may submit (the API checks again), and what they may name.
         may_link = actor.role in patients_pages.EDITORS
-        confirmers = patients_pages.user_names(
+        confirmers = auth_service.display_names(
             uow.session, {c.confirmed_by_id for c in view.confirmations}
-        ) | patients_pages.user_names(uow.session, {h.changed_by_id for h in view.history})
+        ) | auth_service.display_names(uow.session, {h.changed_by_id for h in view.history})
         labels = patients_pages.history_labels(
             uow.session,
             actor,
@@ -74,9 +76,7 @@ def household(
             "peak": peak,
             "chronology": chronology,
             "today": today,
-            "ages": {
-                c.id: households_service.age_on(c.date_of_birth, today) for c in view.children
-            },
+            "ages": {c.id: kit.age_on(c.date_of_birth, today) for c in view.children},
             "names": {m.id: f"{m.given_name} {m.family_name}" for m in view.members},
         },
     )

@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM, Actor
+from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.models import Role, User
 from app.auth.policy import may_see_pharmacy, require_role
+from app.auth.roles import Role
 from app.contacts import service as contacts_service
 from app.contacts.models import Contact, ContactKind
 from app.errors import InvalidInput
@@ -140,16 +141,6 @@ def _choices(uow: UowDep, actor: ActorDep) -> dict[str, object]:
     }
 
 
-def user_names(session: Session, ids: set[UUID | None]) -> dict[UUID, str]:
-    """Display names of the users named (who changed or confirmed something)."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(
-        session.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all()
-    )
-
-
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 def patient_page(
     patient_id: UUID, request: Request, uow: UowDep, actor: ActorDep, now: NowDep
@@ -178,7 +169,7 @@ def patient_page(
             )
         )
         history: list[PatientChange] = patients_service.changes(session, [patient.id])
-        who = user_names(session, {h.changed_by_id for h in history})
+        who = auth_service.display_names(session, {h.changed_by_id for h in history})
         labels = history_labels(
             session, actor, {h.old_value for h in history} | {h.new_value for h in history}
         )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.db import UnitOfWork

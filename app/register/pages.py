@@ -14,8 +14,8 @@ from pydantic import StringConstraints
 from sqlalchemy import func, select
 
 from app.auth.deps import ActorDep
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.clock import local_date
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE

@@ -22,11 +22,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import devices
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor, canonical
-from app.auth.models import LoginAttempt, Role, User
+from app.audit.service import canonical
+from app.auth.models import LoginAttempt, User
 from app.auth.passwords import dummy_hash, verify_password
 from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
+from app.auth.roles import Role
 from app.config import AuthSettings, PolicySettings
 from app.contacts.models import Contact
 from app.db import UnitOfWork

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
 from app.clock import local_date
 from app.db import UnitOfWork
 from app.dosing.models import InstalmentDay

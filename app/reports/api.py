@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from app import kit
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.households import schemas as household_schemas
@@ -258,7 +259,7 @@ def get_household(
         children=[
             household_schemas.ChildInView(
                 **household_schemas.ChildRead.model_validate(c).model_dump(),
-                age_years=households_service.age_on(c.date_of_birth, today),
+                age_years=kit.age_on(c.date_of_birth, today),
             )
             for c in view.children
         ],

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.auth.policy import CLINICIANS, pharmacy_scope
 from app.config import PolicySettings
 from app.dosing import facts as dosing_facts

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from app import kit
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import CLINICIANS, may_see_patient, pharmacy_scope, require_role
+from app.auth.roles import Role
 from app.clock import local_date, local_midnight_utc
 from app.db import UnitOfWork
 from app.dosing import household as dosing_household
@@ -809,7 +810,7 @@ def conference_report(
             {
                 "id": c.id,
                 "name": c.name,
-                "age_years": households_service.age_on(c.date_of_birth, end),
+                "age_years": kit.age_on(c.date_of_birth, end),
                 "protection_status": c.protection_status,
             }
             for c in session.scalars(
@@ -932,7 +933,7 @@ def commissioner_summary(
     def young_child_on(household_id: UUID | None, day: date) -> bool:
         return any(
             c.household_id == household_id
-            and households_service.age_on(c.date_of_birth, day) < child_age_years
+            and kit.age_on(c.date_of_birth, day) < child_age_years
             and c.date_of_birth <= day
             and (c.lives_from is None or c.lives_from <= day)
             and (c.lives_to is None or c.lives_to >= day)

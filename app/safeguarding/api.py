@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
 from app.db import UnitOfWork

@@ -17,10 +17,10 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import or_, select
 
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import require_role
+from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
 from app.errors import InvalidInput

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
+from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.models import Role, User
+from app.auth.models import User
+from app.auth.roles import Role
 from app.http.deps import NowDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
-from app.patients import pages as patients_pages
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.safeguarding import concerns as concerns_service
@@ -185,7 +186,7 @@ def concerns_page(
                 select(Alert).where(Alert.id.in_([c.alert_id for c in rows if c.alert_id]))
             )
         }
-        who = patients_pages.user_names(session, {c.raised_by_id for c in rows})
+        who = auth_service.display_names(session, {c.raised_by_id for c in rows})
     return page(
         request,
         "safeguarding/concerns.html",

@@ -16,15 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import kit
+from app.actor import Actor
 from app.audit import service as audit_service
-from app.audit.service import Actor
-from app.auth.models import Role
 from app.auth.policy import CLINICIANS, pharmacy_scope
+from app.auth.roles import Role
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound
+from app.households.models import Household
 from app.notify import outbox
 from app.notify import routing as notify_routing
+from app.notify.models import Delivery
 from app.patients.models import Patient
 from app.safeguarding.models import Alert, AlertHistory, AlertState
 from app.safeguarding.rules import EventKind, SafeguardingEvent
@@ -486,7 +488,6 @@ def alert_summary(uow: UnitOfWork, alert_id: UUID) -> dict[str, str] | None:
     """What a signed acknowledgement page may show of an alert: kind, severity, the patient's
     initials, the household's postcode district, when it was raised. Nothing that identifies
     a person outright: the link may be forwarded."""
-    from app.households.models import Household
 
     with uow:
         alert = uow.session.get(Alert, alert_id)
@@ -505,7 +506,6 @@ def alert_summary(uow: UnitOfWork, alert_id: UUID) -> dict[str, str] | None:
 
 def alerts_for_contact(uow: UnitOfWork, *, contact_id: UUID, limit: int = 100) -> list[Alert]:
     """Alerts a contact was sent, newest first (their Atom feed)."""
-    from app.notify.models import Delivery
 
     with uow:
         return list(
@@ -523,7 +523,6 @@ def alerts_for_contact(uow: UnitOfWork, *, contact_id: UUID, limit: int = 100) -
 def deliveries_for(
     session: Session, alert_ids: Sequence[UUID]
 ) -> dict[UUID, list[dict[str, object]]]:
-    from app.notify.models import Delivery
 
     found: dict[UUID, list[dict[str, object]]] = {a: [] for a in alert_ids}
     if not alert_ids:

@@ -16,9 +16,9 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from app.actor import SYSTEM
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM
 from app.cli import cli
 from app.config import get_settings
 from app.db import UnitOfWork, make_session_factory

@@ -7,12 +7,13 @@ import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app.audit.service import Actor
+from app.actor import Actor
 from app.auth import service as auth_service
 from app.auth.models import AuthSession, User
 from app.auth.passwords import hash_password, verify_password
@@ -282,6 +283,20 @@ class TestCreateUsers:
         assert "password" not in response.text
         assert "password_hash" not in created
         assert sign_in(world.client, body["username"], body["password"]).status_code == 200
+
+    @pytest.mark.parametrize("field", ["pharmacy_id", "contact_id"])
+    def test_an_account_naming_a_pharmacy_or_contact_that_does_not_exist_is_a_404(
+        self, world: World, field: str
+    ) -> None:
+        """Checked through the foreign key users declare (auth sits below pharmacies and
+        contacts): nothing is written, and the problem names what was not found."""
+        body = self.body(**{"pharmacy_id": str(world.home.pharmacy_id), field: str(uuid4())})
+
+        response = world.post("/api/v1/users", body, role="admin")
+
+        assert response.status_code == 404, response.text
+        assert field.removesuffix("_id") in response.json()["detail"]
+        assert sign_in(world.client, body["username"], body["password"]).status_code == 401
 
     @pytest.mark.parametrize(
         "role", ["pharmacist", "technician", "prescriber", "key_worker", "safeguarding_lead"]

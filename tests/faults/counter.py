@@ -13,9 +13,9 @@ from uuid import UUID
 import httpx
 from sqlalchemy import func, select
 
+from app.actor import SYSTEM
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM
 from app.auth import service as auth_service
 from app.auth.service import actor_for
 from app.clock import SystemClock, local_date

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select, text
 
 from app import migrate
+from app.actor import SYSTEM
 from app.audit import service as audit_service
-from app.audit.service import SYSTEM
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.households.models import Household
 from app.pharmacies import service as pharmacies_service

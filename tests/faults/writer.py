@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from uuid import UUID
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.households import service as households_service
 

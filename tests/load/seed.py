@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
-from app.audit.service import SYSTEM, Actor
+from app.actor import SYSTEM, Actor
 from app.auth import service as auth_service
 from app.auth.service import actor_for
 from app.config import Settings

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.config import NotifySettings, Settings
 from app.notify.models import Delivery, DeliveryAttempt
 from app.notify.worker import Worker

@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import UnitOfWork

@@ -12,9 +12,9 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.actor import SYSTEM
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM
 from app.clock import FixedClock
 from app.db import UnitOfWork
 from app.dosing.rules import ChildFacts

@@ -13,8 +13,8 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
+from app.actor import SYSTEM
 from app.audit.models import AuditEvent
-from app.audit.service import SYSTEM
 from app.clock import FixedClock
 from app.config import Settings
 from app.contacts.models import Contact

@@ -8,7 +8,7 @@ import re
 from datetime import date
 from uuid import UUID
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.http.templates import history_value
 from app.patients import service as patients_service
 from tests.auth.test_web_sessions import signed_in

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from app.audit.service import SYSTEM, Actor
+from app.actor import SYSTEM, Actor
 from app.db import UnitOfWork, make_session_factory
 from app.pharmacies import service as pharmacies_service
 from app.register import service as register_service

@@ -23,7 +23,7 @@ import uvicorn
 from sqlalchemy import select
 
 from app import demo
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.auth.service import actor_for

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.patients.models import Patient
 from app.prescriptions.words import number_to_words
 from app.safeguarding import rules as safeguarding_rules

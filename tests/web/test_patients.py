@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from app.audit.service import SYSTEM
+from app.actor import SYSTEM
 from app.households import service as households_service
 from app.households.models import Household
 from app.patients import service as patients_service
