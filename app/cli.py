@@ -19,7 +19,7 @@ from app.clock import SystemClock, local_date
 from app.config import Settings, get_settings
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.demo import seed
-from app.dosing import service as dosing_service
+from app.dosing import close_day as dosing_close_day
 from app.errors import DomainError
 from app.labelling import content
 from app.logs import configure_logging
@@ -130,7 +130,7 @@ def close_day(
     now = SystemClock().now()
     today = local_date(now, settings.timezone)
     try:
-        closed = dosing_service.close_day(
+        closed = dosing_close_day.close_day(
             _uow(settings),
             actor=SYSTEM,
             pharmacy_id=pharmacy_id,

@@ -7,7 +7,7 @@ those, one in ten also missed the two previous days (a streak of 3: an urgent al
 prescriber and the key worker) and one in ten missed yesterday (a streak of 2: a warning to the
 key worker); the rest attended yesterday.
 
-Subject: `app.dosing.service.close_day` for today, called in-process as the endpoint calls it
+Subject: `app.dosing.close_day.close_day` for today, called in-process as the endpoint calls it
 (the set-based UPDATE … RETURNING, then the missed-dose rules, alerts and outbox per patient it
 touched, the audit event, one commit). Baseline: a bare `UPDATE instalment_days SET
 state='missed', recorded_at=… WHERE pharmacy_id=… AND collect_on<=… AND state='due'` and its
@@ -27,7 +27,7 @@ from sqlalchemy import func, select, text, tuple_
 
 from app.actor import Actor
 from app.db import UnitOfWork, make_session_factory
-from app.dosing import service as dosing_service
+from app.dosing import close_day as dosing_close_day
 from app.dosing.facts import STREAK_HORIZON
 from app.dosing.models import InstalmentDay, Release
 from app.patients.models import Patient
@@ -137,13 +137,13 @@ def build(kind: str, count: int) -> tuple[common.BenchDB, common.Branch, dict[st
     return db, branch, expected
 
 
-def close(db: common.BenchDB, actor: Actor) -> tuple[float, float, dosing_service.DayClosed]:
+def close(db: common.BenchDB, actor: Actor) -> tuple[float, float, dosing_close_day.DayClosed]:
     uow = UnitOfWork(make_session_factory(db.engine))
     policy = common.settings_for(db.url).policy
     with db.engine.connect() as conn:  # open the pool's first connection outside the timing
         conn.execute(text("SELECT 1"))
     started, cpu = time.perf_counter(), time.process_time()
-    closed = dosing_service.close_day(
+    closed = dosing_close_day.close_day(
         uow,
         actor=actor,
         pharmacy_id=actor.pharmacy_id,  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from app.actor import Actor
 from app.audit import service as audit_service
 from app.config import PolicySettings
 from app.db import UnitOfWork
-from app.dosing import service as dosing_service
+from app.dosing import counter as dosing_counter
 from app.errors import NotFound
 from app.labelling.models import Label
 from app.patients import service as patients_service
@@ -57,11 +57,11 @@ def scan(
     if not found.accepted:
         return result
     if found.kind == ScanKind.PATIENT_CARD:
-        view = dosing_service.check(
+        view = dosing_counter.check(
             uow, actor=actor, barcode=code, today=today, policy=policy, now=now
         )
         result["patient_id"] = str(view.patient.id)
-        result["decision"] = dosing_service.decision_body(view)
+        result["decision"] = dosing_counter.decision_body(view)
     elif found.kind == ScanKind.NHS_NUMBER:
         with uow:
             patient = uow.session.scalar(select(Patient).where(Patient.nhs_number == found.value))
@@ -72,11 +72,11 @@ def scan(
             except NotFound:
                 # Another pharmacy's patient answers exactly as a number nobody holds.
                 raise NotFound("patient with that NHS number", "(scanned)") from None
-        view = dosing_service.check(
+        view = dosing_counter.check(
             uow, actor=actor, patient_id=patient.id, today=today, policy=policy, now=now
         )
         result["patient_id"] = str(patient.id)
-        result["decision"] = dosing_service.decision_body(view)
+        result["decision"] = dosing_counter.decision_body(view)
     elif found.kind == ScanKind.LABEL:
         assert found.value is not None
         with uow:

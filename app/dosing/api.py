@@ -15,7 +15,10 @@ from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.config import Settings
 from app.db import UnitOfWork
+from app.dosing import close_day as dosing_close_day
 from app.dosing import corrections as dosing_corrections
+from app.dosing import counter as dosing_counter
+from app.dosing import handover as dosing_handover
 from app.dosing import reads as dosing_reads
 from app.dosing import records as dosing_records
 from app.dosing import service as dosing_service
@@ -334,7 +337,7 @@ def check(
     body: CheckBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> object:
     """Today's decision for a patient (by id or by a scanned patient card)."""
-    view = dosing_service.check(
+    view = dosing_counter.check(
         uow,
         actor=actor,
         patient_id=body.patient_id,
@@ -348,7 +351,7 @@ def check(
         metrics.DECISIONS.labels("block", str(reason.code)).inc()
     for reason in view.decision.warnings:
         metrics.DECISIONS.labels("warning", str(reason.code)).inc()
-    return dosing_service.decision_body(view)
+    return dosing_counter.decision_body(view)
 
 
 @router.post(
@@ -379,10 +382,10 @@ def handover(
     overrides: dict[str, str] = {
         o.code: o.reason for o in [*body.overrides, *([body.override] if body.override else [])]
     }
-    stored = dosing_service.hand_over(
+    stored = dosing_handover.hand_over(
         uow,
         actor=actor,
-        handover=dosing_service.Handover(
+        handover=dosing_handover.Handover(
             patient_id=body.patient_id,
             date=body.date,
             outcome=body.outcome,
@@ -400,7 +403,7 @@ def handover(
         policy=settings.policy,
         now=now,
         idempotency_key=idempotency_key,
-        digest=dosing_service.request_hash(body.model_dump(mode="json")),
+        digest=dosing_handover.request_hash(body.model_dump(mode="json")),
     )
     response = dict(stored.body)
     metrics.HANDOVERS.labels(body.outcome).inc()
@@ -589,7 +592,7 @@ def close_day(
 ) -> DayClosedRead:
     """End of day: uncollected instalments become missed, then the missed-dose rules run."""
     today = local_date(now, settings.timezone)
-    closed = dosing_service.close_day(
+    closed = dosing_close_day.close_day(
         uow,
         actor=actor,
         pharmacy_id=pharmacy_id,

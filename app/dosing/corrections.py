@@ -37,8 +37,8 @@ from app.audit import service as audit_service
 from app.auth.policy import require_safety_act
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
+from app.dosing import counter as dosing_counter
 from app.dosing import rules as dosing_rules
-from app.dosing import service as dosing_service
 from app.dosing.models import DoseCorrection, DoseState, InstalmentDay, Mode
 from app.errors import Conflict, InvalidInput
 from app.patients import service as patients_service
@@ -338,7 +338,7 @@ def record_wrong_patient(
                 code="nothing_to_correct",
             )
         # The second patient's checks, as the counter would have run them before the dose.
-        view = dosing_service.views(
+        view = dosing_counter.views(
             session,
             actor,
             [taker],
@@ -448,7 +448,7 @@ def record_wrong_patient(
                 },
             )
         uow.commit()
-        return Reattributed(removed, added, dosing_service.reasons(unchecked), alerts)
+        return Reattributed(removed, added, dosing_counter.reasons(unchecked), alerts)
 
 
 def _move(session: Session, row: InstalmentDay, expected: str, values: dict[str, object]) -> None:

@@ -15,10 +15,10 @@ from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
+from app.dosing import counter as dosing_counter
 from app.dosing import facts as dosing_facts
-from app.dosing import service as dosing_service
+from app.dosing.counter import CounterView
 from app.dosing.models import InstalmentDay
-from app.dosing.service import CounterView
 from app.errors import InvalidInput
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
@@ -49,7 +49,7 @@ def _due_views(
         )
     )
     return list(
-        dosing_service.views(
+        dosing_counter.views(
             session, actor, patients, product=None, today=day, intoxicated=False, policy=policy
         )
     )
@@ -59,7 +59,7 @@ def _item(view: CounterView) -> dict[str, Any]:
     patient = view.patient
     states = sorted({r.state for r in view.rows})
     return {
-        **dosing_service.decision_body(view),
+        **dosing_counter.decision_body(view),
         "given_name": patient.given_name,
         "family_name": patient.family_name,
         "state": states[0] if len(states) == 1 else ",".join(states),
@@ -71,7 +71,7 @@ def due_list(
 ) -> list[dict[str, Any]]:
     """Every patient with an instalment to collect at the caller's pharmacy on `day`,
     each with the decision the counter would show (the day's state when already recorded)."""
-    require_role(actor, dosing_service.COUNTER | {Role.ADMIN}, "see the due list")
+    require_role(actor, dosing_counter.COUNTER | {Role.ADMIN}, "see the due list")
     with uow:
         session = uow.session
         items = [_item(view) for view in _due_views(session, actor, day, policy)]
@@ -108,7 +108,7 @@ def dosing_sheet(
     """The day's due list as a sheet to print for an outage (network or database down): every
     patient due, the decision as it stands when printed, and the household facts. Printing it
     is a read of each listed patient's record, so the audit names them."""
-    require_role(actor, dosing_service.COUNTER, "print the dosing sheet")
+    require_role(actor, dosing_counter.COUNTER, "print the dosing sheet")
     with uow:
         session = uow.session
         lines = []

@@ -4,7 +4,7 @@ reading, exporting and verifying the chain.
 Every entry goes through `_append`, which takes the register's lock, numbers the line, computes
 the running balance from the previous line and links the hash chain, all in the caller's
 transaction. A supply is appended inside the handover's transaction (`record_supply`, called by
-`app.dosing.service.hand_over`), so a dose and its register line commit or fail together.
+`app.dosing.handover.hand_over`), so a dose and its register line commit or fail together.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from app.audit.models import AuditEvent
 from app.auth import service as auth_service
 from app.clock import FixedClock
 from app.db import UnitOfWork
+from app.dosing import handover as dosing_handover
 from app.dosing import service as dosing_service
 from app.dosing.models import DoseState, InstalmentDay
 from app.errors import Conflict, Refused
@@ -184,13 +185,13 @@ def test_handovers_and_withholds_racing_through_the_service_record_one_outcome(
                     now=clock.now(),
                 )
                 return "withheld"
-            dosing_service.hand_over(
+            dosing_handover.hand_over(
                 uow,
                 actor=actor,
                 today=MONDAY,
                 policy=policy,
                 now=clock.now(),
-                handover=dosing_service.Handover(
+                handover=dosing_handover.Handover(
                     patient_id=patient_id,
                     date=MONDAY,
                     outcome="supervised",

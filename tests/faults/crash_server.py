@@ -21,17 +21,17 @@ from typing import Any
 import uvicorn
 from fastapi.encoders import jsonable_encoder
 
-from app.dosing import service as dosing_service
+from app.dosing import handover as dosing_handover
 from app.main import app_from_env
 
 
 def arm(record: Path) -> None:
     """Wrap the handover use case: the wrapped call commits, then the process dies."""
-    original = dosing_service.hand_over
+    original = dosing_handover.hand_over
     lock = threading.Lock()
     armed = [True]
 
-    def hand_over_then_crash(*args: Any, **kwargs: Any) -> dosing_service.Stored:
+    def hand_over_then_crash(*args: Any, **kwargs: Any) -> dosing_handover.Stored:
         stored = original(*args, **kwargs)  # returns only after uow.commit()
         with lock:
             first, armed[0] = armed[0], False
@@ -42,8 +42,8 @@ def arm(record: Path) -> None:
             os._exit(1)  # no response, no cleanup: as if the power went
         return stored
 
-    # The API calls `dosing_service.hand_over` through the module, so this is what it reaches.
-    dosing_service.hand_over = hand_over_then_crash  # type: ignore[assignment]
+    # The API calls `dosing_handover.hand_over` through the module, so this is what it reaches.
+    dosing_handover.hand_over = hand_over_then_crash  # type: ignore[assignment]
 
 
 def main() -> None:

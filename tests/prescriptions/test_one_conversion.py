@@ -15,7 +15,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.dosing import service as dosing_service
+from app.dosing import counter as dosing_counter
 from app.labelling import content as label_content
 from app.prescriptions import api as prescriptions_api
 from app.prescriptions.products import PRODUCTS, measured
@@ -59,14 +59,14 @@ def test_counter_label_register_reports_and_fhir_measure_a_dose_alike(
         assert fhir_quantity["code"] == "mL"
         assert prescriptions_api._ml(code, mg) == expected
         assert reports_service._ml(code, mg) == expected
-        assert Decimal(dosing_service._ml(code, mg) or "nan") == expected
+        assert Decimal(dosing_counter._ml(code, mg) or "nan") == expected
         assert label_content._ml(mg, product.strength_mg_per_ml) == expected
     else:
         # A tablet is never given a volume: nothing prints or reports "mL" for it.
         assert fhir_quantity["unit"] == product.unit
         assert prescriptions_api._ml(code, mg) is None
         assert reports_service._ml(code, mg) is None
-        assert dosing_service._ml(code, mg) is None
+        assert dosing_counter._ml(code, mg) is None
 
 
 def test_half_a_hundredth_rounds_up_everywhere() -> None:

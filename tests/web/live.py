@@ -31,7 +31,7 @@ from app.clock import FixedClock, SystemClock, local_date
 from app.config import AuthSettings, Settings
 from app.contacts.models import Contact
 from app.db import UnitOfWork, make_session_factory
-from app.dosing import service as dosing_service
+from app.dosing import close_day as dosing_close_day
 from app.main import create_app
 from app.patients import service as patients_service
 from app.patients.models import Patient
@@ -212,7 +212,7 @@ class LiveServer:
             transcriber="pharmacist",
             checker="pharmacist2",
         )
-        dosing_service.close_day(
+        dosing_close_day.close_day(
             self.uow,
             actor=SYSTEM,
             pharmacy_id=pharmacy_id,
