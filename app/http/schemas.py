@@ -52,15 +52,24 @@ def _pattern_class(allowed: str) -> str:
     )
 
 
+# What `str.strip()` removes that is not a control character (those are refused anyway):
+# the Unicode space separators and the line and paragraph separators.
+VISIBLE_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 @dataclass(frozen=True, slots=True)
 class Controls:
     """Which control characters a text field accepts: none but those in `allowed`.
 
     Used as `Annotated` metadata: it validates (before any stripping, so the server refuses
     exactly what the schema's pattern says) and adds the pattern to the JSON schema.
+    `min_visible` states in the pattern what a stripped minimum length means: at least that
+    many characters from the first that is not a space to the last, so a name of spaces alone
+    is refused by the schema as it is by the server.
     """
 
     allowed: str = ""
+    min_visible: int = 0
 
     @property
     def message(self) -> str:
@@ -69,7 +78,15 @@ class Controls:
 
     @property
     def pattern(self) -> str:
-        return f"^[^{_pattern_class(self.allowed)}]*$"
+        refused = _pattern_class(self.allowed)
+        if not self.min_visible:
+            return f"^[^{refused}]*$"
+        spaces = VISIBLE_SPACES + "".join(f"\\u{ord(c):04x}" for c in self.allowed if c.isspace())
+        visible = f"[^{refused}{spaces}]"
+        if self.min_visible == 1:
+            return f"^[^{refused}]*{visible}[^{refused}]*$"
+        between = f"[^{refused}]{{{self.min_visible - 2},}}"
+        return f"^[{spaces}]*{visible}{between}{visible}[{spaces}]*$"
 
     def check(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -188,19 +205,28 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date), _DateWindow()]
 
 # The marker comes last: it checks the raw text, then the constraints (strip, lengths) apply
 # with their usual rule names (`string_too_long`).
+# A required text says so in its pattern too: spaces alone are not a name (`min_visible`).
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SINGLE_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    Controls(min_visible=1),
 ]
 Text200 = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SINGLE_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Controls(min_visible=1),
 ]
 Text500 = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MULTI_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    Controls("\t\n\r", min_visible=1),
 ]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE]
 # Why a record changed, kept in its history row (500 characters there: PostgreSQL enforces it).
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500), MULTI_LINE
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=500),
+    Controls("\t\n\r", min_visible=3),
 ]
 Postcode = Annotated[
     str,
