@@ -9,9 +9,8 @@ from uuid import UUID
 
 import typer
 
-from app import backups
-from app import migrate as migrations
 from app.actor import SYSTEM
+from app.audit import anchors as audit_anchors
 from app.audit import keys as audit_keys
 from app.audit import service as audit_service
 from app.auth import service as auth_service
@@ -23,7 +22,8 @@ from app.dosing import close_day as dosing_close_day
 from app.errors import DomainError
 from app.labelling import content
 from app.logs import configure_logging
-from app.notify.worker import Worker
+from app.ops import backups, migrations
+from app.safeguarding.delivery import alert_worker
 
 cli = typer.Typer(
     no_args_is_help=True,
@@ -109,7 +109,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    runner = Worker(
+    runner = alert_worker(
         make_session_factory(make_engine(settings.database_url)), settings, SystemClock(), name=name
     )
     typer.echo(f"delivery worker {runner.name} started")
@@ -257,7 +257,7 @@ def _write_anchor(settings: Settings, folder: Path) -> Path:
 
     uow = _uow(settings)
     with uow:
-        return backups.anchor(
+        return audit_anchors.anchor(
             uow.session, folder, key=_anchor_keys(settings)[0], now=SystemClock().now()
         )
 
@@ -286,7 +286,7 @@ def audit_verify(
     with uow:
         report = audit_service.verify(uow.session)
         problems = (
-            backups.check_anchors(
+            audit_anchors.check_anchors(
                 uow.session, checked, key=key, previous_keys=previous, latest_only=not anchors
             )
             if checked

@@ -13,7 +13,6 @@ from fastapi import FastAPI, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import health
 from app.admin import pages as admin_pages
 from app.audit import keys as audit_keys
 from app.auth import api as auth_api
@@ -29,14 +28,14 @@ from app.dosing import api as dosing_api
 from app.households import api as households_api
 from app.http import links, problems
 from app.http.headers import ResponseHeaders
+from app.intake import api as prescriptions_api
+from app.intake import pages as prescriptions_pages
 from app.logs import configure_logging, install_access_log_redaction
 from app.notify import api as notify_api
-from app.notify.worker import Worker
+from app.ops import health
 from app.ops import metrics as ops_metrics
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
-from app.prescriptions import api as prescriptions_api
-from app.prescriptions import pages as prescriptions_pages
 from app.records import household_pages
 from app.records import pages as patients_pages
 from app.register import api as register_api
@@ -46,6 +45,7 @@ from app.reports import pages as report_pages
 from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
 from app.safeguarding import pages as safeguarding_pages
+from app.safeguarding.delivery import alert_worker
 from devices import LabelPrinter, open_printer
 
 API = "/api/v1"
@@ -84,7 +84,9 @@ async def serving(app: FastAPI) -> AsyncIterator[None]:
 async def embedded_worker(app: FastAPI) -> AsyncIterator[None]:
     """Run one alert-delivery worker beside the web app (the first-run default)."""
 
-    worker = Worker(app.state.session_factory, app.state.settings, app.state.clock, name="embedded")
+    worker = alert_worker(
+        app.state.session_factory, app.state.settings, app.state.clock, name="embedded"
+    )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name="outbox", daemon=True)
     thread.start()

@@ -35,9 +35,9 @@ from app.config import NotifySettings
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.notify.models import Delivery, DeliveryState
-from app.notify.worker import Worker
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
+from app.safeguarding.delivery import alert_worker
 from app.safeguarding.models import Alert
 from bench import common
 
@@ -191,7 +191,7 @@ def run(
 
         # 2. Latency with a worker running in a thread.
         clock = SystemClock()
-        worker = Worker(world.session_factory, settings, clock, name="bench-latency")
+        worker = alert_worker(world.session_factory, settings, clock, name="bench-latency")
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
@@ -222,7 +222,7 @@ def run(
         pending_deliveries(db, branch, patient_id, hook, drain)
         common.analyze(db)
         made = time.perf_counter() - made
-        worker = Worker(world.session_factory, settings, clock, name="bench-drain")
+        worker = alert_worker(world.session_factory, settings, clock, name="bench-drain")
         profiler = None
         if profile:
             from pyinstrument import Profiler

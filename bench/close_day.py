@@ -28,7 +28,7 @@ from sqlalchemy import func, select, text, tuple_
 from app.actor import Actor
 from app.db import UnitOfWork, make_session_factory
 from app.dosing import close_day as dosing_close_day
-from app.dosing.facts import STREAK_HORIZON
+from app.dosing.gather import STREAK_HORIZON
 from app.dosing.models import InstalmentDay, Release
 from app.patients.models import Patient
 from app.prescriptions.models import Prescription

@@ -37,17 +37,18 @@ from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import migrate
 from app.actor import SYSTEM, Actor
 from app.auth import service as auth_service
 from app.auth.service import actor_for
 from app.config import AuthSettings, Settings
 from app.contacts import service as contacts_service
 from app.db import UnitOfWork, make_engine, make_session_factory
+from app.intake import transcribe as transcription
+from app.intake import verify as verification
+from app.ops import migrations as migrate
 from app.patients import service as patients_service
 from app.pharmacies import service as pharmacies_service
-from app.prescriptions import rules as rx_rules
-from app.prescriptions import service as prescriptions_service
+from app.prescriptions import intake_terms
 from app.prescriptions.words import number_to_words
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -321,11 +322,11 @@ def register_patient(world: World, branch: Branch, *, key_worker_id: UUID | None
     return patient.id
 
 
-def supervised_daily(mg: int, start: date, days: int) -> rx_rules.PrescriptionDraft:
+def supervised_daily(mg: int, start: date, days: int) -> intake_terms.PrescriptionDraft:
     """`mg` daily, supervised and collected every day (the pharmacy opens every day)."""
     every = frozenset(range(7))
     total = mg * days
-    return rx_rules.PrescriptionDraft(
+    return intake_terms.PrescriptionDraft(
         product_code=PRODUCT,
         daily_dose_mg=Decimal(mg),
         form_type="FP10MDA",
@@ -336,7 +337,7 @@ def supervised_daily(mg: int, start: date, days: int) -> rx_rules.PrescriptionDr
         total_quantity_words=number_to_words(total),
         supervised_days=every,
         collection_days=every,
-        wording=rx_rules.Wording(supervise_on_collection=True, consult_after_3_missed=True),
+        wording=intake_terms.Wording(supervise_on_collection=True, consult_after_3_missed=True),
         direction_text=f"{mg}mg ({mg}ml) daily, supervised consumption every day.",
     )
 
@@ -347,20 +348,20 @@ def prescribe(
     """Transcribe and second-check a prescription starting today: its days become the ledger."""
     now = NOW - timedelta(hours=1)
     policy = world.settings.policy
-    prescription, _ = prescriptions_service.transcribe(
+    prescription, _ = transcription.transcribe(
         world.uow,
         actor=branch.pharmacist,
-        data=prescriptions_service.PrescriptionInput(
+        data=transcription.PrescriptionInput(
             patient_id=patient_id,
             prescriber_id=branch.prescriber_id,
             draft=supervised_daily(mg, TODAY, days),
-            last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+            last_dose=transcription.LastDoseInput(None, "induction"),
         ),
         policy=policy,
         today=TODAY,
         now=now,
     )
-    prescriptions_service.verify(
+    verification.verify(
         world.uow,
         actor=branch.pharmacist2,
         prescription_id=prescription.id,

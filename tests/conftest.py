@@ -1,10 +1,14 @@
-"""Test fixtures: a real database built by the real migrations, on SQLite by default or on
-PostgreSQL when DOSEKEEPER_TEST_DATABASE_URL names a server.
+"""Test fixtures: a real database built by the real migrations (tests/databases.py), on SQLite
+by default or on PostgreSQL when DOSEKEEPER_TEST_DATABASE_URL names a server.
 
 Each xdist worker gets its own database. Tests do not roll back: each one builds its own
 pharmacy (the tenant boundary) through the factories, so tests never see each other's rows,
 and the services' own commits run exactly as in production. Tests that break things on
 purpose (tampering, dropping triggers) use `fresh_database` instead.
+
+Nothing heavy is imported here at collection: the database, the web app and the factories are
+imported by the fixtures that use them, so the pure rule tests (`pytest tests/*/test_rules*.py`)
+run with no database, no SQLAlchemy and no FastAPI (tests/test_pure_rules_alone.py checks).
 """
 
 from __future__ import annotations
@@ -14,22 +18,20 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from app import migrate
-from app.clock import FixedClock
-from app.config import AuthSettings, Settings
-from app.db import UnitOfWork, make_engine, make_session_factory
-from app.main import create_app
-from tests.factories import NOW, World, make_world
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from app.clock import FixedClock
+    from app.config import Settings
+    from app.db import UnitOfWork
+    from tests.databases import Database
+    from tests.factories import World
 
 PG_URL = os.environ.get("DOSEKEEPER_TEST_DATABASE_URL", "")
 
@@ -44,61 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DOSEKEEPER_DATA_DIR", tempfile.mkdtemp(prefix="dk-test-data-"))
 
 
-@dataclass
-class Database:
-    url: str
-    engine: Engine
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-
-def _create_database(name: str, tmp: Path) -> str:
-    if PG_URL:
-        base = make_url(PG_URL)
-        # Named after the run's own database too: two runs against one server (two worktrees,
-        # CI's dk_ci_<pid>) never drop each other's worker databases.
-        name = f"{base.database}_{name}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        return base.set(database=name).render_as_string(hide_password=False)
-    return f"sqlite:///{tmp / (name + '.sqlite3')}"
-
-
-def _drop_database(url: str) -> None:
-    if PG_URL:
-        name = make_url(url).database
-        admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def build_database(name: str, tmp: Path) -> Database:
-    url = _create_database(name, tmp)
-    migrate.upgrade(url)
-    return Database(url, make_engine(url))
-
-
-@contextmanager
-def scratch_database(prefix: str, tmp: Path) -> Iterator[Database]:
-    """A database of its own (named `prefix` and a random suffix), built by every migration and
-    dropped at the end."""
-    db = build_database(f"{prefix}_{uuid.uuid4().hex[:10]}", tmp)
-    try:
-        yield db
-    finally:
-        db.engine.dispose()
-        _drop_database(db.url)
-
-
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Database]:
     """The worker's database, built once by running every migration."""
+    from tests.databases import scratch_database
+
     with scratch_database(f"dk_test_{worker_id}", tmp_path_factory.mktemp("db")) as db:
         yield db
 
@@ -106,6 +58,8 @@ def database(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterat
 @pytest.fixture
 def fresh_database(tmp_path: Path) -> Iterator[Database]:
     """A database of the test's own, for tests that tamper or need an empty world."""
+    from tests.databases import scratch_database
+
     with scratch_database("dk_fresh", tmp_path) as db:
         yield db
 
@@ -116,6 +70,8 @@ def pg_database(tmp_path: Path) -> Iterator[Database]:
     (several processes, a crash mid-commit). Using it marks a test `postgres` (tests/gaps.py):
     left out of the SQLite runs; run without DOSEKEEPER_TEST_DATABASE_URL it skips, or fails
     under CI."""
+    from tests.databases import scratch_database
+
     assert PG_URL, "marked postgres, so tests/gaps.py skips it (or fails it) before this"
     with scratch_database("dk_pg", tmp_path) as db:
         yield db
@@ -123,6 +79,8 @@ def pg_database(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(database: Database, tmp_path: Path) -> Settings:
+    from app.config import AuthSettings, Settings
+
     return Settings(
         data_dir=tmp_path / "data",
         _env_file=None,  # type: ignore[call-arg]
@@ -137,16 +95,23 @@ def settings(database: Database, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def session_factory(database: Database) -> sessionmaker[Session]:
+    from app.db import make_session_factory
+
     return make_session_factory(database.engine)
 
 
 @pytest.fixture
 def uow(session_factory: sessionmaker[Session]) -> UnitOfWork:
+    from app.db import UnitOfWork
+
     return UnitOfWork(session_factory)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
+    from app.clock import FixedClock
+    from tests.factories import NOW
+
     return FixedClock(NOW)
 
 
@@ -154,6 +119,10 @@ def clock() -> FixedClock:
 def client(
     settings: Settings, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
     app = create_app(settings, session_factory, clock)
     # A client address of the test's own: the login rate limiter counts failures per address,
     # and every test runs at the same fixed "now", so a shared address would leak across tests.
@@ -164,6 +133,8 @@ def client(
 
 @pytest.fixture
 def world(uow: UnitOfWork, settings: Settings, client: TestClient) -> World:
+    from tests.factories import make_world
+
     return make_world(uow, settings, client)
 
 
@@ -177,7 +148,9 @@ _CONTROLS_PROVEN: dict[str, list[str]] = {}
 
 def database_leg() -> str:
     """The database this run's tests use: "postgresql" on the PostgreSQL leg, else "sqlite"."""
-    return make_url(PG_URL).get_backend_name() if PG_URL else "sqlite"
+    # The URL's scheme without its driver ("postgresql+psycopg" -> "postgresql"), as
+    # SQLAlchemy's make_url would say, without importing it at collection.
+    return PG_URL.split(":", 1)[0].split("+", 1)[0] if PG_URL else "sqlite"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

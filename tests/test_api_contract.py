@@ -10,9 +10,8 @@ from uuid import uuid4
 import pytest
 
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import at, prescribe
+from tests.builders import MONDAY, at, prescribe
 from tests.factories import World, unique
-from tests.prescriptions.test_api import MONDAY
 
 API = "/api/v1"
 # What `\s` matches in a JSON Schema (ECMA-262) pattern: no U+0085, unlike Python and Rust.

@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from app import backups
 from app.actor import SYSTEM
+from app.audit import anchors as audit_anchors
 from app.audit import service as audit_service
 from app.config import AuthSettings, Settings
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.demo import seed
+from app.ops import backups
 from app.pharmacies import service as pharmacies_service
-from tests.conftest import Database, _create_database, _drop_database
+from tests.databases import Database, create_database, drop_database
 from tests.factories import NOW
 
 KEY = "k" * 40
@@ -30,7 +31,7 @@ def test_a_restored_backup_verifies_and_matches_its_anchor(
     uow = UnitOfWork(make_session_factory(fresh_database.engine))
     seed(uow, settings)
     with uow:
-        anchors = backups.anchor(uow.session, tmp_path / "anchors", key=KEY, now=NOW)
+        anchors = audit_anchors.anchor(uow.session, tmp_path / "anchors", key=KEY, now=NOW)
     copy = backups.backup(fresh_database.url, tmp_path / "backups", now=NOW)
 
     # More happens after the backup and is anchored too.
@@ -45,19 +46,19 @@ def test_a_restored_backup_verifies_and_matches_its_anchor(
         now=NOW,
     )
     with uow:
-        backups.anchor(uow.session, tmp_path / "anchors", key=KEY, now=NOW)
+        audit_anchors.anchor(uow.session, tmp_path / "anchors", key=KEY, now=NOW)
 
-    target_url = _create_database(f"dk_restore_{uuid.uuid4().hex[:8]}", tmp_path)
+    target_url = create_database(f"dk_restore_{uuid.uuid4().hex[:8]}", tmp_path)
     try:
         backups.restore(copy, target_url)
         engine = make_engine(target_url)
         restored = UnitOfWork(make_session_factory(engine))
         with restored:
             report = audit_service.verify(restored.session)
-            problems = backups.check_anchors(restored.session, anchors, key=KEY)
+            problems = audit_anchors.check_anchors(restored.session, anchors, key=KEY)
         engine.dispose()
     finally:
-        _drop_database(target_url)
+        drop_database(target_url)
     assert report.ok, report.reason
     assert report.events > 50
     # The restored copy predates the second anchor: the missing events are named.
@@ -80,8 +81,8 @@ def test_an_anchor_signed_with_another_key_is_refused(
         now=NOW,
     )
     with uow:
-        path = backups.anchor(uow.session, tmp_path, key=KEY, now=NOW)
-        assert backups.check_anchors(uow.session, path, key=KEY) == []
-        assert backups.check_anchors(uow.session, path, key="x" * 40) == [
+        path = audit_anchors.anchor(uow.session, tmp_path, key=KEY, now=NOW)
+        assert audit_anchors.check_anchors(uow.session, path, key=KEY) == []
+        assert audit_anchors.check_anchors(uow.session, path, key="x" * 40) == [
             "anchor line 1 is not signed by this key"
         ]

@@ -22,7 +22,7 @@ from app.households.models import Child, Household
 from app.main import create_app
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
-from tests.conftest import Database, _drop_database, build_database
+from tests.databases import Database, build_database, drop_database
 from tests.factories import ROLES
 
 
@@ -45,7 +45,7 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database
     seed(UnitOfWork(make_session_factory(db.engine)), demo_settings(db))
     yield db
     db.engine.dispose()
-    _drop_database(db.url)
+    drop_database(db.url)
 
 
 @pytest.fixture

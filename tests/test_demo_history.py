@@ -19,7 +19,7 @@ from app.clock import SystemClock, local_date
 from app.db import UnitOfWork, make_session_factory
 from app.demo import DEMO_PASSWORD, seed
 from app.main import create_app
-from tests.conftest import _drop_database, build_database
+from tests.databases import build_database, drop_database
 from tests.test_demo import demo_settings
 
 API = "/api/v1"
@@ -35,7 +35,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     db.engine.dispose()
-    _drop_database(db.url)
+    drop_database(db.url)
 
 
 def signed_in(client: TestClient, username: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.clock import FixedClock
 from app.households.models import HouseholdChange
-from tests.dosing.test_counter_api import API, MONDAY, at, prescribe
+from tests.builders import API, MONDAY, at, prescribe
 from tests.factories import World
 
 

@@ -8,9 +8,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 import app.models  # noqa: F401  (every table registers itself on Base.metadata)
-from app import migrate
 from app.db import Base, database_head, make_engine
-from tests.conftest import Database
+from app.ops import migrations as migrate
+from tests.databases import Database
 
 
 def head_revision() -> str | None:

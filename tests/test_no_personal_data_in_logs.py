@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from app.clock import FixedClock
 from app.logs import JsonFormatter
 from app.notify.links import acknowledge_link
-from tests.dosing.test_counter_api import MONDAY, alerts, at, handover, prescribe
+from tests.builders import MONDAY, alerts, at, handover, prescribe
 from tests.factories import World
 
 API = "/api/v1"

@@ -21,7 +21,7 @@ import pytest
 from app.config import AuthSettings, Settings
 from app.db import UnitOfWork, make_session_factory
 from app.demo import DEMO_PASSWORD, seed
-from tests.conftest import Database
+from tests.databases import Database
 from tests.notify.receivers import free_port
 from tests.processes import BIN, server_env, start, stop, uvicorn_args, wait_until_up
 from tests.test_schemathesis import CONFIG

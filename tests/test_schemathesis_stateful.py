@@ -20,9 +20,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import at, prescribe, twice_weekly_take_home
+from tests.builders import MONDAY, at, fp10mda, prescribe, twice_weekly_take_home
 from tests.factories import World, make_world
-from tests.prescriptions.test_api import MONDAY, fp10mda
 from tests.test_schemathesis import ADDITIONAL_CHECKS, schema
 
 API = "/api/v1"

@@ -12,8 +12,8 @@ from app.clock import local_date
 from app.contacts import service as contacts_service
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
-from app.notify import routing as notify_routing
 from app.pharmacies import service as pharmacies_service
+from app.safeguarding import routing as alert_routing
 
 router = APIRouter(include_in_schema=False)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -32,7 +32,7 @@ def admin(
             "pharmacies": pharmacies_service.list_pharmacies(uow, actor=actor),
             "contacts": contacts_service.list_contacts(uow, actor=actor),
             "redacted_url": contacts_service.redacted_url,
-            "routing": notify_routing.effective_table(settings.policy.alert_routing),
+            "routing": alert_routing.effective_table(settings.policy.alert_routing),
             "roles": [r.value for r in Role],
             "days": DAYS,
             "today": local_date(now, settings.timezone),  # past closures cannot be removed

@@ -21,7 +21,7 @@ from app.audit import service as audit_service
 from app.audit.models import AuditEvent
 from app.auth.policy import CLINICIANS, pharmacy_scope, require_role
 from app.auth.roles import Role
-from app.contacts.models import Contact
+from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 
@@ -235,6 +235,35 @@ def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> 
         if kind:
             query = query.where(Contact.kind == kind)
         return list(uow.session.scalars(query.limit(1000)))
+
+
+def prescribers_for(session: Session, pharmacy_id: UUID) -> list[Contact]:
+    """The prescribers a form at this pharmacy may name: the area directory's and the
+    pharmacy's own, by name."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.kind == ContactKind.PRESCRIBER,
+                or_(Contact.pharmacy_id.is_(None), Contact.pharmacy_id == pharmacy_id),
+            )
+            .order_by(Contact.name)
+        )
+    )
+
+
+def by_id(session: Session, contact_id: UUID) -> Contact | None:
+    """One contact, with no visibility check: for a record the caller may already see that
+    names it (a prescription's prescriber)."""
+    return session.get(Contact, contact_id)
+
+
+def feed_contact_id(uow: UnitOfWork, token: str) -> UUID | None:
+    """The contact whose Atom feed URL carries this token (only its hash is stored), or None."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with uow:
+        contact = uow.session.scalar(select(Contact).where(Contact.feed_token_hash == digest))
+    return contact.id if contact is not None else None
 
 
 def _limit_test_sends(uow: UnitOfWork, actor: Actor, contact_id: UUID, now: datetime) -> None:

@@ -21,12 +21,14 @@ from app.config import Settings
 from app.contacts import service as contacts_service
 from app.db import UnitOfWork
 from app.demo import history as demo_history
+from app.households import children as household_children
 from app.households import service as households_service
+from app.intake import transcribe as transcription
+from app.intake import verify as verification
 from app.patients import service as patients_service
 from app.pharmacies import service as pharmacies_service
 from app.pharmacies.models import Pharmacy
-from app.prescriptions import rules
-from app.prescriptions import service as prescriptions_service
+from app.prescriptions import intake_terms
 from app.prescriptions.words import number_to_words
 
 DEMO_PASSWORD = demo_history.PASSWORD
@@ -175,7 +177,7 @@ def seed(
         )
 
     def child(h: int, name: str, years: int, status: str = "none") -> None:
-        households_service.add_child(
+        household_children.add_child(
             uow,
             actor=SYSTEM,
             household_id=households[h],
@@ -195,7 +197,7 @@ def seed(
     child(4, "C.B.", 15)
     child(6, "D.E.", 6)
     for h in (0, 2, 4):
-        households_service.confirm_children(
+        household_children.confirm_children(
             uow,
             actor=SYSTEM,
             household_id=households[h],
@@ -275,7 +277,7 @@ def seed(
         """A 14-day FP10MDA written, transcribed (and checked, unless `check` is False) on `on`."""
         days = 14
         total = mg * days
-        draft = rules.PrescriptionDraft(
+        draft = intake_terms.PrescriptionDraft(
             product_code="methadone-1mg-ml",
             daily_dose_mg=Decimal(mg),
             form_type="FP10MDA",
@@ -286,7 +288,7 @@ def seed(
             total_quantity_words=number_to_words(total),
             supervised_days=supervised,
             collection_days=collection,
-            wording=rules.Wording(
+            wording=intake_terms.Wording(
                 closed_day_prior=True,
                 supervise_on_collection=bool(supervised),
                 consult_after_3_missed=True,
@@ -298,14 +300,14 @@ def seed(
                 else "Collect twice weekly; take home."
             ),
         )
-        prescription, _ = prescriptions_service.transcribe(
+        prescription, _ = transcription.transcribe(
             uow,
             actor=transcriber,
-            data=prescriptions_service.PrescriptionInput(
+            data=transcription.PrescriptionInput(
                 patient_id=patient_ids[index],
                 prescriber_id=prescriber,
                 draft=draft,
-                last_dose=prescriptions_service.LastDoseInput(
+                last_dose=transcription.LastDoseInput(
                     first - timedelta(days=1), "previous_pharmacy", "Demo: transferred in"
                 ),
             ),
@@ -314,7 +316,7 @@ def seed(
             now=at,
         )
         if check:
-            prescriptions_service.verify(
+            verification.verify(
                 uow,
                 actor=checker,
                 prescription_id=prescription.id,

@@ -31,7 +31,7 @@ from app.clock import FixedClock, local_date
 from app.config import Settings
 from app.db import UnitOfWork
 from app.main import create_app
-from app.notify.worker import Worker
+from app.safeguarding.delivery import alert_worker
 
 HISTORY_DAYS = 10
 SUPERVISED_MON_SAT = frozenset(range(6))
@@ -185,9 +185,9 @@ def replay(
             _acknowledge_everything(counter)
 
     clock.set(now)
-    worker = Worker(uow.session_factory, settings, clock, name="demo-history")
+    worker = alert_worker(uow.session_factory, settings, clock, name="demo-history")
     try:
-        escalated = worker.escalate_due()
+        escalated = worker.run_tasks()
     finally:
         worker.close()
     billie = prescribe(

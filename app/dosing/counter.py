@@ -19,16 +19,17 @@ from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
-from app.dosing import facts as dosing_facts
-from app.dosing import rules
+from app.dosing import counter_wording, rules
+from app.dosing import gather as dosing_gather
+from app.dosing.decision_inputs import CounterFacts
 from app.dosing.models import (
     InstalmentDay,
 )
 from app.errors import InvalidInput, NotFound
 from app.patients import service as patients_service
 from app.patients.models import Patient
-from app.prescriptions import rules as prescription_rules
 from app.prescriptions.models import Prescription
+from app.prescriptions.products import PRODUCTS
 
 COUNTER = {Role.PHARMACIST, Role.TECHNICIAN}
 
@@ -45,7 +46,7 @@ class CounterView:
     decision: rules.Decision
     product: str | None
     prescription_id: UUID | None
-    facts: rules.CounterFacts
+    facts: CounterFacts
     rows: list[InstalmentDay] = field(default_factory=list)
     # Held so the session's (weak) identity map keeps it for the register line and labels.
     prescription: Prescription | None = None
@@ -53,7 +54,7 @@ class CounterView:
 
 def _ml(product: str | None, mg: Decimal) -> str | None:
     """The same dose in mL, so the counter never has to work out mg/mL by hand."""
-    found = prescription_rules.PRODUCTS.get(product or "")
+    found = PRODUCTS.get(product or "")
     quantity = found.ml_for(mg) if found is not None else None
     return plain(quantity) if quantity is not None else None
 
@@ -63,7 +64,7 @@ def plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def last_dose_body(facts: rules.CounterFacts) -> dict[str, Any]:
+def last_dose_body(facts: CounterFacts) -> dict[str, Any]:
     """What the counter always shows: the last dose taken and how many days since."""
     last = facts.last_dose
     return {
@@ -71,7 +72,7 @@ def last_dose_body(facts: rules.CounterFacts) -> dict[str, Any]:
         "source": last.source if last else None,
         "mode": last.mode if last else None,
         "days_without_dose": facts.days_without_dose,
-        "text": rules.describe_last_dose(last, facts.today),
+        "text": counter_wording.describe_last_dose(last, facts.today),
     }
 
 
@@ -151,7 +152,7 @@ def views(
     measuring_device: bool | None = None,
 ) -> list[CounterView]:
     """The counter's decision for each patient, from facts gathered for all of them at once."""
-    gathered = dosing_facts.gather_many(
+    gathered = dosing_gather.gather_many(
         session,
         patients,
         product=product,
@@ -161,7 +162,7 @@ def views(
         collector=collector,
         measuring_device=measuring_device,
     )
-    counter_policy = dosing_facts.counter_policy(policy)
+    counter_policy = dosing_gather.counter_policy(policy)
     result = []
     for patient in patients:
         facts, prescription, rows = gathered[patient.id]

@@ -1,140 +1,45 @@
-"""Gather what the counter rules need from the database: the facts, never the decision.
+"""Facts about patients and households the counter, end of day, intake and the reports share.
+
+How long a patient has gone without a dose (`lapses`), the household facts (children, the
+lockable box, the methadone already at home) and the prescriber's directions for today: read
+from the database, never decided here. `app.dosing.gather` puts them together with today's
+instalments into the counter decision's facts.
 
 Every query here is bounded by date or by patient, so its cost does not grow with history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import kit
-from app.auth.models import User
-from app.config import PolicySettings
-from app.dosing import rules
+from app.dosing.decision_inputs import (
+    HouseholdFacts,
+    LastDose,
+    days_without_dose,
+    household_methadone_at_home,
+)
 from app.dosing.models import (
     TAKEN_STATES,
     DoseState,
     InstalmentDay,
     LastDoseRecord,
-    Reassessment,
     Release,
     RepresentativeAuthorisation,
 )
 from app.households.models import BoxConfirmation, Child, Household
+from app.households.rules import ChildFacts
 from app.households.service import lives_there
 from app.kit import age_on
 from app.patients.models import Patient
-from app.pharmacies.models import Pharmacy
-from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
-
-# How far back the counter looks for the last missed collection it names (a lapse this long
-# has blocked the counter long before).
-STREAK_HORIZON = 31
-LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
-
-
-def counter_policy(policy: PolicySettings) -> rules.CounterPolicy:
-    return rules.CounterPolicy(
-        missed_threshold=policy.missed_threshold,
-        child_age_years=policy.child_age_years,
-        box_validity_days=policy.box_validity_days,
-        children_confirmation_days=policy.children_confirmation_days,
-        household_methadone_mg=Decimal(policy.household_methadone_mg),
-        high_dose_mg=Decimal(policy.high_dose_mg),
-        prescription_ending_days=policy.prescription_ending_days,
-        young_child_age_years=policy.young_child_age_years,
-    )
-
-
-def current_prescriptions(
-    session: Session,
-    patient_ids: Sequence[UUID],
-    product: str | None,
-    today: date,
-    *,
-    live: Mapping[UUID, Sequence[Prescription]] | None = None,
-) -> dict[UUID, Prescription]:
-    """Each patient's current prescription: the live one covering today, else the next live
-    one, else the most recent one (to explain why not).
-
-    The live ones not yet ended come in one query (a bounded set: a patient has a few at most,
-    whatever their history); only a patient with none of those has their most recent one
-    looked up (`live`: already loaded by the caller).
-    """
-    if live is None:
-        live = _live_from(session, patient_ids, product, today)
-    chosen: dict[UUID, Prescription] = {}
-    for patient_id in patient_ids:
-        found = _covering_or_next(live.get(patient_id, []), today)
-        if found is not None:
-            chosen[patient_id] = found
-    rest = [pid for pid in patient_ids if pid not in chosen]
-    for batch in kit.chunks(rest):
-        query = select(Prescription).where(
-            Prescription.patient_id.in_(batch), Prescription.status != Status.CANCELLED
-        )
-        if product is not None:
-            query = query.where(Prescription.product == product)
-        latest = query.subquery()
-        ends = (
-            select(latest.c.patient_id, func.max(latest.c.end_on).label("end_on"))
-            .group_by(latest.c.patient_id)
-            .subquery()
-        )
-        for rx in session.scalars(
-            query.join(
-                ends,
-                and_(
-                    Prescription.patient_id == ends.c.patient_id,
-                    Prescription.end_on == ends.c.end_on,
-                ),
-            ).order_by(Prescription.start_on)
-        ):
-            chosen[rx.patient_id] = rx  # of two ending the same day, the later-starting one
-    return chosen
-
-
-def _live_from(
-    session: Session, patient_ids: Sequence[UUID], product: str | None, today: date
-) -> dict[UUID, list[Prescription]]:
-    """Each patient's live prescriptions that end today or later (covering today or to come)."""
-    found: dict[UUID, list[Prescription]] = {}
-    for batch in kit.chunks(patient_ids):
-        query = select(Prescription).where(
-            Prescription.patient_id.in_(batch),
-            Prescription.status.in_(LIVE),
-            Prescription.end_on >= today,
-        )
-        if product is not None:
-            query = query.where(Prescription.product == product)
-        for rx in session.scalars(query):
-            found.setdefault(rx.patient_id, []).append(rx)
-    return found
-
-
-def _covering_or_next(live: Sequence[Prescription], today: date) -> Prescription | None:
-    covering = [rx for rx in live if rx.start_on <= today <= rx.end_on]
-    if covering:
-        return max(covering, key=lambda rx: rx.start_on)
-    upcoming = [rx for rx in live if rx.start_on > today]
-    return min(upcoming, key=lambda rx: rx.start_on) if upcoming else None
-
-
-def _has_successor(live: Sequence[Prescription], current: Prescription, today: date) -> bool:
-    """Another live prescription for the same product starts after today (the next one is
-    already written, so an ending prescription is no cause for a warning)."""
-    return any(
-        rx.id != current.id and rx.product == current.product and rx.start_on > today for rx in live
-    )
 
 
 class Lapse(NamedTuple):
@@ -142,7 +47,7 @@ class Lapse(NamedTuple):
     taken (None: nothing on record here or elsewhere)."""
 
     days: int
-    last_dose: rules.LastDose | None
+    last_dose: LastDose | None
 
 
 def drug_of(product: str) -> str:
@@ -238,7 +143,7 @@ def lapses(
     for patient_id, product in wanted:
         key = (patient_id, drug_of(product))
         last = _last_dose(taken.get(key), records.get(key), pharmacy_id)
-        days = rules.days_without_dose(
+        days = days_without_dose(
             last_taken_on=last.taken_on if last is not None else None,
             released_on=released.get(patient_id),
             first_day=first.get(key),
@@ -252,22 +157,22 @@ def _last_dose(
     here: tuple[date, str, UUID] | None,
     record: LastDoseRecord | None,
     pharmacy_id: UUID | None,
-) -> rules.LastDose | None:
+) -> LastDose | None:
     """The later of the last dose taken here and the one recorded as taken elsewhere."""
     recorded = record
     if here is not None:
         dose_date, mode, at_pharmacy = here
         if recorded is None or recorded.taken_on is None or dose_date >= recorded.taken_on:
             source = "here" if pharmacy_id in (None, at_pharmacy) else "another_pharmacy"
-            return rules.LastDose(dose_date, source, mode)  # type: ignore[arg-type]
+            return LastDose(dose_date, source, mode)  # type: ignore[arg-type]
     if recorded is None:
         return None
-    return rules.LastDose(recorded.taken_on, recorded.source)  # type: ignore[arg-type]
+    return LastDose(recorded.taken_on, recorded.source)  # type: ignore[arg-type]
 
 
-def children_facts(children: Iterable[Child], today: date) -> tuple[rules.ChildFacts, ...]:
+def children_facts(children: Iterable[Child], today: date) -> tuple[ChildFacts, ...]:
     return tuple(
-        rules.ChildFacts(
+        ChildFacts(
             # An unborn child counts as a newborn living there (pre-birth plans included).
             age_years=0 if c.unborn else max(0, age_on(c.date_of_birth, today)),
             protection_status=c.protection_status,  # type: ignore[arg-type]
@@ -301,7 +206,7 @@ def methadone_at_home_by_household(
             if household_id is not None:  # always, given the IN; said for the type checker
                 take_homes.setdefault(household_id, []).append((dose_date, Decimal(mg)))
     return {
-        household_id: rules.household_methadone_at_home(doses, today=today)
+        household_id: household_methadone_at_home(doses, today=today)
         for household_id, doses in take_homes.items()
     }
 
@@ -322,7 +227,7 @@ def children_by_household(
 
 def household_facts_by_patient(
     session: Session, patients: Sequence[Patient], today: date
-) -> dict[UUID, rules.HouseholdFacts]:
+) -> dict[UUID, HouseholdFacts]:
     """The household facts of every patient who lives in one: children, their confirmation,
     the patient's own lockable box, and the methadone already at home."""
     household_ids = {p.household_id for p in patients if p.household_id}
@@ -344,7 +249,7 @@ def household_facts_by_patient(
         ):
             boxes[patient_id] = valid_until
     return {
-        p.id: rules.HouseholdFacts(
+        p.id: HouseholdFacts(
             children=children_facts(children.get(p.household_id, []), today),
             children_confirmed_on=households[p.household_id].children_confirmed_on,
             box_valid_until=boxes.get(p.id),
@@ -376,38 +281,6 @@ def _changed_since_confirmed(household: Household) -> bool:
     return changed is not None and (confirmed is None or confirmed < changed)
 
 
-def _rows_today(
-    session: Session, wanted: Iterable[tuple[UUID, str]], today: date
-) -> dict[tuple[UUID, str], list[InstalmentDay]]:
-    """Each (patient, product)'s instalments to collect today (`collectable_on`), in
-    dose-date order."""
-    pairs = set(wanted)
-    found: dict[tuple[UUID, str], list[InstalmentDay]] = {pair: [] for pair in pairs}
-    for batch in kit.chunks(sorted({pid for pid, _ in pairs})):
-        for row in session.scalars(
-            select(InstalmentDay)
-            .where(InstalmentDay.patient_id.in_(batch), collectable_on(today))
-            .order_by(InstalmentDay.dose_date)
-        ):
-            if (row.patient_id, row.product) in found:
-                found[(row.patient_id, row.product)].append(row)
-    return found
-
-
-def _reassessed_today(session: Session, patient_ids: Sequence[UUID], today: date) -> set[UUID]:
-    """Patients a pharmacist has reassessed today after withholding today's dose."""
-    found: set[UUID] = set()
-    for batch in kit.chunks(patient_ids):
-        found |= set(
-            session.scalars(
-                select(Reassessment.patient_id).where(
-                    Reassessment.patient_id.in_(batch), Reassessment.dose_date == today
-                )
-            )
-        )
-    return found
-
-
 def authorisations_today(
     session: Session, patient_ids: Sequence[UUID], today: date
 ) -> dict[UUID, RepresentativeAuthorisation]:
@@ -425,204 +298,3 @@ def authorisations_today(
         ):
             found[authorisation.patient_id] = authorisation
     return found
-
-
-def _recorder_names(session: Session, rows: Sequence[InstalmentDay]) -> dict[UUID, str]:
-    recorder_ids = sorted({r.recorded_by_id for r in rows if r.recorded_by_id})
-    names: dict[UUID, str] = {}
-    for batch in kit.chunks(recorder_ids):
-        for user_id, name in session.execute(
-            select(User.id, User.display_name).where(User.id.in_(batch))
-        ):
-            names[user_id] = name
-    return names
-
-
-def _rule_days(
-    rows: Sequence[InstalmentDay],
-    names: Mapping[UUID, str],
-    timezone: str | None,
-    *,
-    reassessed: bool = False,
-) -> tuple[rules.InstalmentDay, ...]:
-    zone = ZoneInfo(timezone) if timezone else None
-    return tuple(
-        rules.InstalmentDay(
-            dose_date=r.dose_date,
-            collect_on=r.collect_on,
-            mode=r.mode,  # type: ignore[arg-type]
-            dose_mg=Decimal(r.dose_mg),
-            state=r.state,  # type: ignore[arg-type]
-            recorded_by=names.get(r.recorded_by_id)
-            if r.recorded_by_id
-            else ("end of day" if r.state == DoseState.MISSED else None),
-            recorded_at=r.recorded_at.astimezone(zone) if zone and r.recorded_at else r.recorded_at,
-            reassessed=reassessed and r.state == DoseState.WITHHELD and r.reassessment_id is None,
-            reason=r.reason if r.state == DoseState.WITHHELD else None,
-        )
-        for r in rows
-    )
-
-
-def _previous_doses(
-    session: Session, current: Mapping[UUID, Prescription], today: date
-) -> dict[tuple[UUID, str], Decimal]:
-    """The last dose each patient was actually given of their current prescription's product
-    before today: a correlated `ORDER BY dose_date DESC LIMIT 1` per patient, which walks the
-    (patient_id, dose_date) index back from today and stops at the first supply, so its cost
-    does not grow with the years of history behind it."""
-    supplied = (DoseState.SUPERVISED, DoseState.COLLECTED)
-    last = (
-        select(InstalmentDay.dose_mg)
-        .where(
-            InstalmentDay.patient_id == Prescription.patient_id,
-            InstalmentDay.product == Prescription.product,
-            InstalmentDay.dose_date < today,
-            InstalmentDay.state.in_(supplied),
-        )
-        .order_by(InstalmentDay.dose_date.desc())
-        .limit(1)
-        .correlate(Prescription)
-        .scalar_subquery()
-    )
-    found: dict[tuple[UUID, str], Decimal] = {}
-    for batch in kit.chunks([rx.id for rx in current.values()]):
-        for patient_id, product, mg in session.execute(
-            select(Prescription.patient_id, Prescription.product, last).where(
-                Prescription.id.in_(batch)
-            )
-        ):
-            if mg is not None:
-                found[(patient_id, product)] = Decimal(mg)
-    return found
-
-
-def _collections_around(
-    session: Session, pairs: Iterable[tuple[UUID, str]], today: date
-) -> dict[tuple[UUID, str], tuple[date | None, date | None]]:
-    """For each (patient, product): the next collection still due after today, and the last
-    missed one before it.
-
-    The rules only name the last missed collection while a missed streak runs, and a streak
-    is counted back at most `STREAK_HORIZON` days; a take-home is collected at most a
-    fortnight before its dose date. Looking back that far is enough, and bounds the rows read
-    (by the patient's dose-date index) whatever the length of their history.
-    """
-    wanted = set(pairs)
-    collect_on, state = InstalmentDay.collect_on, InstalmentDay.state
-    since = today - timedelta(days=STREAK_HORIZON + 14)
-    found: dict[tuple[UUID, str], tuple[date | None, date | None]] = {}
-    for batch in kit.chunks(sorted({pid for pid, _ in wanted})):
-        for patient_id, product, next_due, last_missed in session.execute(
-            select(
-                InstalmentDay.patient_id,
-                InstalmentDay.product,
-                func.min(case((and_(collect_on > today, state == DoseState.DUE), collect_on))),
-                func.max(case((and_(collect_on < today, state == DoseState.MISSED), collect_on))),
-            )
-            .where(
-                InstalmentDay.patient_id.in_(batch),
-                InstalmentDay.dose_date >= since,  # collected on or before its dose date
-                InstalmentDay.collect_on >= since,
-            )
-            .group_by(InstalmentDay.patient_id, InstalmentDay.product)
-        ):
-            if (patient_id, product) in wanted:
-                found[(patient_id, product)] = (next_due, last_missed)
-    return found
-
-
-def _measured_liquid(product: str) -> bool:
-    known = PRODUCTS.get(product)
-    return known is not None and known.unit == "mL"
-
-
-class Gathered(NamedTuple):
-    facts: rules.CounterFacts
-    prescription: Prescription | None
-    rows: list[InstalmentDay]
-
-
-def gather_many(
-    session: Session,
-    patients: Sequence[Patient],
-    *,
-    product: str | None,
-    today: date,
-    counter_pharmacy_id: UUID | None,
-    intoxicated: bool,
-    collector: str = "patient",
-    measuring_device: bool | None = None,
-) -> dict[UUID, Gathered]:
-    """Everything `rules.decide` needs about each patient at the counter today, in a dozen
-    queries however many patients there are (a whole due list).
-
-    One code path for one patient and for many (`service.views`), so the counter's answer for
-    a patient is the same whether it was asked at the counter or in the due list.
-    """
-    ids = [p.id for p in patients]
-    live = _live_from(session, ids, product, today)
-    current = current_prescriptions(session, ids, product, today, live=live)
-    pairs = {(pid, rx.product) for pid, rx in current.items()}
-    if product is not None:
-        pairs |= {(pid, product) for pid in ids if pid not in current}
-    rows = _rows_today(session, pairs, today)
-    previous = _previous_doses(session, current, today)
-    lapsed = lapses(
-        session, pairs, through=today - timedelta(days=1), pharmacy_id=counter_pharmacy_id
-    )
-    around = _collections_around(session, pairs, today)
-    reassessed = _reassessed_today(session, ids, today)
-    authorised = authorisations_today(session, ids, today)
-    households = household_facts_by_patient(session, patients, today)
-    counters = {counter_pharmacy_id or p.pharmacy_id for p in patients}
-    zones = {
-        ph.id: ph.timezone
-        for ph in session.scalars(select(Pharmacy).where(Pharmacy.id.in_(counters)))
-    }
-    names = _recorder_names(session, [r for day in rows.values() for r in day])
-    gathered = {}
-    for patient in patients:
-        rx = current.get(patient.id)
-        chosen = rx.product if rx else product
-        pair = (patient.id, chosen) if chosen else None
-        today_rows = rows.get(pair, []) if pair else []
-        facts_rx = None
-        if rx is not None and pair is not None:
-            facts_rx = rules.PrescriptionFacts(
-                status=rx.status,  # type: ignore[arg-type]
-                start_on=rx.start_on,
-                end_on=rx.end_on,
-                daily_dose_mg=Decimal(rx.daily_dose_mg),
-                previous_daily_dose_mg=previous.get(pair),
-                pharmacy_id=str(rx.pharmacy_id),
-                has_successor=_has_successor(live.get(patient.id, []), rx, today),
-                consult_after_3_missed=rx.wording_consult_after_3_missed,
-                separate_containers=rx.wording_separate_containers,
-                measured_liquid=_measured_liquid(rx.product),
-            )
-        next_collect, last_missed = around.get(pair, (None, None)) if rx and pair else (None, None)
-        counter_id = counter_pharmacy_id or patient.pharmacy_id
-        lapse = lapsed.get(pair) if rx and pair else None
-        facts = rules.CounterFacts(
-            today=today,
-            counter_pharmacy_id=str(counter_id),
-            prescription=facts_rx,
-            instalments=_rule_days(
-                today_rows,
-                names,
-                zones.get(counter_id),
-                reassessed=patient.id in reassessed,
-            ),
-            next_collect_on=next_collect,
-            last_missed_collect_on=last_missed,
-            days_without_dose=lapse.days if lapse else 0,
-            household=households.get(patient.id),
-            intoxicated=intoxicated,
-            last_dose=lapse.last_dose if lapse else None,
-            collector=collector,
-            representative_authorised=patient.id in authorised,
-            measuring_device=measuring_device,
-        )
-        gathered[patient.id] = Gathered(facts, rx, today_rows)
-    return gathered

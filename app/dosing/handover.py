@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from app.auth.policy import require_role, require_safety_act
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
 from app.dosing import facts as dosing_facts
-from app.dosing import rules
+from app.dosing import ledger, rules
 from app.dosing.counter import COUNTER, CounterView, _view, reasons
 from app.dosing.household import household_events
 from app.dosing.models import (
@@ -48,7 +48,7 @@ from app.labelling import service as labelling_service
 from app.labelling.content import LabelRefused
 from app.patients import service as patients_service
 from app.patients.models import Patient
-from app.register import service as register_service
+from app.register import supplies as register_supplies
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
@@ -344,18 +344,8 @@ def hand_over(
                     raise RuntimeError("a withheld dose without a reassessment reached handover")
                 values["reassessment_id"] = reassessment.id
                 expected = DoseState.WITHHELD
-            changed = session.execute(
-                update(InstalmentDay)
-                .where(InstalmentDay.id == row.id, InstalmentDay.state == expected)
-                .values(**values)
-                # The rows are refreshed below; evaluating the WHERE in Python is wasted work.
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:  # another terminal got there first, between our read and write
-                raise Conflict(
-                    "This dose was recorded a moment ago at another terminal",
-                    code="already_recorded",
-                )
+            # Another terminal getting there first, between our read and write, is a 409.
+            ledger.change_day(session, row.id, expected=expected, values=values)
         session.flush()
         for row in pending:
             session.refresh(row)
@@ -430,7 +420,7 @@ def hand_over(
             },
         )
         # CD register: the supply line is written from the handover, in this transaction.
-        register_service.record_supply(
+        register_supplies.record_supply(
             session,
             actor=actor,
             patient=patient,

@@ -23,6 +23,7 @@ from app.dosing.models import DoseState, InstalmentDay, Mode
 from app.households.events import HouseholdChanged
 from app.households.service import current_children
 from app.patients.models import Patient
+from app.safeguarding import household_alerts
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
@@ -32,7 +33,7 @@ REGIME_DAYS = 14
 
 def member_regimes(
     session: Session, household_id: UUID, today: date
-) -> list[safeguarding_rules.MemberRegime]:
+) -> list[household_alerts.MemberRegime]:
     """Each member's regime from what was prescribed and collected: the share of supervised
     dose days over the last 14 days, or over the next 14 for a member whose treatment here has
     barely begun (fewer than 7 dose days behind them), and whether methadone goes home."""
@@ -64,7 +65,7 @@ def member_regimes(
             or (state != DoseState.COLLECTED and mode == Mode.SUPERVISED)
         )
         regimes.append(
-            safeguarding_rules.MemberRegime(
+            household_alerts.MemberRegime(
                 patient_ref=str(patient_id),
                 has_take_home=any(
                     dose_date >= today
@@ -92,7 +93,7 @@ def household_events(
         current_children(session, patient.household_id, today), today
     )
     return list(
-        safeguarding_rules.household_events(
+        household_alerts.household_events(
             members=tuple(member_regimes(session, patient.household_id, today)),
             children=children,
             methadone_at_home_mg=dosing_facts.methadone_at_home(
@@ -115,7 +116,7 @@ def on_household_changed(session: Session, event: HouseholdChanged) -> None:
     found = household_events(session, member, event.today, event.policy)
     if event.joined is not None:
         regimes = member_regimes(session, event.household_id, event.today)
-        found += safeguarding_rules.child_joined_events(
+        found += household_alerts.child_joined_events(
             how=event.joined, take_home=any(m.has_take_home for m in regimes)
         )
     for alert_event in found:

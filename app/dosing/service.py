@@ -9,8 +9,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
-
 from app.actor import Actor
 from app.audit import service as audit_service
 from app.auth.policy import require_role, require_safety_act
@@ -18,12 +16,11 @@ from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
 from app.dosing import facts as dosing_facts
-from app.dosing import rules
+from app.dosing import ledger, rules
 from app.dosing.counter import COUNTER, _view, reasons
 from app.dosing.handover import _check_children_present, _children_in_household, _raise
 from app.dosing.models import (
     DoseState,
-    InstalmentDay,
 )
 from app.errors import Conflict, InvalidInput
 from app.households.models import BoxConfirmation
@@ -70,22 +67,18 @@ def withhold(
                 blocks=reasons(view.decision.blocks),
             )
         for row in due:
-            changed = session.execute(
-                update(InstalmentDay)
-                .where(InstalmentDay.id == row.id, InstalmentDay.state == DoseState.DUE)
-                .values(
-                    state=DoseState.WITHHELD,
-                    recorded_by_id=actor.id,
-                    recorded_at=now,
-                    reason=f"{reason}: {reason_text}".strip(": "),
-                    children_present=[str(c) for c in children_present],
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if changed != 1:
-                raise Conflict(
-                    "This dose was recorded a moment ago at another terminal",
-                    code="already_recorded",
-                )
+            ledger.change_day(
+                session,
+                row.id,
+                expected=DoseState.DUE,
+                values={
+                    "state": DoseState.WITHHELD,
+                    "recorded_by_id": actor.id,
+                    "recorded_at": now,
+                    "reason": f"{reason}: {reason_text}".strip(": "),
+                    "children_present": [str(c) for c in children_present],
+                },
+            )
         events: list[safeguarding_rules.SafeguardingEvent] = []
         if reason == "intoxicated":
             events += safeguarding_rules.intoxication_events(

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.auth.deps import ActorDep
 from app.clock import local_date
+from app.households import children as household_children
 from app.households import service as households_service
 from app.households.schemas import (
     ChildChangeBody,
@@ -62,7 +63,7 @@ def add_child(
     now: NowDep,
     settings: SettingsDep,
 ) -> object:
-    return households_service.add_child(
+    return household_children.add_child(
         uow,
         actor=actor,
         household_id=household_id,
@@ -91,12 +92,12 @@ def update_child(
     """Change a child's protection status, social worker or name; record a move out or the
     birth of an unborn child. The children must then be re-confirmed before the next
     take-home, and the household rules run again."""
-    return households_service.update_child(
+    return household_children.update_child(
         uow,
         actor=actor,
         household_id=household_id,
         child_id=child_id,
-        update=households_service.ChildUpdate(
+        update=household_children.ChildUpdate(
             name=body.name,
             protection_status=body.protection_status,
             social_worker_id=body.social_worker_id,
@@ -123,7 +124,7 @@ def confirm_children(
 ) -> object:
     """Re-confirm who lives in the household (feeds the counter's children_not_confirmed rule)."""
     today = local_date(now, settings.timezone)
-    return households_service.confirm_children(
+    return household_children.confirm_children(
         uow,
         actor=actor,
         household_id=household_id,

@@ -10,24 +10,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import or_, select
 
-from app.audit import service as audit_service
 from app.auth.deps import ActorDep
-from app.auth.models import User
 from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.clock import local_date
-from app.contacts.models import Contact, ContactKind
-from app.errors import NotFound
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
-from app.patients import service as patients_service
-from app.patients.models import Patient
-from app.prescriptions import rules
-from app.prescriptions import service as prescriptions_service
-from app.prescriptions.api import DAY_NAMES
-from app.prescriptions.models import Prescription, Status
+from app.intake import reads as intake_reads
+from app.intake.schemas import DAY_NAMES
+from app.prescriptions.products import PRODUCTS
 
 router = APIRouter(include_in_schema=False)
 
@@ -68,8 +60,8 @@ FORM_TYPES = (
 )
 
 
-def _name(patient: Patient) -> str:
-    return f"{patient.given_name} {patient.family_name}"
+def _product_name(code: str) -> str:
+    return PRODUCTS[code].name if code in PRODUCTS else code
 
 
 @router.get("/patients/{patient_id}/prescriptions/new", response_class=HTMLResponse)
@@ -84,46 +76,22 @@ def intake(
 ) -> HTMLResponse:
     """The intake form for one patient; with `supersedes`, the replacement of that one."""
     require_role(actor, STAFF, "transcribe prescriptions")
-    with uow:
-        session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
-        prescribers = list(
-            session.scalars(
-                select(Contact)
-                .where(
-                    Contact.kind == ContactKind.PRESCRIBER,
-                    or_(Contact.pharmacy_id.is_(None), Contact.pharmacy_id == patient.pharmacy_id),
-                )
-                .order_by(Contact.name)
-            )
-        )
-        replaced = None
-        if supersedes is not None:
-            replaced = prescriptions_service.load_visible(session, actor, supersedes)
-            if replaced.patient_id != patient.id:
-                raise NotFound("prescription", supersedes)
-        # The form shows the patient: one read event (who saw which record, when).
-        audit_service.record_patient_reads(
-            session,
-            actor,
-            "patient.listed",
-            [(patient.id, patient.pharmacy_id)],
-            at=now,
-            facts={"by": "prescription_intake"},
-        )
-        uow.commit()
+    form = intake_reads.intake_form(
+        uow, actor=actor, patient_id=patient_id, supersedes=supersedes, now=now
+    )
+    patient = form.patient
     return page(
         request,
         "prescriptions/new.html",
         {
             "patient": patient,
-            "patient_name": _name(patient),
-            "prescribers": prescribers,
-            "products": [p for p in rules.PRODUCTS.values() if p.instalment_eligible],
+            "patient_name": intake_reads.patient_name(patient),
+            "prescribers": form.prescribers,
+            "products": [p for p in PRODUCTS.values() if p.instalment_eligible],
             "form_types": FORM_TYPES,
             "wordings": WORDINGS,
             "days": list(zip(DAY_NAMES, DAY_WORDS, strict=True)),
-            "replaced": replaced,
+            "replaced": form.replaced,
             "today": local_date(now, settings.timezone),
             "is_pharmacist": actor.role == Role.PHARMACIST,
         },
@@ -134,44 +102,20 @@ def intake(
 def pending(request: Request, uow: UowDep, actor: ActorDep, now: NowDep) -> HTMLResponse:
     """The pharmacy's prescriptions waiting for a second pharmacist's check, oldest first."""
     require_role(actor, STAFF, "see the prescriptions waiting for a check")
-    with uow:
-        session = uow.session
-        rows = list(
-            session.execute(
-                select(Prescription, Patient, User.display_name)
-                .join(Patient, Patient.id == Prescription.patient_id)
-                .outerjoin(User, User.id == Prescription.entered_by_id)
-                .where(
-                    Prescription.pharmacy_id == actor.pharmacy_id,
-                    Prescription.status == Status.PENDING_CHECK,
-                )
-                .order_by(Prescription.entered_at)
-            ).all()
-        )
-        audit_service.record_patient_reads(
-            session,
-            actor,
-            "patient.listed",
-            [(patient.id, patient.pharmacy_id) for _, patient, _ in rows],
-            at=now,
-            facts={"by": "prescriptions_pending"},
-        )
-        uow.commit()
+    rows = intake_reads.pending_check(uow, actor=actor, now=now)
     return page(
         request,
         "prescriptions/pending.html",
         {
             "rows": [
                 {
-                    "prescription": p,
-                    "patient_name": _name(patient),
-                    "entered_by": who or "unknown",
-                    "mine": p.entered_by_id == actor.id,
-                    "product": rules.PRODUCTS[p.product].name
-                    if p.product in rules.PRODUCTS
-                    else p.product,
+                    "prescription": row.prescription,
+                    "patient_name": intake_reads.patient_name(row.patient),
+                    "entered_by": row.entered_by or "unknown",
+                    "mine": row.prescription.entered_by_id == actor.id,
+                    "product": _product_name(row.prescription.product),
                 }
-                for p, patient, who in rows
+                for row in rows
             ],
             "is_pharmacist": actor.role == Role.PHARMACIST,
         },
@@ -184,49 +128,24 @@ def check(
 ) -> HTMLResponse:
     """The second pharmacist's check: the form as transcribed beside the schedule built from it."""
     require_role(actor, STAFF | {Role.ADMIN}, "see prescriptions")
-    prescription, days = prescriptions_service.get(
+    prescription, days = intake_reads.get(
         uow, actor=actor, prescription_id=prescription_id, now=now
     )
-    with uow:
-        session = uow.session
-        patient = session.get(Patient, prescription.patient_id)
-        assert patient is not None
-        prescriber = session.get(Contact, prescription.prescriber_id)
-        ids = {
-            i
-            for i in (
-                prescription.entered_by_id,
-                prescription.verified_by_id,
-                prescription.cancelled_by_id,
-            )
-            if i
-        }
-        people = dict(
-            session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
-        )
-        audit_service.record_patient_reads(
-            session,
-            actor,
-            "patient.listed",
-            [(patient.id, patient.pharmacy_id)],
-            at=now,
-            facts={"by": "prescription_check"},
-        )
-        uow.commit()
-    product = rules.PRODUCTS.get(prescription.product)
+    view = intake_reads.check_view(uow, actor=actor, prescription=prescription, now=now)
+    product = PRODUCTS.get(prescription.product)
     unit = product.unit if product else "mL"
     return page(
         request,
         "prescriptions/check.html",
         {
             "p": prescription,
-            "patient": patient,
-            "patient_name": _name(patient),
-            "prescriber": prescriber,
+            "patient": view.patient,
+            "patient_name": intake_reads.patient_name(view.patient),
+            "prescriber": view.prescriber,
             "product": product,
             "unit": unit,
             "days": days,
-            "people": people,
+            "people": view.people,
             "supervised": [DAY_WORDS[d] for d in sorted(prescription.supervised_days)],
             "collection": [DAY_WORDS[d] for d in sorted(prescription.collection_days)],
             "wordings": [(text, prescription.wording[key]) for key, text in WORDINGS],
@@ -234,8 +153,7 @@ def check(
             "is_pharmacist": actor.role == Role.PHARMACIST,
             "entered_by_me": prescription.entered_by_id == actor.id,
             "may_cancel": actor.role in (Role.PHARMACIST, Role.ADMIN)
-            and prescription.status not in (Status.CANCELLED, Status.COMPLETED),
-            "may_supersede": actor.role in STAFF
-            and prescription.status in (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED),
+            and intake_reads.cancellable(prescription),
+            "may_supersede": actor.role in STAFF and intake_reads.supersedable(prescription),
         },
     )

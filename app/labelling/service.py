@@ -24,8 +24,8 @@ from app.labelling.models import JobState, Label, PrintJob
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
-from app.prescriptions import rules as prescription_rules
 from app.prescriptions.models import Prescription
+from app.prescriptions.products import PRODUCTS
 from devices import DeviceError, LabelError, LabelLine, LabelPrinter, make_label_code
 from devices import Label as DeviceLabel
 
@@ -41,7 +41,7 @@ def facts_for(
     *,
     reprint: bool = False,
 ) -> content.LabelFacts:
-    product = prescription_rules.PRODUCTS.get(prescription.product)
+    product = PRODUCTS.get(prescription.product)
     medicine = product.name if product else prescription.product
     return content.LabelFacts(
         patient_name=f"{patient.given_name} {patient.family_name}".strip(),

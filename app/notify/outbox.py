@@ -1,17 +1,39 @@
-"""Write deliveries in the caller's transaction: the alert and who must hear of it commit
-together, or not at all."""
+"""Write deliveries in the caller's transaction: a message and who must receive it commit
+together, or not at all.
+
+The outbox is handed plain targets (a contact and the reason they are told) and a subject id;
+who should be told, and what that means, is the caller's (safeguarding's routing).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact
 from app.notify.models import Delivery, DeliveryState
-from app.notify.routing import Target
-from app.safeguarding.models import Alert, AlertHistory
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A contact to deliver to, and why they are told (a role or an escalation level)."""
+
+    contact: Contact
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What `enqueue` wrote: every delivery, the targets with no working channel, and a
+    description of each channel and reason actually queued ("webhook to key_worker")."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    unreachable: list[Target] = field(default_factory=list)
+    sent_to: list[str] = field(default_factory=list)
 
 
 def working_channels(contact: Contact) -> list[str]:
@@ -26,41 +48,31 @@ def working_channels(contact: Contact) -> list[str]:
 
 def enqueue(
     session: Session,
-    alert: Alert,
+    subject_id: UUID,
     targets: Sequence[Target],
     *,
     level: int,
     now: datetime,
-    actor: str,
-) -> list[Delivery]:
+) -> Enqueued:
     """One delivery per contact and channel (a contact with both gets both).
 
     A contact with no working channel (no webhook and no email, or only a webhook disabled
     after a 410) still gets one delivery, on the channel they had: the worker finds nothing to
     send it by and makes it dead on its next pass, which tells the safeguarding lead exactly as
-    a delivery dead after its retries does (`delivery_failed`). An alert that cannot reach
-    someone it was meant for is never only a line in its history."""
-    deliveries: list[Delivery] = []
+    a delivery dead after its retries does (`delivery_failed`). A message that cannot reach
+    someone it was meant for is never only a line in a history."""
+    result = Enqueued()
     queued: list[Delivery] = []
     for target in targets:
         contact = target.contact
         channels = working_channels(contact)
         reachable = bool(channels)
         if not reachable:
-            session.add(
-                AlertHistory(
-                    alert_id=alert.id,
-                    at=now,
-                    action="no_channel",
-                    actor=actor,
-                    note=f"contact {contact.id} ({target.reason}) has no working channel: "
-                    "the safeguarding lead will be told",
-                )
-            )
+            result.unreachable.append(target)
             channels = ["webhook" if contact.webhook_url else "email"]
         for channel in channels:
             delivery = Delivery(
-                alert_id=alert.id,
+                alert_id=subject_id,
                 contact_id=contact.id,
                 channel=channel,
                 reason=target.reason,
@@ -71,26 +83,17 @@ def enqueue(
                 created_at=now,
             )
             session.add(delivery)
-            deliveries.append(delivery)
+            result.deliveries.append(delivery)
             if reachable:
                 queued.append(delivery)
-    if queued:
-        session.add(
-            AlertHistory(
-                alert_id=alert.id,
-                at=now,
-                action="queued" if level == 0 else "escalated",
-                actor=actor,
-                note=", ".join(
-                    sorted(
-                        {
-                            f"{d.channel} to {t.reason}"
-                            for d in queued
-                            for t in targets
-                            if t.contact.id == d.contact_id
-                        }
-                    )
-                ),
-            )
+    result.sent_to.extend(
+        sorted(
+            {
+                f"{d.channel} to {t.reason}"
+                for d in queued
+                for t in targets
+                if t.contact.id == d.contact_id
+            }
         )
-    return deliveries
+    )
+    return result

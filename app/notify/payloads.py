@@ -9,8 +9,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from uuid import UUID
 
 EVENT_TYPE = "uk.dosekeeper.safeguarding.alert.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a message is about, as its sender describes it (loaded by the caller that owns
+    the subject: safeguarding, for alerts)."""
+
+    kind: str
+    severity: str
+    pharmacy_id: UUID | None
+    pharmacy_ods: str
+    raised_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
 """The delivery worker: claim due deliveries, send them outside any transaction, record what
-happened, escalate what nobody has acknowledged.
+happened, and hand a dead delivery back to whoever owns its subject.
+
+The worker knows deliveries, contacts and channels, not alerts: what a delivery is about
+(`subjects`), what a dead delivery means (`on_dead`) and any work to do before each pass
+(`before_pass`: safeguarding's escalation) are given to it by the caller that owns them
+(`app/safeguarding/delivery.py` builds the alert worker).
 
 Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) that also sets a lease,
 so on PostgreSQL several workers never claim the same row, and on SQLite (one worker,
@@ -15,7 +20,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,20 +30,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
-from app.actor import SYSTEM
-from app.audit import service as audit_service
-from app.clock import Clock, local_date
+from app.clock import Clock
 from app.config import Settings
 from app.contacts.models import Contact
 from app.db import UnitOfWork
-from app.notify import links, outbox, payloads
-from app.notify import routing as notify_routing
+from app.notify import links, payloads
 from app.notify.channels import EmailSender, Result, WebhookSender, elapsed_ms, mail_sender
 from app.notify.models import Delivery, DeliveryAttempt, DeliveryState
-from app.pharmacies.models import Pharmacy
-from app.safeguarding import rules as safeguarding_rules
-from app.safeguarding import service as safeguarding_service
-from app.safeguarding.models import Alert, AlertHistory, AlertState
 
 log = logging.getLogger("dosekeeper.notify")
 
@@ -53,6 +51,30 @@ def next_delay(attempts: int, settings: Settings, rng: random.Random) -> float:
     base = delays[min(attempts, len(delays)) - 1]
     jitter = settings.notify.retry_jitter
     return max(0.0, base * (1 + rng.uniform(-jitter, jitter)))
+
+
+# What each delivery is about, by subject id, loaded in the claim's transaction.
+SubjectLoader = Callable[[Session, Sequence[UUID]], Mapping[UUID, payloads.Subject]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadDelivery:
+    """A delivery that will not be attempted again, and why (`cause`: retries, gone, refused,
+    no_channel)."""
+
+    delivery_id: UUID
+    subject_id: UUID
+    contact_id: UUID
+    channel: str
+    cause: str
+    detail: str
+    at: datetime
+
+
+# Told of a dead delivery in the transaction that records it: it must never be only a log line.
+DeadHandler = Callable[[Session, DeadDelivery], None]
+# Work run in its own unit of work before each pass (returns how many things it did).
+PassTask = Callable[[UnitOfWork, datetime], int]
 
 
 @dataclass
@@ -78,6 +100,9 @@ class Worker:
         settings: Settings,
         clock: Clock,
         *,
+        subjects: SubjectLoader,
+        on_dead: DeadHandler,
+        before_pass: Sequence[PassTask] = (),
         name: str | None = None,
         webhooks: WebhookSender | None = None,
         mail: EmailSender | None = None,
@@ -86,6 +111,9 @@ class Worker:
         self.session_factory = session_factory
         self.settings = settings
         self.clock = clock
+        self.subjects = subjects
+        self.on_dead = on_dead
+        self.before_pass = tuple(before_pass)
         self.name = name or f"{socket.gethostname()}:{threading.get_native_id()}"
         self.webhooks = webhooks or WebhookSender(
             timeout=settings.notify.webhook_timeout_seconds,
@@ -132,27 +160,27 @@ class Worker:
                 uow.commit()
                 return []
             rows = session.execute(
-                select(Delivery, Alert, Contact, Pharmacy.ods_code)
-                .join(Alert, Alert.id == Delivery.alert_id)
+                select(Delivery, Contact)
                 .join(Contact, Contact.id == Delivery.contact_id)
-                .outerjoin(Pharmacy, Pharmacy.id == Alert.pharmacy_id)
                 .where(Delivery.id.in_(claimed))
             ).all()
+            subjects = self.subjects(session, list({d.alert_id for d, _ in rows}))
             uow.commit()
         base = notify.public_base_url.rstrip("/")
         secret = self.settings.secret_key.get_secret_value()
         jobs = []
-        for delivery, alert, contact, ods in rows:
+        for delivery, contact in rows:
+            subject = subjects[delivery.alert_id]
             ref = payloads.AlertRef(
-                alert_id=str(alert.id),
-                kind=alert.kind,
-                severity=alert.severity,
-                pharmacy_ods=ods or "-",
+                alert_id=str(delivery.alert_id),
+                kind=subject.kind,
+                severity=subject.severity,
+                pharmacy_ods=subject.pharmacy_ods,
                 escalation_level=delivery.escalation_level,
-                raised_at=alert.created_at,
-                link=f"{base}/alerts/{alert.id}",
+                raised_at=subject.raised_at,
+                link=f"{base}/alerts/{delivery.alert_id}",
                 acknowledge_link=links.acknowledge_link(
-                    base, secret, alert_id=alert.id, contact_id=contact.id, now=now
+                    base, secret, alert_id=delivery.alert_id, contact_id=contact.id, now=now
                 ),
             )
             jobs.append(
@@ -162,7 +190,7 @@ class Worker:
                     delivery.channel,
                     delivery.attempts,
                     delivery.created_at,
-                    alert.kind,
+                    subject.kind,
                     # An endpoint that answered 410 Gone gets nothing more (not even what was
                     # already queued for it): the delivery is dead and the lead is told.
                     contact.webhook_url if contact.webhook_disabled_at is None else None,
@@ -302,7 +330,18 @@ class Worker:
                 if contact is not None and contact.webhook_disabled_at is None:
                     contact.webhook_disabled_at = now
             cause = result.outcome if result.outcome in FINAL else "retries"
-            self._dead(session, delivery, job, now, cause)
+            self.on_dead(
+                session,
+                DeadDelivery(
+                    delivery_id=delivery.id,
+                    subject_id=delivery.alert_id,
+                    contact_id=job.contact_id,
+                    channel=job.channel,
+                    cause=cause,
+                    detail=delivery.last_error or cause,
+                    at=now,
+                ),
+            )
         else:
             outcome = "retry"
             delivery.state = DeliveryState.PENDING
@@ -354,126 +393,16 @@ class Worker:
         except Exception:
             log.exception("could not record the failure of delivery %s either", delivery_id)
 
-    def _dead(
-        self, session: Session, delivery: Delivery, job: Job, now: datetime, cause: str
-    ) -> None:
-        """A dead delivery is itself an alert to the safeguarding lead (never only a log line),
-        whether its retries ran out, the receiver said 410, its address was refused at send
-        time, or the contact had no working channel at all."""
-        alert = session.get(Alert, delivery.alert_id)
-        assert alert is not None
-        session.add(
-            AlertHistory(
-                alert_id=alert.id,
-                at=now,
-                action="delivery_dead",
-                actor="system",
-                note=f"{job.channel} to contact {job.contact_id}: {delivery.last_error or cause}",
-            )
-        )
-        audit_service.record(
-            session,
-            SYSTEM,
-            "delivery.dead",
-            entity="alert",
-            entity_id=alert.id,
-            at=now,
-            pharmacy_id=alert.pharmacy_id,
-            facts={"delivery_id": delivery.id, "channel": job.channel, "cause": cause},
-        )
-        for event in safeguarding_rules.delivery_failed_events(
-            original_kind=alert.kind, channel=job.channel, cause=cause
-        ):
-            safeguarding_service.raise_alert(
-                session,
-                event,
-                actor=SYSTEM,
-                pharmacy_id=alert.pharmacy_id,
-                patient_id=alert.patient_id,
-                household_id=alert.household_id,
-                day=local_date(now, self.settings.timezone),
-                now=now,
-                routing=self.settings.policy.alert_routing,
-            )
-
-    # -- escalation -------------------------------------------------------------------------
-
-    def escalate_due(self) -> int:
-        """Arm new alerts' SLA clocks; escalate those nobody acknowledged in time."""
-        now = self.clock.now()
-        sla = self.settings.notify.sla_seconds
-        escalated = 0
-        with self.uow() as uow:
-            session = uow.session
-            for alert in session.scalars(
-                select(Alert)
-                .where(
-                    Alert.state == AlertState.OPEN,
-                    Alert.escalation_level == 0,
-                    Alert.next_escalation_at.is_(None),
-                )
-                .limit(500)
-            ):
-                alert.next_escalation_at = alert.created_at + timedelta(
-                    seconds=sla.get(alert.severity, 3600)
-                )
-            session.flush()
-            due = list(
-                session.scalars(
-                    select(Alert)
-                    .where(
-                        Alert.state.in_((AlertState.OPEN, AlertState.ESCALATED)),
-                        Alert.next_escalation_at <= now,
-                    )
-                    .order_by(Alert.next_escalation_at)
-                    .limit(200)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            for alert in due:
-                level = alert.escalation_level + 1
-                targets = notify_routing.escalation_targets(
-                    session,
-                    level,
-                    pharmacy_id=alert.pharmacy_id,
-                    today=local_date(now, self.settings.timezone),
-                )
-                alert.escalation_level = level
-                alert.state = AlertState.ESCALATED
-                more = level < len(notify_routing.ESCALATION)
-                alert.next_escalation_at = (
-                    now + timedelta(seconds=sla.get(alert.severity, 3600)) if more else None
-                )
-                outbox.enqueue(session, alert, targets, level=level, now=now, actor="system")
-                if not targets:
-                    session.add(
-                        AlertHistory(
-                            alert_id=alert.id,
-                            at=now,
-                            action="escalated",
-                            actor="system",
-                            note=f"level {level}: nobody to escalate to",
-                        )
-                    )
-                audit_service.record(
-                    session,
-                    SYSTEM,
-                    "alert.escalated",
-                    entity="alert",
-                    entity_id=alert.id,
-                    at=now,
-                    pharmacy_id=alert.pharmacy_id,
-                    facts={"level": level, "recipients": len(targets)},
-                )
-                escalated += 1
-            uow.commit()
-        return escalated
-
     # -- loop -------------------------------------------------------------------------------
 
+    def run_tasks(self) -> int:
+        """Run the work due before a pass, each task in its own unit of work."""
+        return sum(task(self.uow(), self.clock.now()) for task in self.before_pass)
+
     def run_once(self) -> int:
-        """One pass: escalate, then claim and deliver one batch. Returns deliveries attempted."""
-        self.escalate_due()
+        """One pass: the tasks before it (escalation), then claim and deliver one batch.
+        Returns deliveries attempted."""
+        self.run_tasks()
         jobs = self.claim()
         if not jobs:
             return 0

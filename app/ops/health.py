@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.counter.api import device_status
-from app.migrate import alembic_config
+from app.ops.migrations import alembic_config
 
 router = APIRouter(tags=["health"])
 

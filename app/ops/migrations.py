@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: alembic.ini and migrations/
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:

@@ -13,6 +13,7 @@ from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE, In, IsoDate, Name, Out, Paged, Reason
 from app.kit import UNSET
+from app.patients import search as patient_search
 from app.patients import service as patients_service
 
 router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
@@ -171,7 +172,7 @@ def search_patients(
 ) -> object:
     offset = int(cursor or 0)
     limit = min(limit, settings.max_page_size)
-    rows, more = patients_service.search_patients(
+    rows, more = patient_search.search_patients(
         uow, actor=actor, q=q, household_id=household_id, offset=offset, limit=limit, now=now
     )
     return {"items": rows, "next": str(offset + limit) if more else None}

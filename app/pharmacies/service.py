@@ -144,7 +144,7 @@ def record_closure(
     """Write a closure and its audit line in the caller's transaction (never commits).
 
     The use case that closes a pharmacy also re-plans the schedules around the day
-    (`app.prescriptions.service.add_closure`), in one transaction; the closure itself is
+    (`app.intake.closures.add_closure`), in one transaction; the closure itself is
     written here, by the capability that owns the table.
     """
     if session.scalar(

@@ -15,10 +15,10 @@ from app.auth import service as auth_service
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.households import service as households_service
-from app.households.models import BoxMethod, ProtectionStatus
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.records import pages as patients_pages
+from app.records import views
 from app.reports import household as report_household
 from app.safeguarding import pages as safeguarding_pages
 
@@ -52,7 +52,7 @@ def household(
         confirmers = auth_service.display_names(
             uow.session, {c.confirmed_by_id for c in view.confirmations}
         ) | auth_service.display_names(uow.session, {h.changed_by_id for h in view.history})
-        labels = patients_pages.history_labels(
+        labels = views.history_labels(
             uow.session,
             actor,
             {h.old_value for h in view.history} | {h.new_value for h in view.history},
@@ -68,8 +68,8 @@ def household(
             "may_open_patients": actor.role in patients_pages.READERS,
             "who": confirmers,
             "labels": labels,
-            "statuses": [s.value for s in ProtectionStatus],
-            "box_methods": [m.value for m in BoxMethod],
+            "statuses": views.protection_statuses(),
+            "box_methods": views.box_methods(),
             "view": view,
             "extras": extras,
             "series": series,

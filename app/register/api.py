@@ -20,10 +20,9 @@ from app.errors import InvalidInput
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import BARCODE, SINGLE_LINE, In, IsoDate, Name, Text200, Text500
-from app.register import export
-from app.register import service as register_service
+from app.register import balance_checks, corrections, export, reading, receipts
 from app.register.models import RegisterEntry
-from app.register.service import RegisterPage
+from app.register.reading import RegisterPage
 
 router = APIRouter(tags=["register"], responses=problems.API_ERRORS)
 
@@ -167,7 +166,7 @@ def read_register(
 ) -> RegisterRead:
     """One product's register in entry order, with the computed running balance on each line
     and the balance before the first line shown. `from`/`to` filter on the transaction date."""
-    page = register_service.read_register(
+    page = reading.read_register(
         uow,
         actor=actor,
         product=product,
@@ -187,10 +186,10 @@ def record_receipt(
 ) -> EntryRead:
     """Stock received: IsoDate, supplier name and address, quantity, invoice. A scanned GS1 pack
     fills product, batch and expiry. Entered on the day, or the next day with a reason."""
-    entry = register_service.record_receipt(
+    entry = receipts.record_receipt(
         uow,
         actor=actor,
-        receipt=register_service.Receipt(
+        receipt=receipts.Receipt(
             received_on=body.received_on,
             supplier_name=body.supplier_name,
             supplier_address=body.supplier_address,
@@ -215,10 +214,10 @@ def record_balance_check(
     """A physical count witnessed by a second person (who confirms with their password). A
     variance outside the tolerance needs an explanation and raises `register_discrepancy`."""
     today = local_date(now, settings.timezone)
-    entry, _ = register_service.record_balance_check(
+    entry, _ = balance_checks.record_balance_check(
         uow,
         actor=actor,
-        check=register_service.BalanceCheck(
+        check=balance_checks.BalanceCheck(
             product=body.product,
             counted_on=body.counted_on or today,
             counted_ml=body.counted_ml,
@@ -240,7 +239,7 @@ def record_correction(
     body: CorrectionBody, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
 ) -> EntryRead:
     """A dated correction of an earlier entry, with its reason; the original is never changed."""
-    entry = register_service.record_correction(
+    entry = corrections.record_correction(
         uow,
         actor=actor,
         corrects_id=body.corrects_id,
@@ -261,7 +260,7 @@ def _whole(
     end: IsoDate | None,
     pharmacy_id: UUID | None,
 ) -> RegisterPage:
-    return register_service.read_register(
+    return reading.read_register(
         uow,
         actor=actor,
         product=product,
@@ -316,7 +315,7 @@ def verify(
     pharmacy_id: UUID | None = None,
 ) -> ChainRead:
     """Recompute one register's hash chain and running balance: proof nothing was altered."""
-    report = register_service.verify(uow, actor=actor, product=product, pharmacy_id=pharmacy_id)
+    report = reading.verify(uow, actor=actor, product=product, pharmacy_id=pharmacy_id)
     return ChainRead(
         ok=report.ok,
         entries=report.entries,

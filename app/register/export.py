@@ -17,8 +17,8 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from app.register.models import RegisterEntry
+from app.register.reading import RegisterPage
 from app.register.rules import EntryKind
-from app.register.service import RegisterPage
 
 COLUMNS = (
     "line",

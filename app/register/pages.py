@@ -22,14 +22,14 @@ from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 from app.prescriptions.products import PRODUCTS
 from app.register import export
+from app.register import reading as register_reading
 from app.register import rules as register_rules
-from app.register import service as register_service
 from app.register.models import RegisterEntry
 
 router = APIRouter(include_in_schema=False)
 
 # The people who keep the register at the counter: both record receipts and counts; only a
-# pharmacist corrects an entry (register service: WRITERS, CORRECTORS). The safeguarding lead
+# pharmacist corrects an entry (register.access: WRITERS, CORRECTORS). The safeguarding lead
 # and an admin read it (a register alert links here) but are offered no form.
 KEEPERS = {Role.PHARMACIST, Role.TECHNICIAN}
 READERS = KEEPERS | {Role.SAFEGUARDING_LEAD, Role.ADMIN}
@@ -67,7 +67,7 @@ def register(
                 )
             )
         after = max(0, (last or 0) - SHOWN_LINES)
-    view = register_service.read_register(
+    view = register_reading.read_register(
         uow,
         actor=actor,
         product=chosen,

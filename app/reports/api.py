@@ -21,9 +21,11 @@ from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate
 from app.reports import adherence as report_adherence
+from app.reports import caseload_report, printing
+from app.reports import commissioner as report_commissioner
+from app.reports import conference as report_conference
+from app.reports import fhir_export as report_fhir_export
 from app.reports import household as report_household
-from app.reports import printing
-from app.reports import service as reports_service
 
 router = APIRouter(tags=["reports"], responses=problems.API_ERRORS)
 
@@ -58,7 +60,7 @@ def caseload(
 ) -> Any:
     """Adherence of every patient who names the signed-in prescriber or key worker."""
     first, last = _period(now, settings.timezone, start, end)
-    report = reports_service.caseload(
+    report = caseload_report.caseload(
         uow, actor=actor, start=first, end=last, now=now, timezone=settings.timezone
     )
     return JSONResponse(jsonable_encoder(printing.caseload_body(report)))
@@ -75,7 +77,7 @@ def caseload_csv(
 ) -> Response:
     """The caseload report as CSV, one row per patient."""
     first, last = _period(now, settings.timezone, start, end)
-    report = reports_service.caseload(
+    report = caseload_report.caseload(
         uow, actor=actor, start=first, end=last, now=now, timezone=settings.timezone
     )
     return Response(
@@ -93,9 +95,9 @@ def _conference(
     household_id: UUID,
     start: IsoDate | None,
     end: IsoDate | None,
-) -> reports_service.ConferenceReport:
+) -> report_conference.ConferenceReport:
     end = end or local_date(now, timezone)
-    return reports_service.conference_report(
+    return report_conference.conference_report(
         uow,
         actor=actor,
         household_id=household_id,
@@ -150,7 +152,7 @@ def commissioner(
     """Supervised, take-home and missed counts per month; households with children on
     take-homes; box confirmation rate; alert acknowledgement times. No patient identifiers."""
     first, last = _period(now, settings.timezone, start, end)
-    summary = reports_service.commissioner_summary(
+    summary = report_commissioner.commissioner_summary(
         uow,
         actor=actor,
         start=first,
@@ -176,7 +178,7 @@ def fhir_export(
     """A FHIR R4 Bundle: a MedicationDispense per handover, a MedicationAdministration per
     supervised dose, and explicit not-done records for missed and withheld days."""
     first, last = _period(now, settings.timezone, start, end)
-    bundle = reports_service.fhir_export(
+    bundle = report_fhir_export.fhir_export(
         uow, actor=actor, patient_id=patient_id, start=first, end=last, now=now
     )
     return FhirJSONResponse(bundle)

@@ -14,6 +14,7 @@ from app.actor import Actor
 from app.auth.policy import CLINICIANS, pharmacy_scope
 from app.config import PolicySettings
 from app.dosing import facts as dosing_facts
+from app.dosing import gather as dosing_gather
 from app.dosing import rules
 from app.dosing.models import InstalmentDay
 from app.patients.models import Patient
@@ -81,7 +82,7 @@ def caseload(
         ):
             ledgers[row.patient_id].append(row)
     counts = {patient_id: ledger_summary(rows, timezone) for patient_id, rows in ledgers.items()}
-    current = dosing_facts.current_prescriptions(session, list(counts), None, today)
+    current = dosing_gather.current_prescriptions(session, list(counts), None, today)
     lapsed = dosing_facts.lapses(
         session,
         {(patient_id, rx.product) for patient_id, rx in current.items()},

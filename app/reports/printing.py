@@ -1,5 +1,5 @@
 """Report bodies as JSON-ready dicts, CSV and a printable page. Formatting only: the figures
-come from `app.reports.rules` via the service."""
+come from `app.reports.rules` via the report use cases."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from app import kit
+from app.reports.caseload_report import Caseload
+from app.reports.conference import ConferenceReport
 from app.reports.rules import ADHERENCE_DEFINITIONS, Event
-from app.reports.service import Caseload, ConferenceReport
 
 CASELOAD_COLUMNS = (
     "patient_id",

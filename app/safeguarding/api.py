@@ -18,9 +18,9 @@ from app.db import UnitOfWork
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE, In, IsoDate, Out, Paged
-from app.notify import routing as notify_routing
-from app.safeguarding import concerns, rules
-from app.safeguarding import service as safeguarding_service
+from app.safeguarding import acknowledgement, alert_vocabulary, concern_alerts, concerns, rules
+from app.safeguarding import repository as alert_repository
+from app.safeguarding import routing as alert_routing
 from app.safeguarding.models import AlertState
 
 router = APIRouter(tags=["alerts"], responses=problems.API_ERRORS)
@@ -81,7 +81,7 @@ def list_alerts(
     """The alert feed the caller may see, newest first, with filters."""
     offset = int(cursor or 0)
     limit = min(limit, settings.max_page_size)
-    rows, more = safeguarding_service.list_alerts(
+    rows, more = alert_repository.list_alerts(
         uow,
         actor=actor,
         state=state,
@@ -94,7 +94,7 @@ def list_alerts(
         limit=limit,
     )
     with uow:
-        deliveries = safeguarding_service.deliveries_for(uow.session, [a.id for a in rows])
+        deliveries = alert_repository.deliveries_for(uow.session, [a.id for a in rows])
     items = [
         AlertRead(
             **AlertRead.model_validate(a).model_dump(exclude={"deliveries"}),
@@ -117,9 +117,7 @@ async def alert_events(
         if not await run_in_threadpool(still_signed_in, request):
             yield b"event: signed_out\ndata: {}\n\n"
             return
-        rows, _ = await run_in_threadpool(
-            safeguarding_service.list_alerts, uow, actor=actor, limit=50
-        )
+        rows, _ = await run_in_threadpool(alert_repository.list_alerts, uow, actor=actor, limit=50)
         fresh = [a for a in reversed(rows) if a.created_at >= since and a.id not in seen]
         for alert in fresh:
             seen.add(alert.id)
@@ -164,20 +162,20 @@ class RoutingRead(BaseModel):
 def routing(actor: ActorDep, settings: SettingsDep) -> RoutingRead:
     """Alert kind → recipient roles as configured (`DOSEKEEPER_POLICY__ALERT_ROUTING`), and the
     escalation ladder. Policy, not records: any signed-in caller may read it."""
-    table = notify_routing.effective_table(settings.policy.alert_routing)
+    table = alert_routing.effective_table(settings.policy.alert_routing)
     return RoutingRead(
         items=[RouteRead(kind=kind, roles=roles) for kind, roles in table.items()],
-        escalation=[str(role) for role in notify_routing.ESCALATION],
+        escalation=[str(role) for role in alert_routing.ESCALATION],
     )
 
 
 # Declared after /alerts/routing (and /alerts/stream), which its pattern would otherwise take.
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)
 def get_alert(alert_id: UUID, uow: UowDep, actor: ActorDep) -> AlertDetail:
-    steps = safeguarding_service.history(uow, actor=actor, alert_id=alert_id)
+    steps = alert_repository.history(uow, actor=actor, alert_id=alert_id)
     with uow:
-        alert = safeguarding_service.get_alert(uow.session, actor, alert_id)
-        deliveries = safeguarding_service.deliveries_for(uow.session, [alert.id])[alert.id]
+        alert = alert_repository.get_alert(uow.session, actor, alert_id)
+        deliveries = alert_repository.deliveries_for(uow.session, [alert.id])[alert.id]
     return AlertDetail(
         **AlertRead.model_validate(alert).model_dump(exclude={"deliveries"}),
         deliveries=deliveries,
@@ -194,9 +192,7 @@ def acknowledge(
     alert_id: UUID, body: AcknowledgeBody, uow: UowDep, actor: ActorDep, now: NowDep
 ) -> object:
     """Take ownership of an alert: escalation stops; who, when and the note are kept."""
-    return safeguarding_service.acknowledge(
-        uow, actor=actor, alert_id=alert_id, note=body.note, now=now
-    )
+    return acknowledgement.acknowledge(uow, actor=actor, alert_id=alert_id, note=body.note, now=now)
 
 
 concern_router = APIRouter(tags=["concerns"], responses=problems.API_ERRORS)
@@ -207,8 +203,8 @@ class ConcernBody(In):
     household_id: UUID | None = Field(
         default=None, description="The household (the patient's, if only the patient is named)"
     )
-    category: rules.ConcernCategory
-    severity: rules.Severity = Field(
+    category: concern_alerts.ConcernCategory
+    severity: alert_vocabulary.Severity = Field(
         description="urgent: someone must act today (a child at risk now)"
     )
     seen: Annotated[str, Field(max_length=2000)] = Field(

@@ -26,7 +26,7 @@ from app.db import UnitOfWork
 from app.errors import InvalidInput
 from app.households import service as households_service
 from app.patients import service as patients_service
-from app.safeguarding import rules
+from app.safeguarding import alert_vocabulary, concern_alerts, rules
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import Concern
 
@@ -60,7 +60,7 @@ class NewConcern:
     patient_id: UUID | None
     household_id: UUID | None
     category: str
-    severity: rules.Severity
+    severity: alert_vocabulary.Severity
     seen: str
     shared_with: str
     lawful_basis: str
@@ -120,7 +120,7 @@ def record_concern(
         concern_id = uuid4()
         # The alert first (it names the concern), then the concern with its alert: both rows
         # are append-only, so neither is written twice.
-        (event,) = rules.concern_events(
+        (event,) = concern_alerts.concern_events(
             category=concern.category,
             severity=concern.severity,
             recipients=concern.recipients,

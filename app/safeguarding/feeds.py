@@ -3,7 +3,6 @@ Atom feed. Neither shows personal details; both lead to the authenticated servic
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any
@@ -13,15 +12,15 @@ from xml.sax.saxutils import escape as xml_escape
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import StringConstraints
-from sqlalchemy import select
 
-from app.contacts.models import Contact
+from app.contacts import service as contacts_service
 from app.errors import Conflict, InvalidInput, NotAuthenticated
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import MULTI_LINE, SINGLE_LINE
 from app.notify import links
-from app.safeguarding import service as safeguarding_service
+from app.safeguarding import acknowledgement
+from app.safeguarding import repository as alert_repository
 
 router = APIRouter(include_in_schema=True, tags=["alerts"], responses=problems.API_ERRORS)
 
@@ -38,7 +37,7 @@ def _what(alert_id: UUID, uow: Any) -> str:
     """What is being acknowledged, in words: the kind, the patient's initials, the household's
     postcode district, when it was raised (no name, address or clinical detail: the link may
     be forwarded)."""
-    alert = safeguarding_service.alert_summary(uow, alert_id)
+    alert = alert_repository.alert_summary(uow, alert_id)
     if alert is None:
         return ""
     rows = [
@@ -123,7 +122,7 @@ def acknowledge_by_link(
     except NotAuthenticated as exc:
         return _page("Link not valid", f"<p>{escape(exc.detail)}.</p>", 403)
     try:
-        safeguarding_service.acknowledge_by_contact(
+        acknowledgement.acknowledge_by_contact(
             uow, alert_id=alert_id, contact_id=contact, note=note, now=now
         )
     except Conflict as exc:
@@ -154,12 +153,10 @@ def atom_feed(
     settings: SettingsDep,
 ) -> Response:
     """The alerts sent to one contact, as Atom (the token is in the contact's feed URL)."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    with uow:
-        contact = uow.session.scalar(select(Contact).where(Contact.feed_token_hash == digest))
-    if contact is None:
+    contact_id = contacts_service.feed_contact_id(uow, token)
+    if contact_id is None:
         raise NotAuthenticated("Unknown feed token")
-    alerts = safeguarding_service.alerts_for_contact(uow, contact_id=contact.id)
+    alerts = alert_repository.alerts_for_contact(uow, contact_id=contact_id)
     base = settings.notify.public_base_url.rstrip("/")
     updated = max((a.created_at for a in alerts), default=datetime(2026, 1, 1, tzinfo=UTC))
     entries = "".join(
@@ -176,7 +173,7 @@ def atom_feed(
     feed = (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<feed xmlns="http://www.w3.org/2005/Atom">'
-        f"<id>urn:uuid:{contact.id}</id><title>Dosekeeper safeguarding alerts</title>"
+        f"<id>urn:uuid:{contact_id}</id><title>Dosekeeper safeguarding alerts</title>"
         f"<updated>{updated.isoformat().replace('+00:00', 'Z')}</updated>"
         f"{entries}</feed>"
     )

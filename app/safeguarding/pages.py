@@ -15,17 +15,15 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.models import User
 from app.auth.roles import Role
 from app.http.deps import NowDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 from app.patients import service as patients_service
-from app.patients.models import Patient
 from app.safeguarding import concerns as concerns_service
-from app.safeguarding import service as safeguarding_service
+from app.safeguarding import repository as alert_repository
+from app.safeguarding.concern_alerts import CONCERN_WORDS
 from app.safeguarding.models import Alert, AlertHistory, AlertState, Concern
-from app.safeguarding.rules import CONCERN_WORDS
 
 router = APIRouter(include_in_schema=False)
 # Who may record a lockable box as seen (the dosing service's rule: counter staff, key workers).
@@ -66,7 +64,7 @@ def inbox(
     severity: Annotated[str | None, Query(pattern="^(|info|warning|urgent)$")] = None,
 ) -> HTMLResponse:
     """The alert inbox: newest first, filterable; new alerts arrive live."""
-    rows, _ = safeguarding_service.list_alerts(
+    rows, _ = alert_repository.list_alerts(
         uow,
         actor=actor,
         state=state or None,
@@ -75,9 +73,9 @@ def inbox(
         limit=200,
     )
     with uow:
-        deliveries = safeguarding_service.deliveries_for(uow.session, [a.id for a in rows])
+        deliveries = alert_repository.deliveries_for(uow.session, [a.id for a in rows])
         ids = {a.patient_id for a in rows if a.patient_id}
-        shown = list(uow.session.scalars(select(Patient).where(Patient.id.in_(ids)))) if ids else []
+        shown = patients_service.by_ids(uow.session, ids)
         names = {p.id: f"{p.given_name} {p.family_name}" for p in shown}
         # The inbox names each patient: one read event each (who saw which record, when).
         audit_service.record_patient_reads(
@@ -107,10 +105,7 @@ def inbox(
 
 def _owners(session: Session, alerts: Sequence[Alert]) -> dict[UUID, str]:
     """Who acknowledged each alert, by name: ownership is shown, never just "acknowledged"."""
-    ids = {a.acknowledged_by_id for a in alerts if a.acknowledged_by_id}
-    if not ids:
-        return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return auth_service.display_names(session, {a.acknowledged_by_id for a in alerts})
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -121,7 +116,7 @@ def alert_page(
     it. Every link in an email, a webhook and the Atom feed lands here."""
     with uow:
         session = uow.session
-        alert = safeguarding_service.get_alert(session, actor, alert_id)
+        alert = alert_repository.get_alert(session, actor, alert_id)
         history = list(
             session.scalars(
                 select(AlertHistory)
@@ -129,8 +124,8 @@ def alert_page(
                 .order_by(AlertHistory.at)
             )
         )
-        deliveries = safeguarding_service.deliveries_for(session, [alert.id])[alert.id]
-        patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+        deliveries = alert_repository.deliveries_for(session, [alert.id])[alert.id]
+        patient = patients_service.by_id(session, alert.patient_id) if alert.patient_id else None
         if patient is not None:
             audit_service.record_patient_reads(
                 session,

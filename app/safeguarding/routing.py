@@ -1,5 +1,8 @@
 """Who hears about an alert: recipient roles resolved to contacts, and the escalation ladder.
 
+Safeguarding decides who is told; notify is handed plain targets (a contact and why) and only
+delivers. The alert's history says who was queued, and who could not be reached.
+
 Roles are relative to the alert's subject: the patient's key worker and prescriber, each child's
 social worker, the pharmacy's safeguarding lead, the MASH (the pharmacy's, else the area's).
 The policy (kind -> roles) is data: what each alert rule proposes, replaced per kind by
@@ -9,8 +12,7 @@ The policy (kind -> roles) is data: what each alert rule proposes, replaced per 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy import select
@@ -18,18 +20,15 @@ from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact, ContactKind
 from app.households.service import current_children
+from app.notify import outbox
+from app.notify.outbox import Target
 from app.patients.models import Patient
+from app.safeguarding.models import Alert, AlertHistory
 from app.safeguarding.rules import EventKind, Recipient
 
 # Escalation ladder: level 1 is the pharmacy's safeguarding lead, level 2 the MASH.
 ESCALATION: tuple[Recipient, ...] = (Recipient.SAFEGUARDING_LEAD, Recipient.MASH)
 DELIVERY_FAILED = "delivery_failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    contact: Contact
-    reason: str
 
 
 def roles_for(kind: str, proposed: Sequence[str], policy: Mapping[str, Sequence[str]]) -> list[str]:
@@ -112,3 +111,39 @@ def escalation_targets(
             today=today,
         )
     ]
+
+
+def send(
+    session: Session,
+    alert: Alert,
+    targets: Sequence[Target],
+    *,
+    level: int,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Queue the alert for its targets in the caller's transaction and say so in its history:
+    who it went to, and every contact with no working channel (the worker makes that delivery
+    dead on its next pass, which tells the safeguarding lead)."""
+    queued = outbox.enqueue(session, alert.id, targets, level=level, now=now)
+    for target in queued.unreachable:
+        session.add(
+            AlertHistory(
+                alert_id=alert.id,
+                at=now,
+                action="no_channel",
+                actor=actor,
+                note=f"contact {target.contact.id} ({target.reason}) has no working channel: "
+                "the safeguarding lead will be told",
+            )
+        )
+    if queued.sent_to:
+        session.add(
+            AlertHistory(
+                alert_id=alert.id,
+                at=now,
+                action="queued" if level == 0 else "escalated",
+                actor=actor,
+                note=", ".join(queued.sent_to),
+            )
+        )

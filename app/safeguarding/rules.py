@@ -16,8 +16,6 @@ Choices made where the rules are silent (each is pinned by a test):
   known to children's social care as the other two (Working Together: share proactively).
 - The ladder counts days without a dose taken (missed, withheld, not dispensed), the same count
   the counter blocks on; a lone withheld day raises nothing more than the withhold's own alert.
-- Regimes are compared by each adult's share of supervised dose days; a difference of half the
-  days or more (`REGIME_MISMATCH_SHARE`) in a household with children is "markedly different".
 - One missed day with children at home but none on a plan tells the key worker, as information:
   domain-rules §4.1 has the pharmacy share missed doses with the key worker, but nothing calls
   for social care. One missed day with no children raises nothing (NI Formulary: key worker
@@ -28,32 +26,34 @@ Choices made where the rules are silent (each is pinned by a test):
   patient who stays away after the block keeps showing up until the prescriber reviews.
 - A withheld dose because of intoxication goes to the key worker and prescriber (domain-rules
   §2.3), and to the social worker when a child on a plan lives there.
-- `household_methadone_high` is a warning when a child under the age setting lives there and
-  information otherwise; `take_home_in_protected_household` is urgent when a child is on a child
-  protection plan, a warning for the other plans.
+
+The household's own alerts (regimes, methadone at home, a child joining) are in `household_alerts`,
+a recorded concern's in `concern_alerts`; the words and message helpers all of them share are in
+`alert_vocabulary` and `alert_messages` (all in `app.safeguarding`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Literal, TypeAlias
 
 from app.households.rules import ChildFacts, StorageBlock
+from app.safeguarding.alert_messages import children_note, fact_map
+from app.safeguarding.alert_vocabulary import (
+    DELIVERY_FAILURE_CAUSES,
+    DedupeScope,
+    FactValue,
+    Severity,
+    children_on_plan,
+)
 
 __all__ = [
-    "PLAN_STATUSES",
     "EventKind",
-    "MemberRegime",
     "Recipient",
     "SafeguardingEvent",
-    "Severity",
-    "child_joined_events",
     "closed_day_events",
-    "household_events",
+    "delivery_failed_events",
     "intoxication_events",
     "missed_dose_events",
     "override_events",
@@ -62,18 +62,7 @@ __all__ = [
     "register_discrepancy_events",
     "register_negative_balance_events",
     "unchecked_dose_events",
-    "concern_events",
 ]
-
-FactValue: TypeAlias = str | int | bool
-# "record": one alert per record that raised it (a pharmacist's concern is never merged with
-# another raised the same day: each is owned and answered on its own).
-DedupeScope = Literal["patient", "household", "pharmacy", "record"]
-
-# Statuses that mean children's social care knows the child and a social worker is allocated.
-PLAN_STATUSES: frozenset[str] = frozenset(
-    {"child_protection_plan", "child_in_need", "looked_after"}
-)
 
 
 class EventKind(StrEnum):
@@ -106,37 +95,6 @@ class EventKind(StrEnum):
     PHARMACIST_CONCERN = "pharmacist_concern"
 
 
-class ConcernCategory(StrEnum):
-    """What a concern is about (the words people choose from; never rename one)."""
-
-    OBSERVATION = "observation"
-    DISCLOSURE = "disclosure"
-    CHILD_UNWELL_OR_UNSUPERVISED = "child_unwell_or_unsupervised"
-    PARTNER_INTOXICATED = "partner_intoxicated"
-    REFUSED_HOME_VISIT = "refused_home_visit"
-    OTHER = "other"
-
-
-CONCERN_WORDS: Mapping[str, str] = MappingProxyType(
-    {
-        ConcernCategory.OBSERVATION: "something seen at the pharmacy",
-        ConcernCategory.DISCLOSURE: "something the patient or someone else disclosed",
-        ConcernCategory.CHILD_UNWELL_OR_UNSUPERVISED: "a child seen unwell or unsupervised",
-        ConcernCategory.PARTNER_INTOXICATED: "a partner or other adult intoxicated",
-        ConcernCategory.REFUSED_HOME_VISIT: "a home visit refused",
-        ConcernCategory.OTHER: "another concern",
-    }
-)
-
-
-class Severity(StrEnum):
-    """How fast someone must act; the acknowledgement SLA per severity is a setting."""
-
-    INFO = "info"
-    WARNING = "warning"
-    URGENT = "urgent"
-
-
 class Recipient(StrEnum):
     """A role relative to the patient (or to each child, for the social worker)."""
 
@@ -155,23 +113,6 @@ class SafeguardingEvent:
     message: str  # plain and factual; no names, dates of birth or addresses (it may be sent)
     facts: Mapping[str, FactValue] = field(hash=False)  # references and numbers only
     dedupe_scope: DedupeScope  # one alert per kind, subject and day
-
-
-@dataclass(frozen=True, slots=True)
-class MemberRegime:
-    """One methadone patient in a household, as the household rules see them."""
-
-    patient_ref: str  # an opaque reference (id), never a name
-    has_take_home: bool  # any take-home dose scheduled from today on, or at home now
-    # Share of the member's dose days that are supervised (0 to 1), from what was prescribed
-    # and collected over the last 14 days (or the next 14 for a new prescription).
-    supervised_share: Decimal = Decimal(0)
-    dose_days: int = 0  # how many dose days the share is over (0: no regime to compare)
-
-
-# Adults whose supervised shares differ by at least this much are on "markedly different"
-# regimes (e.g. 6 days in 7 supervised against twice-weekly take-homes: 0.86 against 0).
-REGIME_MISMATCH_SHARE = Decimal("0.5")
 
 
 def missed_dose_events(
@@ -193,8 +134,8 @@ def missed_dose_events(
     """
     if days_without_dose < 1:
         return ()
-    on_plan = _on_plan(children)
-    facts = _facts(
+    on_plan = children_on_plan(children)
+    facts = fact_map(
         days_without_dose=days_without_dose,
         missed_threshold=policy_missed_threshold,
         children=len(children),
@@ -212,7 +153,7 @@ def missed_dose_events(
                 tuple(recipients),
                 f"No methadone dose taken for {days} (missed, withheld or not dispensed): "
                 "supply is stopped until the prescriber reviews (risk of overdose from lost "
-                f"tolerance).{_children_note(children)}",
+                f"tolerance).{children_note(children)}",
                 facts,
                 "patient",
             ),
@@ -227,7 +168,7 @@ def missed_dose_events(
                 EventKind.MISSED_DOSE,
                 Severity.INFO,
                 (Recipient.KEY_WORKER,),
-                f"A methadone dose was missed (1 day).{_children_note(children)}",
+                f"A methadone dose was missed (1 day).{children_note(children)}",
                 facts,
                 "patient",
             ),
@@ -245,7 +186,7 @@ def missed_dose_events(
             EventKind.MISSED_DOSE,
             Severity.WARNING,
             tuple(recipients),
-            f"{what}{_children_note(children)}",
+            f"{what}{children_note(children)}",
             facts,
             "patient",
         ),
@@ -260,8 +201,8 @@ def intoxication_events(
     `children_present` counts the children who came to the counter with the patient; they may
     or may not live in the household.
     """
-    on_plan = _on_plan(children_in_household)
-    facts = _facts(
+    on_plan = children_on_plan(children_in_household)
+    facts = fact_map(
         children_present=children_present,
         children_in_household=len(children_in_household),
         children_on_plan=len(on_plan),
@@ -275,7 +216,7 @@ def intoxication_events(
             Severity.WARNING,
             tuple(recipients),
             "The patient presented intoxicated and today's methadone dose was withheld."
-            + _children_note(children_in_household),
+            + children_note(children_in_household),
             facts,
             "patient",
         )
@@ -322,7 +263,7 @@ def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ..
                 "A take-home methadone dose was supplied without a valid lockable-box "
                 "confirmation to a household where a young child lives; the pharmacist "
                 "recorded a reason.",
-                _facts(overridden=str(StorageBlock.NO_LOCKABLE_BOX)),
+                fact_map(overridden=str(StorageBlock.NO_LOCKABLE_BOX)),
                 "patient",
             )
         )
@@ -335,7 +276,7 @@ def override_events(*, overridden: Iterable[str]) -> tuple[SafeguardingEvent, ..
                 "A take-home methadone dose was supplied although the children living in the "
                 "household have not been confirmed recently; the pharmacist recorded a reason. "
                 "Please re-confirm who lives there.",
-                _facts(overridden=str(StorageBlock.CHILDREN_NOT_CONFIRMED)),
+                fact_map(overridden=str(StorageBlock.CHILDREN_NOT_CONFIRMED)),
                 "patient",
             )
         )
@@ -358,129 +299,8 @@ def refused_take_home_events(*, standing: Iterable[str]) -> tuple[SafeguardingEv
             "A take-home methadone dose was not supplied because no valid lockable-box "
             "confirmation is recorded and a young child lives in the household. A box check "
             "(at the pharmacy or on a home visit) is needed.",
-            _facts(blocked=str(StorageBlock.NO_LOCKABLE_BOX)),
+            fact_map(blocked=str(StorageBlock.NO_LOCKABLE_BOX)),
             "patient",
-        ),
-    )
-
-
-def household_events(
-    *,
-    members: tuple[MemberRegime, ...],
-    children: tuple[ChildFacts, ...],
-    methadone_at_home_mg: Decimal,
-    policy_household_mg: Decimal,
-    child_age_years: int,
-) -> tuple[SafeguardingEvent, ...]:
-    """Return the events the household as a whole raises (DESIGN §3, household rules).
-
-    Run on prescription intake, box, child and handover changes; the alert's household dedupe
-    keeps a re-run on the same day from raising the same alert twice.
-    """
-    events: list[SafeguardingEvent] = []
-    on_plan = _on_plan(children)
-    young = [child for child in children if child.age_years < child_age_years]
-    take_home = [m.patient_ref for m in members if m.has_take_home]
-    compared = sorted(
-        (m for m in members if m.dose_days > 0), key=lambda m: (m.supervised_share, m.patient_ref)
-    )
-    if (
-        children
-        and len(compared) >= 2
-        and compared[-1].supervised_share - compared[0].supervised_share >= REGIME_MISMATCH_SHARE
-    ):
-        most, least = compared[-1], compared[0]
-        recipients = [Recipient.PRESCRIBER, Recipient.KEY_WORKER]
-        if on_plan:
-            recipients.append(Recipient.SOCIAL_WORKER)
-        events.append(
-            SafeguardingEvent(
-                EventKind.HOUSEHOLD_REGIME_MISMATCH,
-                Severity.WARNING,
-                tuple(recipients),
-                "In one household where children live, methadone patients are on markedly "
-                f"different regimes: one is supervised on {_percent(most.supervised_share)} of "
-                f"dose days, another on {_percent(least.supervised_share)}. Methadone taken "
-                "home by one adult is within reach of the children whatever the other's "
-                f"supervision: please review the household's regimes together."
-                f"{_children_note(children)}",
-                _facts(
-                    supervised_members=most.patient_ref,
-                    take_home_members=",".join(take_home) or least.patient_ref,
-                    most_supervised_percent=_percent(most.supervised_share),
-                    least_supervised_percent=_percent(least.supervised_share),
-                    children=len(children),
-                ),
-                "household",
-            )
-        )
-    if take_home and on_plan:
-        protection = sum(1 for c in on_plan if c.protection_status == "child_protection_plan")
-        events.append(
-            SafeguardingEvent(
-                EventKind.TAKE_HOME_IN_PROTECTED_HOUSEHOLD,
-                Severity.URGENT if protection else Severity.WARNING,
-                (Recipient.SOCIAL_WORKER, Recipient.KEY_WORKER, Recipient.PRESCRIBER),
-                "Take-home methadone is scheduled in a household where a child is on a child "
-                "protection, child-in-need or care plan.",
-                _facts(
-                    take_home_members=",".join(take_home),
-                    children_on_plan=len(on_plan),
-                    children_on_protection_plan=protection,
-                ),
-                "household",
-            )
-        )
-    # Accumulation matters where a child lives; elsewhere it would be noise nobody acts on.
-    if methadone_at_home_mg > policy_household_mg and children:
-        recipients = [Recipient.KEY_WORKER, Recipient.PRESCRIBER]
-        if on_plan:
-            recipients.append(Recipient.SOCIAL_WORKER)
-        events.append(
-            SafeguardingEvent(
-                EventKind.HOUSEHOLD_METHADONE_HIGH,
-                Severity.WARNING if young else Severity.INFO,
-                tuple(recipients),
-                f"The household has {_mg(methadone_at_home_mg)} mg of take-home methadone at "
-                f"home, above the {_mg(policy_household_mg)} mg limit.{_children_note(children)}",
-                _facts(
-                    methadone_at_home_mg=_mg(methadone_at_home_mg),
-                    limit_mg=_mg(policy_household_mg),
-                    children_under_age=len(young),
-                    members=len(members),
-                ),
-                "household",
-            )
-        )
-    return tuple(events)
-
-
-_JOINED: Mapping[str, str] = MappingProxyType(
-    {
-        "born": "A baby has been born into",
-        "unborn": "An unborn child (expected) has been recorded in",
-        "added": "A child has been recorded as living in",
-        "moved_in": "A child has moved into",
-    }
-)
-
-
-def child_joined_events(*, how: str, take_home: bool) -> tuple[SafeguardingEvent, ...]:
-    """Return the event for a child joining a household where methadone goes home: the social
-    worker and the key worker hear, and the children must be re-confirmed before the next
-    take-home (the counter refuses until then). Nothing when no methadone goes home."""
-    if not take_home:
-        return ()
-    return (
-        SafeguardingEvent(
-            EventKind.HOUSEHOLD_CHILD_JOINED,
-            Severity.WARNING,
-            (Recipient.SOCIAL_WORKER, Recipient.KEY_WORKER),
-            f"{_JOINED.get(how, _JOINED['added'])} a household where take-home methadone is "
-            "kept. Please review safe storage and supervision; the pharmacy will re-confirm "
-            "who lives there before the next take-home.",
-            _facts(how=how),
-            "household",
         ),
     )
 
@@ -501,7 +321,7 @@ def prescription_ending_events(
             Severity.INFO,
             (Recipient.PRESCRIBER, Recipient.KEY_WORKER),
             "A methadone prescription ends soon and no new prescription has been received.",
-            _facts(days_left=days_left),
+            fact_map(days_left=days_left),
             "patient",
         ),
     )
@@ -522,51 +342,10 @@ def closed_day_events(*, closed_dose_days: int) -> tuple[SafeguardingEvent, ...]
             (Recipient.PRESCRIBER,),
             "Doses on this prescription fall on days the pharmacy is closed and the "
             "prescription has no closed-day wording: an amended prescription is needed.",
-            _facts(closed_dose_days=closed_dose_days),
+            fact_map(closed_dose_days=closed_dose_days),
             "patient",
         ),
     )
-
-
-def _on_plan(children: Iterable[ChildFacts]) -> tuple[ChildFacts, ...]:
-    return tuple(child for child in children if child.protection_status in PLAN_STATUSES)
-
-
-def _children_note(children: tuple[ChildFacts, ...]) -> str:
-    if not children:
-        return ""
-    on_plan = len(_on_plan(children))
-    text = " A child lives" if len(children) == 1 else f" {len(children)} children live"
-    text += " in the household"
-    if on_plan:
-        text += "; one is" if on_plan == 1 else f"; {on_plan} are"
-        text += " known to children's social care"
-    return text + "."
-
-
-def _facts(**values: FactValue) -> Mapping[str, FactValue]:
-    return MappingProxyType(values)
-
-
-def _percent(share: Decimal) -> str:
-    return f"{(share * 100).quantize(Decimal(1))}%"
-
-
-def _mg(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-# Why a delivery is dead, as the lead reads it ("… could not be delivered by webhook <why>").
-DELIVERY_FAILURE_CAUSES: Mapping[str, str] = MappingProxyType(
-    {
-        "retries": "after every retry",
-        "gone": "because the receiver answered 410 Gone (that webhook is now disabled)",
-        "refused": "because its address was refused at send time (an internal network address "
-        "or an invalid URL), so nothing was sent",
-        "no_channel": "because the recipient has no working webhook or email address",
-    }
-)
 
 
 def delivery_failed_events(
@@ -589,7 +368,7 @@ def delivery_failed_events(
             (Recipient.SAFEGUARDING_LEAD,),
             f"A {original_kind.replace('_', ' ')} alert could not be delivered by {channel} "
             f"{why}: contact the recipient another way.",
-            _facts(original_kind=original_kind, channel=channel, cause=cause),
+            fact_map(original_kind=original_kind, channel=channel, cause=cause),
             "patient",
         ),
     )
@@ -613,7 +392,7 @@ def register_discrepancy_events(
             (Recipient.SAFEGUARDING_LEAD,),
             "A controlled drugs register balance check found a discrepancy outside the "
             "tolerance: investigate and report it to the CD accountable officer.",
-            _facts(product=product, variance_ml=variance_ml, tolerance_ml=tolerance_ml),
+            fact_map(product=product, variance_ml=variance_ml, tolerance_ml=tolerance_ml),
             "pharmacy",
         ),
     )
@@ -637,7 +416,7 @@ def register_negative_balance_events(
             "A controlled drugs register shows a negative running balance after a supply: a "
             "receipt may not have been entered. Check the stock and enter the receipt or a "
             "correction.",
-            _facts(product=product, balance_ml=balance_ml),
+            fact_map(product=product, balance_ml=balance_ml),
             "pharmacy",
         ),
     )
@@ -664,39 +443,7 @@ def unchecked_dose_events(*, blocks: Iterable[str]) -> tuple[SafeguardingEvent, 
             "A supervised dose was recorded against another patient and corrected: the patient "
             "who took it had not been checked at the counter, and the checks would have refused "
             "it. Review the patient today (tolerance, intoxication, next dose).",
-            _facts(blocks=",".join(codes)),
+            fact_map(blocks=",".join(codes)),
             "patient",
-        ),
-    )
-
-
-def concern_events(
-    *,
-    category: str,
-    severity: Severity,
-    recipients: Iterable[Recipient],
-    record: str,
-) -> tuple[SafeguardingEvent, ...]:
-    """Return the alert for a concern a person recorded, to the recipients they chose.
-
-    The rules cannot see what a pharmacist sees at the counter: a child left in a car, a
-    disclosure, a partner arriving intoxicated. Such a concern travels like any alert (the
-    outbox, acknowledgement, escalation) and, unlike an information-only alert, is closed only
-    with a note of the action taken (the service's check): "shared" is not the end of it. The
-    message names the category only; what was seen stays in the record, read through the
-    authenticated, audited API. Each concern is its own alert (`record` scope).
-    """
-    chosen = tuple(dict.fromkeys(recipients))
-    if not chosen:
-        raise ValueError("a concern is raised to at least one recipient")
-    return (
-        SafeguardingEvent(
-            EventKind.PHARMACIST_CONCERN,
-            severity,
-            chosen,
-            f"A pharmacy recorded a safeguarding concern ({CONCERN_WORDS[category]}). "
-            "Read it, act, and acknowledge it with what you did.",
-            _facts(category=category, record=record),
-            "record",
         ),
     )

@@ -1,4 +1,4 @@
-"""Raise, list and acknowledge safeguarding alerts.
+"""Raise safeguarding alerts (reading them is `repository.py`, owning them `acknowledgement.py`).
 
 `raise_alert` is called inside another use case's transaction (a handover, close-day, an
 intake), so the alert exists if and only if the event that caused it was recorded.
@@ -11,25 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import kit
 from app.actor import Actor
 from app.audit import service as audit_service
-from app.auth.policy import CLINICIANS, pharmacy_scope
-from app.auth.roles import Role
 from app.contacts.models import Contact
-from app.db import UnitOfWork
-from app.errors import Conflict, InvalidInput, NotFound
-from app.households.models import Household
-from app.notify import outbox
-from app.notify import routing as notify_routing
-from app.notify.models import Delivery
 from app.patients.models import Patient
+from app.safeguarding import routing as alert_routing
 from app.safeguarding.models import Alert, AlertHistory, AlertState
-from app.safeguarding.rules import EventKind, SafeguardingEvent
+from app.safeguarding.rules import SafeguardingEvent
 
 
 def dedupe_key(
@@ -243,8 +236,8 @@ def _announce(
             alert_id=alert.id, at=now, action="raised", actor=actor.name, note=alert.message
         )
     )
-    roles = notify_routing.roles_for(alert.kind, alert.recipients, routing)
-    targets = notify_routing.resolve(
+    roles = alert_routing.roles_for(alert.kind, alert.recipients, routing)
+    targets = alert_routing.resolve(
         session,
         roles,
         pharmacy_id=request.pharmacy_id,
@@ -252,7 +245,7 @@ def _announce(
         household_id=request.household_id,
         today=day,
     )
-    outbox.enqueue(session, alert, targets, level=0, now=now, actor=actor.name)
+    alert_routing.send(session, alert, targets, level=0, now=now, actor=actor.name)
     if roles and not targets:
         # Meant for someone, but nobody is recorded in those roles (a patient with no key
         # worker on file): waiting out the SLA would leave it unowned for hours, so the
@@ -268,277 +261,3 @@ def _announce(
                 "escalating to the safeguarding lead at once",
             )
         )
-
-
-def _visible(query, actor: Actor):  # type: ignore[no-untyped-def]
-    if actor.role in CLINICIANS:
-        return query.join(Patient, Patient.id == Alert.patient_id).where(
-            or_(
-                Patient.key_worker_id == actor.contact_id, Patient.prescriber_id == actor.contact_id
-            )
-        )
-    scope = pharmacy_scope(actor)
-    if scope is not None:
-        query = query.where(Alert.pharmacy_id == scope)
-    return query
-
-
-def list_alerts(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    state: str | None = None,
-    kind: str | None = None,
-    severity: str | None = None,
-    pharmacy_id: UUID | None = None,
-    patient_id: UUID | None = None,
-    household_id: UUID | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> tuple[Sequence[Alert], bool]:
-    with uow:
-        query = _visible(select(Alert), actor)
-        for column, value in (
-            (Alert.state, state),
-            (Alert.kind, kind),
-            (Alert.severity, severity),
-            (Alert.pharmacy_id, pharmacy_id),
-            (Alert.patient_id, patient_id),
-            (Alert.household_id, household_id),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        rows = list(
-            uow.session.scalars(
-                query.order_by(Alert.created_at.desc(), Alert.id).offset(offset).limit(limit + 1)
-            )
-        )
-        return rows[:limit], len(rows) > limit
-
-
-def get_alert(session: Session, actor: Actor, alert_id: UUID, *, for_update: bool = False) -> Alert:
-    query = _visible(select(Alert).where(Alert.id == alert_id), actor)
-    if for_update:
-        query = query.with_for_update(of=Alert)
-    alert: Alert | None = session.scalar(query)
-    if alert is None:
-        raise NotFound("alert", alert_id)
-    return alert
-
-
-def _check_note(alert: Alert, note: str) -> None:
-    """An urgent alert is owned only with a note of what was done or will be: "acknowledged"
-    alone is how information gets "shared" with nobody acting on it."""
-    if alert.severity == "urgent" and len(note.strip()) < 3:
-        raise InvalidInput(
-            "note",
-            "required_for_urgent",
-            "an urgent alert needs a note saying what you have done or will do",
-        )
-    if alert.kind == EventKind.PHARMACIST_CONCERN and len(note.strip()) < 3:
-        raise InvalidInput(
-            "note",
-            "action_required",
-            "a concern is closed only with a note of the action you have taken or will take",
-        )
-
-
-def resolve_for_patient(
-    session: Session,
-    *,
-    actor: Actor,
-    patient_id: UUID,
-    kinds: Sequence[str],
-    why: str,
-    now: datetime,
-    raised_since: datetime | None = None,
-    cause: str = "release",
-) -> int:
-    """Mark the patient's open alerts of these kinds resolved: their cause has been dealt with
-    (a prescriber's review after days without a dose; a missed mark corrected), so they stop
-    escalating. The alert and its history stay; who resolved it and why are added to it.
-    `raised_since` limits it to alerts raised from then on (those the corrected day caused)."""
-    resolved = 0
-    query = select(Alert).where(
-        Alert.patient_id == patient_id,
-        Alert.kind.in_(kinds),
-        Alert.state.in_((AlertState.OPEN, AlertState.ESCALATED)),
-    )
-    if raised_since is not None:
-        query = query.where(Alert.created_at >= raised_since)
-    for alert in session.scalars(query.with_for_update()):
-        alert.state = AlertState.RESOLVED
-        alert.next_escalation_at = None
-        session.add(
-            AlertHistory(alert_id=alert.id, at=now, action="resolved", actor=actor.name, note=why)
-        )
-        audit_service.record(
-            session,
-            actor,
-            "alert.resolved",
-            entity="alert",
-            entity_id=alert.id,
-            at=now,
-            pharmacy_id=alert.pharmacy_id,
-            facts={"why": cause},
-        )
-        resolved += 1
-    return resolved
-
-
-def acknowledge(
-    uow: UnitOfWork, *, actor: Actor, alert_id: UUID, note: str, now: datetime
-) -> Alert:
-    """Someone owns the alert now: escalation stops, and who and when is kept for good."""
-    with uow:
-        alert = get_alert(uow.session, actor, alert_id, for_update=True)
-        _check_note(alert, note)
-        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
-            raise Conflict(
-                f"The alert was already acknowledged at {alert.acknowledged_at}",
-                code="already_acknowledged",
-            )
-        alert.state = AlertState.ACKNOWLEDGED
-        alert.acknowledged_by_id = actor.id
-        alert.acknowledged_at = now
-        alert.acknowledgement_note = note
-        alert.next_escalation_at = None
-        uow.session.add(
-            AlertHistory(
-                alert_id=alert.id, at=now, action="acknowledged", actor=actor.name, note=note
-            )
-        )
-        audit_service.record(
-            uow.session,
-            actor,
-            "alert.acknowledged",
-            entity="alert",
-            entity_id=alert.id,
-            at=now,
-            pharmacy_id=alert.pharmacy_id,
-        )
-        uow.commit()
-        return alert
-
-
-def history(uow: UnitOfWork, *, actor: Actor, alert_id: UUID) -> list[AlertHistory]:
-    with uow:
-        get_alert(uow.session, actor, alert_id)
-        # Steps of one transaction share an instant and ids are random: "raised" is first by
-        # definition, the rest keep a stable order (insertion order needs a sequence column).
-        return list(
-            uow.session.scalars(
-                select(AlertHistory)
-                .where(AlertHistory.alert_id == alert_id)
-                .order_by(
-                    AlertHistory.at,
-                    case((AlertHistory.action == "raised", 0), else_=1),
-                    AlertHistory.id,
-                )
-            )
-        )
-
-
-ACKNOWLEDGERS = {
-    Role.PHARMACIST,
-    Role.PRESCRIBER,
-    Role.KEY_WORKER,
-    Role.SAFEGUARDING_LEAD,
-    Role.ADMIN,
-}
-
-
-def acknowledge_by_contact(
-    uow: UnitOfWork, *, alert_id: UUID, contact_id: UUID, note: str, now: datetime
-) -> Alert:
-    """A recipient who is not a user acknowledges through their signed link."""
-    with uow:
-        alert = uow.session.scalar(select(Alert).where(Alert.id == alert_id).with_for_update())
-        if alert is None:
-            raise NotFound("alert", alert_id)
-        _check_note(alert, note)
-        who = f"contact:{contact_id}"
-        if alert.state in (AlertState.ACKNOWLEDGED, AlertState.RESOLVED):
-            raise Conflict(
-                f"The alert was already acknowledged at {alert.acknowledged_at}",
-                code="already_acknowledged",
-            )
-        alert.state = AlertState.ACKNOWLEDGED
-        alert.acknowledged_at = now
-        alert.acknowledgement_note = note
-        alert.next_escalation_at = None
-        uow.session.add(
-            AlertHistory(alert_id=alert.id, at=now, action="acknowledged", actor=who, note=note)
-        )
-        audit_service.record(
-            uow.session,
-            Actor(id=None, name=who, role="contact"),
-            "alert.acknowledged",
-            entity="alert",
-            entity_id=alert.id,
-            at=now,
-            pharmacy_id=alert.pharmacy_id,
-            facts={"contact_id": contact_id},
-        )
-        uow.commit()
-        return alert
-
-
-def alert_summary(uow: UnitOfWork, alert_id: UUID) -> dict[str, str] | None:
-    """What a signed acknowledgement page may show of an alert: kind, severity, the patient's
-    initials, the household's postcode district, when it was raised. Nothing that identifies
-    a person outright: the link may be forwarded."""
-
-    with uow:
-        alert = uow.session.get(Alert, alert_id)
-        if alert is None:
-            return None
-        patient = uow.session.get(Patient, alert.patient_id) if alert.patient_id else None
-        household = uow.session.get(Household, alert.household_id) if alert.household_id else None
-        return {
-            "kind": alert.kind.replace("_", " "),
-            "severity": alert.severity,
-            "initials": f"{patient.given_name[:1]}.{patient.family_name[:1]}." if patient else "",
-            "district": household.postcode.split(" ")[0] if household else "",
-            "raised": alert.created_at.strftime("%a %d %b %Y, %H:%M UTC"),
-        }
-
-
-def alerts_for_contact(uow: UnitOfWork, *, contact_id: UUID, limit: int = 100) -> list[Alert]:
-    """Alerts a contact was sent, newest first (their Atom feed)."""
-
-    with uow:
-        return list(
-            uow.session.scalars(
-                select(Alert)
-                .where(
-                    Alert.id.in_(select(Delivery.alert_id).where(Delivery.contact_id == contact_id))
-                )
-                .order_by(Alert.created_at.desc())
-                .limit(limit)
-            )
-        )
-
-
-def deliveries_for(
-    session: Session, alert_ids: Sequence[UUID]
-) -> dict[UUID, list[dict[str, object]]]:
-
-    found: dict[UUID, list[dict[str, object]]] = {a: [] for a in alert_ids}
-    if not alert_ids:
-        return found
-    for d in session.scalars(
-        select(Delivery).where(Delivery.alert_id.in_(alert_ids)).order_by(Delivery.created_at)
-    ):
-        found[d.alert_id].append(
-            {
-                "contact_id": d.contact_id,
-                "channel": d.channel,
-                "state": d.state,
-                "attempts": d.attempts,
-                "escalation_level": d.escalation_level,
-                "reason": d.reason,
-                "last_error": d.last_error,
-            }
-        )
-    return found

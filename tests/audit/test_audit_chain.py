@@ -22,10 +22,11 @@ from app.audit.models import AuditEvent
 from app.cli import cli
 from app.config import get_settings
 from app.db import UnitOfWork, make_session_factory
+from app.households import children as household_children
 from app.households import service as households_service
 from app.households.models import HouseholdConfirmation
 from app.pharmacies import service as pharmacies_service
-from tests.conftest import Database
+from tests.databases import Database
 from tests.factories import NOW, PASSWORD, World, nhs_number, unique
 
 EVENTS = AuditEvent.__table__
@@ -259,7 +260,7 @@ def test_the_chain_stays_intact_under_concurrent_writes(
                         now=NOW,
                     ).id
                 else:
-                    households_service.add_child(
+                    household_children.add_child(
                         own,
                         actor=SYSTEM,
                         household_id=household_id,

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from tests.dosing.test_counter_day import active
+from tests.builders import FROM_SATURDAY, SUNDAY_LABEL_DAY, take_home
+from tests.builders import prescribe as active
 from tests.factories import World, unique
-from tests.labelling.test_handover_labels import FROM_SATURDAY, SUNDAY_LABEL_DAY, take_home
 from tests.notify.helpers import raise_missed
 
 API = "/api/v1"

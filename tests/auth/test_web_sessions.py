@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
@@ -29,111 +26,18 @@ from app.clock import FixedClock
 from app.config import AuthSettings, Settings
 from app.db import UnitOfWork
 from app.households.models import Household
+from tests.builders import (
+    ME,
+    OWN_ORIGIN,
+    PAGE,
+    SESSION,
+    Browser,
+    Response,
+    signed_in,
+)
 from tests.factories import NOW, PASSWORD, World, unique
 
-SESSION = "__Host-session"
 LOGIN_CSRF = "__Host-login-csrf"
-ME = "/api/v1/me"
-OWN_ORIGIN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
-PAGE = {"Accept": "text/html,application/xhtml+xml"}
-# The TestClient answers with its own httpx (httpx2 or httpx, whichever starlette found).
-Response = Any
-
-
-@dataclass(frozen=True)
-class SetCookie:
-    name: str
-    value: str
-    attributes: dict[str, str]  # lower-cased attribute names; bare flags map to ""
-
-
-def set_cookies(response: Response) -> list[SetCookie]:
-    """Every Set-Cookie header, parsed as sent (not as a cookie jar would normalise it)."""
-    parsed = []
-    for header in response.headers.get_list("set-cookie"):
-        first, *rest = header.split(";")
-        name, _, value = first.strip().partition("=")
-        attributes = {}
-        for part in rest:
-            key, _, val = part.strip().partition("=")
-            attributes[key.lower()] = val
-        parsed.append(SetCookie(name, value, attributes))
-    return parsed
-
-
-@dataclass
-class Browser:
-    """One browser: its own cookies, sent explicitly on every request; redirects not followed."""
-
-    client: TestClient
-    jar: dict[str, str] = field(default_factory=dict)
-    seen: list[SetCookie] = field(default_factory=list)
-
-    def send(
-        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kw: Any
-    ) -> Response:
-        headers = dict(headers or {})
-        if self.jar:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.jar.items())
-        self.client.cookies.clear()  # the shared client must not carry cookies between browsers
-        response = self.client.request(method, path, headers=headers, follow_redirects=False, **kw)
-        self.client.cookies.clear()
-        for cookie in set_cookies(response):
-            self.seen.append(cookie)
-            if cookie.attributes.get("max-age") == "0":
-                self.jar.pop(cookie.name, None)
-            else:
-                self.jar[cookie.name] = cookie.value
-        return response
-
-    def page(self, path: str) -> Response:
-        return self.send("GET", path, headers=PAGE)
-
-    def api(self, method: str, path: str, **kw: Any) -> Response:
-        return self.send(method, path, **kw)
-
-    def sign_in(self, username: str, password: str = PASSWORD) -> Response:
-        form = self.page("/login")
-        assert form.status_code == 200, form.text
-        match = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert match
-        return self.send(
-            "POST",
-            "/login",
-            data={"username": username, "password": password, "csrf": match.group(1)},
-            headers={**PAGE, **OWN_ORIGIN},
-        )
-
-    @property
-    def session(self) -> str | None:
-        return self.jar.get(SESSION)
-
-    def csrf_token(self) -> str:
-        """The session's CSRF token, as a page carries it for its scripts."""
-        home = self.page("/")
-        assert home.status_code == 303, home.text
-        page = self.page(home.headers["location"])
-        assert page.status_code == 200, page.text
-        match = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
-        assert match, "a signed-in page carries the CSRF token"
-        return match.group(1)
-
-    def whoami(self) -> Response:
-        return self.api("GET", ME)
-
-    def sign_out(self, csrf: str | None = None, **headers: str) -> Response:
-        token = self.csrf_token() if csrf is None else csrf
-        return self.send(
-            "POST", "/logout", data={"csrf": token}, headers={**PAGE, **OWN_ORIGIN, **headers}
-        )
-
-
-def signed_in(world: World, role: str = "pharmacist") -> Browser:
-    browser = Browser(world.client)
-    response = browser.sign_in(world.home.usernames[role])
-    assert response.status_code == 303, response.text
-    assert browser.session is not None
-    return browser
 
 
 def with_cookie(world: World, value: str) -> Browser:

@@ -22,7 +22,7 @@ from app.db import UnitOfWork, make_session_factory
 from app.demo import DEMO_PASSWORD, seed
 from app.dosing.models import InstalmentDay
 from app.notify.models import Delivery
-from tests.conftest import Database
+from tests.databases import Database
 from tests.notify.receivers import MailReceiver, free_port
 from tests.processes import BIN, start, stop, uvicorn_args, wait_until_up
 

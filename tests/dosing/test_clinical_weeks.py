@@ -25,10 +25,18 @@ from sqlalchemy import select
 
 from app.clock import FixedClock
 from app.dosing.models import InstalmentDay
-from tests.dosing.test_counter_api import adherence, alerts, check, codes, twice_weekly_take_home
+from tests.builders import (
+    MONDAY,
+    adherence,
+    alerts,
+    check,
+    codes,
+    fp10mda,
+    prescribe,
+    twice_weekly_take_home,
+)
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY, fp10mda
-from tests.register.support import API, at, close_day, hand_over, handover, prescribe, withhold
+from tests.register.support import API, at, close_day, hand_over, handover, withhold
 
 WEEK = [MONDAY + timedelta(days=n) for n in range(14)]
 MON, TUE, WED, THU, FRI, SAT, SUN = WEEK[:7]

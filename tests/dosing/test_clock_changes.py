@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.clock import FixedClock, local_date
-from tests.dosing.test_counter_api import (
+from tests.builders import (
     API,
     check,
     codes,

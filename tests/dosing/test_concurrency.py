@@ -9,11 +9,9 @@ the conditional UPDATE on the dose row.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -30,33 +28,10 @@ from app.dosing import handover as dosing_handover
 from app.dosing import service as dosing_service
 from app.dosing.models import DoseState, InstalmentDay
 from app.errors import Conflict, Refused
-from tests.dosing.test_counter_api import API, at, handover, prescribe, twice_weekly_take_home
+from tests.builders import API, MONDAY, at, handover, prescribe, race, twice_weekly_take_home
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
 
 N = 20
-T = TypeVar("T")
-
-
-def race(count: int, work: Callable[[int], T]) -> list[T | BaseException]:
-    """Run `work(i)` in `count` threads released together; return results (or exceptions)."""
-    barrier = threading.Barrier(count)
-    results: list[T | BaseException] = [RuntimeError("not run")] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = work(index)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test, never swallowed
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,), name=f"terminal-{i}") for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request never finished"
-    return results
 
 
 def post_from_terminals(

@@ -10,10 +10,17 @@ from typing import Any
 import pytest
 
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import adherence, alerts, check, codes, twice_weekly_take_home
+from tests.builders import (
+    MONDAY,
+    adherence,
+    alerts,
+    check,
+    codes,
+    prescribe,
+    twice_weekly_take_home,
+)
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
-from tests.register.support import API, at, close_day, hand_over, prescribe, receipt, register
+from tests.register.support import API, at, close_day, hand_over, receipt, register
 
 MON, TUE, WED, THU, FRI = (MONDAY + timedelta(days=n) for n in range(5))
 

@@ -1,12 +1,9 @@
 """The counter through the API: the seed-case household, overrides, the missed-dose block,
-close-day, withholding, adherence and bad input (DESIGN §3, §6).
-
-The helpers at the top are shared by the other counter test modules.
-"""
+close-day, withholding, adherence and bad input (DESIGN §3, §6)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -15,191 +12,36 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.auth import service as auth_service
-from app.auth.models import User
 from app.clock import FixedClock
-from tests.factories import PASSWORD, Branch, World, make_branch
-from tests.prescriptions.test_api import MONDAY, fp10mda
+from tests.builders import (
+    API,
+    MONDAY,
+    adherence,
+    alerts,
+    at,
+    check,
+    close_day,
+    codes,
+    handover,
+    household_at,
+    prescribe,
+    seven_day_branch,
+    supervised_daily,
+    twice_weekly_take_home,
+)
+from tests.factories import Branch, World
 
-API = "/api/v1"
-WARNINGS = [
-    "household_methadone_high",
-    "dose_changed",
-    "prescription_ending",
-    "high_dose",
-    "young_child_take_home",
-]
-
-
-# --- helpers shared by the counter tests --------------------------------------------------
-
-
-def at(day: date, hour: int = 9, minute: int = 30) -> datetime:
-    """`hour:minute` UTC on `day` (London is on GMT in November and December)."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-def seven_day_branch(world: World) -> Branch:
-    """A pharmacy open every day, staffed like the home branch and sharing its contacts."""
-    return make_branch(
-        world.uow,
-        world.settings,
-        open_weekdays=tuple(range(7)),
-        contacts={"key_worker": world.key_worker_id, "prescriber": world.prescriber_id},
-    )
-
-
-def sign_in_again(world: World, branch: Branch, now: datetime) -> None:
-    """Fresh tokens for every member of staff, for scenarios months after the suite's NOW."""
-    with world.uow:
-        names = {
-            user_id: username
-            for user_id, username in world.uow.session.execute(
-                select(User.id, User.username).where(User.id.in_(branch.users.values()))
-            )
-        }
-    for role, user_id in branch.users.items():
-        branch.tokens[role] = auth_service.sign_in(
-            world.uow,
-            username=names[user_id],
-            password=PASSWORD,
-            client="test",
-            kind="api",
-            now=now,
-            settings=world.settings.auth,
-        ).token
+# --- helpers for these tests (the shared ones are in tests/builders.py) ---------------------
 
 
 def patient_in(world: World, household_id: str | None, branch: Branch) -> dict[str, Any]:
     return world.patient(household_id, branch=branch)
 
 
-def household_at(world: World, branch: Branch) -> dict[str, Any]:
-    response = world.post(
-        f"{API}/households",
-        {"address": "2 Seed Street, Testtown", "postcode": "TT1 2AA"},
-        branch=branch,
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 def child_in(world: World, household_id: str, branch: Branch, **overrides: Any) -> dict[str, Any]:
     body = {"name": "C.S.", "date_of_birth": "2022-03-01", **overrides}
     response = world.post(f"{API}/households/{household_id}/children", body, branch=branch)
     assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def prescribe(
-    world: World, patient_id: str, branch: Branch | None = None, **overrides: Any
-) -> dict[str, Any]:
-    """Transcribe (pharmacist) and check (a second pharmacist): the schedule is the ledger."""
-    created = world.post(
-        f"{API}/prescriptions", fp10mda(world, patient_id, **overrides), branch=branch
-    )
-    assert created.status_code == 201, created.text
-    checked = world.post(
-        f"{API}/prescriptions/{created.json()['id']}/verify", {}, role="pharmacist2", branch=branch
-    )
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-def twice_weekly_take_home(mg: int = 40, start: date = MONDAY, days: int = 14) -> dict[str, Any]:
-    """Collection Monday and Thursday, nothing supervised, with the closed-day wording."""
-    return {
-        "daily_dose_mg": str(mg),
-        "start_on": start.isoformat(),
-        "end_on": (start + timedelta(days=days - 1)).isoformat(),
-        "total_quantity_ml": str(mg * days),
-        "total_quantity_words": {
-            560: "five hundred and sixty",
-            280: "two hundred and eighty",
-            420: "four hundred and twenty",
-        }[mg * days],
-        "supervised_days": [],
-        "collection_days": ["mon", "thu"],
-        "wording": {"closed_day_prior": True},
-        "direction_text": f"{mg}mg ({mg}ml) daily. Collect Monday and Thursday for the days to "
-        "the next collection. If the pharmacy is closed, supply on the prior open day.",
-    }
-
-
-def supervised_daily(mg: int = 60, start: date = MONDAY, days: int = 14) -> dict[str, Any]:
-    every = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    return {
-        "daily_dose_mg": str(mg),
-        "start_on": start.isoformat(),
-        "end_on": (start + timedelta(days=days - 1)).isoformat(),
-        "total_quantity_ml": str(mg * days),
-        "total_quantity_words": {
-            840: "eight hundred and forty",
-            360: "three hundred and sixty",
-            180: "one hundred and eighty",
-            600: "six hundred",
-            420: "four hundred and twenty",
-        }[mg * days],
-        "supervised_days": every,
-        "collection_days": every,
-        "wording": {"supervise_on_collection": True},
-        "direction_text": f"{mg}mg ({mg}ml) daily, supervised consumption every day.",
-    }
-
-
-def handover(
-    patient_id: str, day: date, outcome: str = "supervised", **overrides: Any
-) -> dict[str, Any]:
-    return {
-        "patient_id": patient_id,
-        "date": day.isoformat(),
-        "outcome": outcome,
-        "collector": "patient",
-        "id_checked": True,
-        "intoxicated": False,
-        "children_present": [],
-        # A multi-day bottle goes home with a measure; the counter refuses it without one.
-        "measuring_device": outcome == "collected",
-        **overrides,
-    }
-
-
-def check(world: World, patient_id: str, branch: Branch | None = None) -> dict[str, Any]:
-    response = world.post(f"{API}/counter/check", {"patient_id": patient_id}, branch=branch)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def codes(items: list[dict[str, Any]]) -> list[str]:
-    return [item["code"] for item in items]
-
-
-def close_day(world: World, day: date, branch: Branch | None = None) -> dict[str, Any]:
-    branch = branch or world.home
-    response = world.post(
-        f"{API}/pharmacies/{branch.pharmacy_id}/close-day", {"date": day.isoformat()}, branch=branch
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def alerts(
-    world: World, branch: Branch | None = None, role: str = "pharmacist", **params: Any
-) -> list[dict[str, Any]]:
-    response = world.get(f"{API}/alerts", role=role, branch=branch, params={"limit": 200, **params})
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
-
-
-def adherence(
-    world: World, patient_id: str, start: date, end: date, role: str = "pharmacist"
-) -> dict[str, Any]:
-    response = world.get(
-        f"{API}/patients/{patient_id}/adherence",
-        role=role,
-        params={"from": start.isoformat(), "to": end.isoformat()},
-    )
-    assert response.status_code == 200, response.text
     return dict(response.json())
 
 

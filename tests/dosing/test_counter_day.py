@@ -7,18 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.clock import FixedClock
+from tests.builders import MONDAY
+from tests.builders import prescribe as active
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY, fp10mda
-
-
-def active(world: World, patient_id: str, **overrides: object) -> dict:
-    created = world.post("/api/v1/prescriptions", fp10mda(world, patient_id, **overrides))
-    assert created.status_code == 201, created.text
-    checked = world.post(
-        f"/api/v1/prescriptions/{created.json()['id']}/verify", {}, role="pharmacist2"
-    )
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
 
 
 @pytest.mark.hazard("H-03.1")

@@ -14,11 +14,9 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from tests.auth.test_web_sessions import signed_in
-from tests.dosing.test_counter_api import twice_weekly_take_home
+from tests.builders import MONDAY, prescribe, signed_in, twice_weekly_take_home
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
-from tests.register.support import at, close_day, hand_over, prescribe
+from tests.register.support import at, close_day, hand_over
 
 MON, TUE, WED, THU = (MONDAY + timedelta(days=n) for n in range(4))
 

@@ -13,6 +13,7 @@ and a transaction that still loses a race is run again.
 from __future__ import annotations
 
 import threading
+import time
 from uuid import UUID
 
 from fastapi.testclient import TestClient
@@ -21,13 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import service as audit_service
 from app.clock import FixedClock
-from app.notify.worker import Worker
-from app.register import service as register_service
+from app.register import chain as register_chain
+from app.safeguarding.delivery import alert_worker
 from app.safeguarding.models import Alert
-from tests.dosing.test_concurrency import race
-from tests.dosing.test_counter_api import API, at, handover, prescribe
+from tests.builders import API, MONDAY, at, handover, prescribe, race
 from tests.factories import Branch, World, make_branch, make_contact
-from tests.prescriptions.test_api import MONDAY
 
 TERMINALS = 16
 PATIENTS_EACH = 4
@@ -50,13 +49,13 @@ def test_sixteen_terminals_at_a_new_pharmacy_while_the_worker_escalates_get_no_5
         patients.append(patient["id"])
     clock.set(at(MONDAY))
     app = world.client.app
-    worker = Worker(session_factory, world.settings, clock, name="lock-order", seed=3)
+    worker = alert_worker(session_factory, world.settings, clock, name="lock-order", seed=3)
     stop = threading.Event()
     escalations: list[int] = []
 
     def escalate() -> None:
         while not stop.is_set():
-            escalations.append(worker.escalate_due())
+            escalations.append(worker.run_tasks())
 
     escalating = threading.Thread(target=escalate, name="worker")
     escalating.start()
@@ -75,6 +74,12 @@ def test_sixteen_terminals_at_a_new_pharmacy_while_the_worker_escalates_get_no_5
             return codes
 
         results = race(TERMINALS, terminal)
+        # One whole pass after the last handover, so an alert raised by it has been seen by
+        # the escalator (on a loaded machine the thread may not have run again yet).
+        passes = len(escalations)
+        deadline = time.monotonic() + 60
+        while len(escalations) < passes + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         stop.set()
         escalating.join(timeout=60)
@@ -93,7 +98,7 @@ def test_sixteen_terminals_at_a_new_pharmacy_while_the_worker_escalates_get_no_5
             )
         )
         assert negative.escalation_level >= 1  # nobody holds the role: escalated meanwhile
-        report = register_service.verify_chain(session, branch.pharmacy_id, "methadone-1mg-ml")
+        report = register_chain.verify_chain(session, branch.pharmacy_id, "methadone-1mg-ml")
         assert report.ok, report
         assert report.entries == len(patients)
         assert audit_service.verify(session).ok

@@ -16,115 +16,42 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.dosing.rules import (
-    OVERRIDABLE,
-    ChildFacts,
-    Code,
+from app.dosing.counter_wording import describe_last_dose
+from app.dosing.decision_inputs import (
     CounterFacts,
     CounterPolicy,
-    Decision,
     HouseholdFacts,
     InstalmentDay,
     LastDose,
     PrescriptionFacts,
     days_without_dose,
-    decide,
-    describe_last_dose,
     household_methadone_at_home,
 )
-from app.safeguarding.rules import EventKind, MemberRegime, Severity, household_events
-
-TODAY = date(2026, 3, 2)  # a Monday
-TOMORROW = TODAY + timedelta(days=1)
-PHARMACY = "pharmacy-1"
-# The household-methadone arithmetic below is written against 300 mg; the default (100 mg,
-# docs/decisions.md) is pinned by its own test.
-POLICY = CounterPolicy(household_methadone_mg=Decimal(300))
-
-RX = PrescriptionFacts(
-    status="active",
-    start_on=TODAY - timedelta(days=7),
-    end_on=TODAY + timedelta(days=6),
-    daily_dose_mg=Decimal(60),
-    previous_daily_dose_mg=Decimal(60),
-    pharmacy_id=PHARMACY,
-    has_successor=False,
+from app.dosing.rules import OVERRIDABLE, Code, Decision, decide
+from app.households.rules import ChildFacts
+from app.safeguarding.alert_vocabulary import Severity
+from app.safeguarding.household_alerts import MemberRegime, household_events
+from app.safeguarding.rules import EventKind
+from tests.rule_builders import (
+    BASE,
+    NO_CHILDREN,
+    PHARMACY,
+    POLICY,
+    SAFE_FAMILY,
+    TODAY,
+    TOMORROW,
+    blocks,
+    dose,
+    facts,
+    family,
+    rx,
+    take_home,
+    warnings,
 )
+
 TODDLER = ChildFacts(age_years=3, protection_status="none")
-# Under 16 (a take-home needs a box) but 5 or over (no young_child_take_home warning).
-SCHOOL_CHILD = ChildFacts(age_years=7, protection_status="none")
 TODDLER_ON_PLAN = ChildFacts(age_years=3, protection_status="child_protection_plan")
 TEENAGER = ChildFacts(age_years=16, protection_status="none")
-NO_CHILDREN = HouseholdFacts(
-    children=(),
-    children_confirmed_on=None,
-    box_valid_until=None,
-    methadone_at_home_mg=Decimal(0),
-)
-# Children confirmed a week ago and a box seen, valid for another month.
-SAFE_FAMILY = HouseholdFacts(
-    children=(SCHOOL_CHILD,),
-    children_confirmed_on=TODAY - timedelta(days=7),
-    box_valid_until=TODAY + timedelta(days=30),
-    methadone_at_home_mg=Decimal(0),
-)
-
-
-def dose(
-    dose_date: date = TODAY,
-    *,
-    mode: str = "supervised",
-    mg: int | str = 60,
-    state: str = "due",
-    collect_on: date = TODAY,
-    **recorded: Any,
-) -> InstalmentDay:
-    return InstalmentDay(
-        dose_date=dose_date,
-        collect_on=collect_on,
-        mode=mode,  # type: ignore[arg-type]
-        dose_mg=Decimal(mg),
-        state=state,  # type: ignore[arg-type]
-        **recorded,
-    )
-
-
-def take_home(dose_date: date = TODAY, **changes: Any) -> InstalmentDay:
-    return dose(dose_date, mode="take_home", **changes)
-
-
-BASE = CounterFacts(
-    today=TODAY,
-    counter_pharmacy_id=PHARMACY,
-    prescription=RX,
-    instalments=(dose(),),
-    next_collect_on=TOMORROW,
-    last_missed_collect_on=None,
-    days_without_dose=0,
-    household=NO_CHILDREN,
-    intoxicated=False,
-    last_dose=LastDose(TODAY - timedelta(days=1), "here", "supervised"),
-)
-
-
-def facts(**changes: Any) -> CounterFacts:
-    return replace(BASE, **changes)
-
-
-def rx(**changes: Any) -> PrescriptionFacts:
-    return replace(RX, **changes)
-
-
-def family(**changes: Any) -> HouseholdFacts:
-    return replace(SAFE_FAMILY, **changes)
-
-
-def blocks(decision: Decision) -> tuple[Code, ...]:
-    return tuple(reason.code for reason in decision.blocks)
-
-
-def warnings(decision: Decision) -> tuple[Code, ...]:
-    return tuple(reason.code for reason in decision.warnings)
 
 
 def message(decision: Decision, code: Code) -> str:

@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from app.dosing.rules import ChildFacts, Code, CounterPolicy, decide
-from tests.dosing.test_rules import (
+from app.dosing.decision_inputs import CounterPolicy
+from app.dosing.rules import Code, decide
+from app.households.rules import ChildFacts
+from tests.rule_builders import (
     POLICY,
     TODAY,
     TOMORROW,

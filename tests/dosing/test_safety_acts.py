@@ -15,9 +15,8 @@ import pytest
 
 from app.auth.policy import SAFETY_ACTS
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import API, at, handover, prescribe, twice_weekly_take_home
+from tests.builders import API, MONDAY, at, handover, prescribe, twice_weekly_take_home
 from tests.factories import ROLES, World
-from tests.prescriptions.test_api import MONDAY
 
 
 def _handover(world: World, role: str) -> Any:

@@ -65,22 +65,25 @@ from app.notify.channels import Result
 from app.notify.models import Delivery, DeliveryAttempt
 from app.notify.worker import Worker
 from app.prescriptions.words import number_to_words
-from app.register import service as register_service
+from app.register import balance_checks as register_balance
+from app.register import chain as register_chain
 from app.register.models import RegisterEntry
+from app.safeguarding.delivery import alert_worker
 from app.safeguarding.models import Alert, AlertHistory
-from tests.conftest import Database, _drop_database, build_database
-from tests.dosing.test_counter_api import (
+from tests.builders import (
     API,
+    MONDAY,
     WARNINGS,
     at,
     close_day,
     codes,
+    fp10mda,
     handover,
     prescribe,
     twice_weekly_take_home,
 )
+from tests.databases import Database, build_database, drop_database
 from tests.factories import NOW, World, make_contact
-from tests.prescriptions.test_api import MONDAY, fp10mda
 
 END = MONDAY + timedelta(days=13)
 FINAL = {"supervised", "collected", "missed", "withheld"}
@@ -91,7 +94,7 @@ THRESHOLD = 3  # PolicySettings.missed_threshold, the default the suite runs wit
 PRODUCT = "methadone-1mg-ml"  # 1 mg/mL: a dose of n mg is n mL in the register
 DELIVERY_STATES = {"pending", "sending", "delivered", "dead"}
 SLA = {"info": 24 * 3600, "warning": 4 * 3600, "urgent": 15 * 60}  # NotifySettings default
-RESOLVED_BY_RELEASE = {"missed_threshold_reached"}  # app/prescriptions/service.py release
+RESOLVED_BY_RELEASE = {"missed_threshold_reached"}  # app/intake/changes.py release
 
 # CI: 4 tests x 50 = 200 examples, derandomized. Nightly: DOSEKEEPER_HYPOTHESIS_EXAMPLES=25.
 MULTIPLIER = max(1, int(os.environ.get("DOSEKEEPER_HYPOTHESIS_EXAMPLES", "1")))
@@ -114,7 +117,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
     db = build_database(f"dk_machine_{uuid.uuid4().hex[:10]}", tmp_path)
     yield db
     db.engine.dispose()
-    _drop_database(db.url)
+    drop_database(db.url)
 
 
 class Mail:
@@ -135,7 +138,7 @@ class Progress:
         self.audit_seq = 0
         self.audit_heads: dict[str, str] = {}
         self.line = 0
-        self.hash = register_service.GENESIS
+        self.hash = register_chain.GENESIS
         self.balance = Decimal("0.00")
 
 
@@ -195,7 +198,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.today = MONDAY
         self.clock.set(at(MONDAY, 9))
         with world.uow:
-            self.opening_balance = register_service.book_balance(
+            self.opening_balance = register_balance.book_balance(
                 world.uow.session, world.home.pharmacy_id, PRODUCT, END + timedelta(days=400)
             )
 
@@ -621,7 +624,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for entry in new_lines:
             assert entry.line == progress.line + 1, f"line {progress.line + 1} is missing"
             assert entry.prev_hash == progress.hash, f"line {entry.line} does not link"
-            assert register_service._digest(progress.hash, entry) == entry.hash, entry.line
+            assert register_chain._digest(progress.hash, entry) == entry.hash, entry.line
             progress.balance += entry.change_ml
             assert entry.balance_ml == progress.balance, f"line {entry.line} balance"
             progress.line, progress.hash = entry.line, entry.hash
@@ -805,7 +808,7 @@ def test_the_ledger_keeps_its_invariants(
     machine.mail = mail
     machine.progress = Progress()
     machine.lead_id = make_contact(world.uow, "safeguarding_lead")
-    machine.worker = Worker(
+    machine.worker = alert_worker(
         session_factory, world.settings, clock, name="machine", mail=mail, seed=shard
     )
     try:
@@ -815,4 +818,4 @@ def test_the_ledger_keeps_its_invariants(
     # The whole audit log and the register verify from their first entries.
     with world.uow:
         assert audit_service.verify(world.uow.session).ok
-        assert register_service.verify_chain(world.uow.session, world.home.pharmacy_id, PRODUCT).ok
+        assert register_chain.verify_chain(world.uow.session, world.home.pharmacy_id, PRODUCT).ok

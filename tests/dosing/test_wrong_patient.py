@@ -19,11 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app.clock import FixedClock
 from app.dosing.models import InstalmentDay
-from tests.conftest import Database
-from tests.dosing.test_counter_api import adherence, alerts, check, codes
+from tests.builders import MONDAY, adherence, alerts, check, codes, prescribe
+from tests.databases import Database
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
-from tests.register.support import API, at, close_day, hand_over, prescribe, receipt, register
+from tests.register.support import API, at, close_day, hand_over, receipt, register
 
 MON, TUE, WED, THU, FRI = (MONDAY + timedelta(days=n) for n in range(5))
 LOWER_DOSE = {

@@ -22,12 +22,13 @@ from app.clock import SystemClock, local_date
 from app.config import AuthSettings, Settings
 from app.contacts import service as contacts_service
 from app.db import UnitOfWork, make_engine, make_session_factory
+from app.intake import transcribe as transcription
+from app.intake import verify as verification
 from app.patients import service as patients_service
 from app.pharmacies import service as pharmacies_service
-from app.prescriptions import rules
-from app.prescriptions import service as prescriptions_service
+from app.prescriptions import intake_terms
 from app.prescriptions.words import number_to_words
-from app.register import service as register_service
+from app.register import chain as register_chain
 from tests.factories import PASSWORD, nhs_number, unique
 
 API = "/api/v1"
@@ -124,7 +125,7 @@ def seed_counter(url: str, *, patients: int) -> Counter:
             now=now,
         )
         days = 14
-        draft = rules.PrescriptionDraft(
+        draft = intake_terms.PrescriptionDraft(
             product_code=PRODUCT,
             daily_dose_mg=Decimal(MG),
             form_type="FP10MDA",
@@ -135,25 +136,25 @@ def seed_counter(url: str, *, patients: int) -> Counter:
             total_quantity_words=number_to_words(MG * days),
             supervised_days=frozenset(range(7)),
             collection_days=frozenset(range(7)),
-            wording=rules.Wording(
+            wording=intake_terms.Wording(
                 closed_day_prior=True, supervise_on_collection=True, consult_after_3_missed=True
             ),
             direction_text=f"{MG}mg ({MG}ml) daily. Supervised consumption every day.",
         )
-        prescription, _ = prescriptions_service.transcribe(
+        prescription, _ = transcription.transcribe(
             uow,
             actor=transcriber,
-            data=prescriptions_service.PrescriptionInput(
+            data=transcription.PrescriptionInput(
                 patient_id=patient.id,
                 prescriber_id=contacts["prescriber"],
                 draft=draft,
-                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+                last_dose=transcription.LastDoseInput(None, "induction"),
             ),
             policy=settings.policy,
             today=today,
             now=now,
         )
-        prescriptions_service.verify(
+        verification.verify(
             uow,
             actor=checker,
             prescription_id=prescription.id,
@@ -199,6 +200,6 @@ def audit_count(uow: UnitOfWork, action: str, patient_id: UUID) -> int:
 def assert_chains_verify(uow: UnitOfWork, pharmacy_id: UUID) -> None:
     with uow:
         audit = audit_service.verify(uow.session)
-        register = register_service.verify_chain(uow.session, pharmacy_id, PRODUCT)
+        register = register_chain.verify_chain(uow.session, pharmacy_id, PRODUCT)
     assert audit.ok, audit.reason
     assert register.ok, register.reason

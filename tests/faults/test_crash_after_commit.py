@@ -19,11 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app import migrate
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
+from app.ops import migrations as migrate
 from app.register.models import EntryKind, RegisterEntry
-from tests.conftest import Database
+from tests.databases import Database
 from tests.faults.counter import (
     API,
     assert_chains_verify,

@@ -30,10 +30,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app import migrate
 from app.audit.models import AuditEvent
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
+from app.ops import migrations as migrate
 from app.register.models import EntryKind, RegisterEntry
 from tests.faults import scratch_pg
 from tests.faults.counter import API, assert_chains_verify, handover_body, seed_counter, sign_in

@@ -14,11 +14,11 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select, text
 
-from app import migrate
 from app.actor import SYSTEM
 from app.audit import service as audit_service
 from app.db import UnitOfWork, make_engine, make_session_factory
 from app.households.models import Household
+from app.ops import migrations as migrate
 from app.pharmacies import service as pharmacies_service
 from tests.factories import NOW
 

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FixedClock
 from app.labelling.content import DANGER, KEEP_AWAY
 from devices import open_printer
-from tests.dosing.test_counter_day import active
+from tests.builders import FROM_SATURDAY, SUNDAY_LABEL_DAY, take_home
+from tests.builders import prescribe as active
 from tests.factories import World
 from tests.notify.receivers import free_port
-
-SUNDAY_LABEL_DAY = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # Saturday: Saturday + Sunday doses
-# A prescription starting that Saturday: the patient is new to treatment, so starting on the
-# Saturday means no days without a dose before it.
-FROM_SATURDAY = {"start_on": "2026-12-05", "end_on": "2026-12-18"}
-
-
-def take_home(world: World, patient: dict[str, Any], **extra: Any) -> Any:
-    body = {
-        "patient_id": patient["id"],
-        "date": "2026-12-05",
-        "outcome": "supervised",
-        "intoxicated": False,
-        "acknowledged": ["dose_changed"],
-        "override": {"code": "children_not_confirmed", "reason": "Lives alone, confirmed"},
-        **extra,
-    }
-    return world.post("/api/v1/counter/handover", body)
 
 
 @pytest.mark.hazard("H-02.1", "H-08.1")

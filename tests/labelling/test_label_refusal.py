@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from app.clock import FixedClock
 from app.labelling.models import Label, PrintJob
+from tests.builders import FROM_SATURDAY, SUNDAY_LABEL_DAY, prescribe
 from tests.factories import Branch, World, make_branch, make_contact
-from tests.labelling.test_handover_labels import FROM_SATURDAY, SUNDAY_LABEL_DAY
-from tests.register.support import PRODUCT, prescribe
+from tests.register.support import PRODUCT
 
 API = "/api/v1"
 

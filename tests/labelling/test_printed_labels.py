@@ -17,11 +17,10 @@ import pytest
 
 from app.clock import FixedClock
 from app.config import Settings
+from tests.builders import FROM_SATURDAY, SUNDAY_LABEL_DAY, fp10mda, take_home
+from tests.builders import prescribe as active
 from tests.devices.simulator import Emupos, emupos_interpreter, run_emupos
-from tests.dosing.test_counter_day import active
 from tests.factories import World
-from tests.labelling.test_handover_labels import FROM_SATURDAY, SUNDAY_LABEL_DAY, take_home
-from tests.prescriptions.test_api import fp10mda
 
 
 @pytest.fixture(scope="module")

@@ -27,14 +27,16 @@ from app.config import Settings
 from app.contacts import service as contacts_service
 from app.db import UnitOfWork
 from app.demo import test_range_nhs_number
+from app.households import children as household_children
 from app.households import service as households_service
+from app.intake import transcribe as transcription
+from app.intake import verify as verification
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
-from app.prescriptions import rules as rx_rules
-from app.prescriptions import service as prescriptions_service
+from app.prescriptions import intake_terms
 from app.prescriptions.words import number_to_words
-from app.register import service as register_service
+from app.register import receipts as register_receipts
 
 PASSWORD = "load run horse battery"
 PRODUCT = "methadone-1mg-ml"
@@ -192,10 +194,10 @@ class Seeder:
         plan.prescriber = self.user("prescriber", contact_id=prescriber)[1]
         plan.key_worker = self.user("key_worker", contact_id=key_worker)[1]
         if stocked:
-            register_service.record_receipt(
+            register_receipts.record_receipt(
                 self.uow,
                 actor=pharmacist,
-                receipt=register_service.Receipt(
+                receipt=register_receipts.Receipt(
                     received_on=self.today,
                     supplier_name="Loadtown Wholesale Ltd",
                     supplier_address="Unit 1, Loadtown Trading Estate",
@@ -239,7 +241,7 @@ class Seeder:
             pharmacy_id=pharmacy_id,
             now=self.then,
         )
-        child = households_service.add_child(
+        child = household_children.add_child(
             self.uow,
             actor=actor,
             household_id=household.id,
@@ -289,20 +291,20 @@ class Seeder:
     ) -> None:
         """A 14-day prescription starting today, transcribed and second-checked."""
         policy = self.settings.policy
-        prescription, _ = prescriptions_service.transcribe(
+        prescription, _ = transcription.transcribe(
             self.uow,
             actor=actor,
-            data=prescriptions_service.PrescriptionInput(
+            data=transcription.PrescriptionInput(
                 patient_id=patient_id,
                 prescriber_id=prescriber,
                 draft=_draft(30 + 5 * (i % 7), self.today, supervised=kind != "take_home"),
-                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+                last_dose=transcription.LastDoseInput(None, "induction"),
             ),
             policy=policy,
             today=self.today,
             now=self.then,
         )
-        prescriptions_service.verify(
+        verification.verify(
             self.uow,
             actor=checker,
             prescription_id=prescription.id,
@@ -321,10 +323,12 @@ def _kind(i: int) -> str:
     return "supervised"
 
 
-def _draft(mg: int, start: date, *, supervised: bool, days: int = 14) -> rx_rules.PrescriptionDraft:
+def _draft(
+    mg: int, start: date, *, supervised: bool, days: int = 14
+) -> intake_terms.PrescriptionDraft:
     total = mg * days
     how = "supervised consumption every day" if supervised else "collect daily to take home"
-    return rx_rules.PrescriptionDraft(
+    return intake_terms.PrescriptionDraft(
         product_code=PRODUCT,
         daily_dose_mg=Decimal(mg),
         form_type="FP10MDA",
@@ -335,7 +339,9 @@ def _draft(mg: int, start: date, *, supervised: bool, days: int = 14) -> rx_rule
         total_quantity_words=number_to_words(total),
         supervised_days=EVERY_DAY if supervised else frozenset(),
         collection_days=EVERY_DAY,
-        wording=rx_rules.Wording(supervise_on_collection=supervised, consult_after_3_missed=True),
+        wording=intake_terms.Wording(
+            supervise_on_collection=supervised, consult_after_3_missed=True
+        ),
         direction_text=f"{mg}mg ({mg}ml) daily, {how}.",
     )
 

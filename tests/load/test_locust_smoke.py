@@ -51,10 +51,10 @@ from app.db import UnitOfWork, make_session_factory
 from app.dosing.models import DoseState, InstalmentDay
 from app.notify.models import Delivery, DeliveryState
 from app.prescriptions.products import PRODUCTS
+from app.register import chain as register_chain
 from app.register import rules as register_rules
-from app.register import service as register_service
 from app.register.models import RegisterEntry
-from tests.conftest import Database
+from tests.databases import Database
 from tests.load import seed
 from tests.load.receiver import HookSink
 from tests.notify.receivers import free_port
@@ -331,7 +331,7 @@ def _check_registers(session: Session, run: Run) -> None:
     product = PRODUCTS[run.plan.product]
     for pharmacy in run.plan.pharmacies:
         pharmacy_id = uuid.UUID(pharmacy.id)
-        report = register_service.verify_chain(session, pharmacy_id, product.code)
+        report = register_chain.verify_chain(session, pharmacy_id, product.code)
         assert report.ok, report.reason
         doses = session.scalars(
             select(InstalmentDay.dose_mg).where(

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import Settings
 from app.notify.worker import Worker
-from tests.conftest import Database, _drop_database, build_database
+from app.safeguarding.delivery import alert_worker
+from tests.databases import Database, build_database, drop_database
 from tests.notify.helpers import with_notify
 from tests.notify.receivers import MailReceiver, WebhookReceiver, assert_all_verified
 
@@ -41,7 +42,7 @@ def database(
     db = build_database(f"dk_notify_{uuid.uuid4().hex[:10]}", tmp_path)
     yield db
     db.engine.dispose()
-    _drop_database(db.url)
+    drop_database(db.url)
 
 
 @pytest.fixture
@@ -93,7 +94,9 @@ def workers(
     def make(
         name: str = "w1", *, settings: Settings | None = None, clock_: FixedClock | None = None
     ) -> Worker:
-        worker = Worker(session_factory, settings or nsettings, clock_ or clock, name=name, seed=7)
+        worker = alert_worker(
+            session_factory, settings or nsettings, clock_ or clock, name=name, seed=7
+        )
         made.append(worker)
         return worker
 

@@ -14,9 +14,11 @@ from app.config import NotifySettings, Settings
 from app.notify.models import Delivery, DeliveryAttempt
 from app.notify.worker import Worker
 from app.patients.models import Patient
+from app.safeguarding import repository as alert_repository
 from app.safeguarding import rules
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import Alert, AlertHistory
+from tests.builders import prescribe as active
 from tests.factories import Branch, World
 from tests.notify.receivers import WebhookReceiver
 
@@ -138,7 +140,7 @@ def alert_row(world: World, alert_id: UUID | str) -> Alert:
 
 def history(world: World, alert_id: UUID | str) -> list[AlertHistory]:
     """The alert's steps in the order the service (and the API) gives them."""
-    return safeguarding_service.history(world.uow, actor=SYSTEM, alert_id=UUID(str(alert_id)))
+    return alert_repository.history(world.uow, actor=SYSTEM, alert_id=UUID(str(alert_id)))
 
 
 def alerts_of_kind(world: World, kind: str, pharmacy_id: UUID | None = None) -> list[Alert]:
@@ -178,8 +180,6 @@ def withhold(
 ) -> dict[str, Any]:
     """Give the patient an active prescription and withhold Monday's dose (intoxicated): the
     counter's own use case raises the alerts and writes their deliveries."""
-    from tests.dosing.test_counter_day import active
-
     active(world, patient_id)
     if clock.now() < MONDAY_9AM:
         clock.set(MONDAY_9AM)

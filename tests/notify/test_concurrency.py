@@ -25,7 +25,7 @@ from app.notify.worker import Worker
 from app.patients.models import Patient
 from app.safeguarding import rules
 from app.safeguarding import service as safeguarding_service
-from tests.conftest import Database
+from tests.databases import Database
 from tests.factories import World
 from tests.notify.helpers import hooked_contact
 from tests.notify.receivers import WebhookReceiver

@@ -18,7 +18,7 @@ import pytest
 from app.clock import FixedClock
 from app.config import Settings
 from app.notify.worker import Worker
-from tests.conftest import Database
+from tests.databases import Database
 from tests.factories import World
 from tests.notify.helpers import (
     attempts,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -17,11 +16,12 @@ from app.audit import service as audit_service
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
 from app.db import UnitOfWork
-from app.dosing.rules import ChildFacts
 from app.households.models import ProtectionStatus
+from app.households.rules import ChildFacts
 from app.patients.models import Patient
-from app.safeguarding import rules
+from app.safeguarding import household_alerts, rules
 from app.safeguarding import service as safeguarding_service
+from tests.builders import MONDAY, prescribe
 from tests.factories import World
 from tests.notify.helpers import (
     API,
@@ -31,19 +31,9 @@ from tests.notify.helpers import (
     history,
     raise_missed,
 )
-from tests.prescriptions.test_api import MONDAY, fp10mda
 
 # No worker runs here and every query is scoped to the test's own pharmacy.
 SHARED_DATABASE = True
-
-
-def prescribe(world: World, patient_id: str, **overrides: Any) -> None:
-    created = world.post(f"{API}/prescriptions", fp10mda(world, patient_id, **overrides))
-    assert created.status_code == 201, created.text
-    checked = world.post(
-        f"{API}/prescriptions/{created.json()['id']}/verify", {}, role="pharmacist2"
-    )
-    assert checked.status_code == 200, checked.text
 
 
 TAKE_HOME = {  # 40 mg daily for 14 days, all taken home, collected Monday and Thursday
@@ -131,8 +121,8 @@ def test_the_same_event_twice_is_one_alert_per_subject_and_day(
 def test_a_household_event_is_one_alert_for_the_household(world: World, clock: FixedClock) -> None:
     house = world.household()
     members = [world.patient(house["id"]), world.patient(house["id"])]
-    events = rules.household_events(
-        members=(rules.MemberRegime("a", True),),
+    events = household_alerts.household_events(
+        members=(household_alerts.MemberRegime("a", True),),
         children=(ChildFacts(3, ProtectionStatus.NONE),),
         methadone_at_home_mg=Decimal(400),
         policy_household_mg=Decimal(300),

@@ -9,7 +9,8 @@ import pytest
 
 from app.clock import FixedClock
 from app.config import NotifySettings, Settings
-from app.notify.worker import Worker
+from app.safeguarding.delivery import alert_worker
+from tests.builders import prescribe as active
 from tests.factories import World, make_contact
 from tests.notify.receivers import MailReceiver, WebhookReceiver
 
@@ -45,8 +46,6 @@ def notify_settings(settings: Settings, smtp_url: str) -> Settings:
 def test_a_withheld_dose_reaches_the_key_worker_by_signed_webhook_and_email(
     world: World, clock: FixedClock, receiver: WebhookReceiver, mail: MailReceiver
 ) -> None:
-    from tests.dosing.test_counter_day import active
-
     created = world.post(
         "/api/v1/contacts",
         {
@@ -77,7 +76,7 @@ def test_a_withheld_dose_reaches_the_key_worker_by_signed_webhook_and_email(
         {"patient_id": patient["id"], "date": "2026-11-30", "reason": "intoxicated"},
     )
     assert withheld.status_code == 201, withheld.text
-    worker = Worker(
+    worker = alert_worker(
         world.client.app.state.session_factory,  # type: ignore[attr-defined]
         notify_settings(world.settings, mail.url),
         clock,

@@ -21,6 +21,7 @@ from app.clock import FixedClock
 from app.config import Settings
 from app.notify.channels import Result
 from app.notify.worker import Job, Worker
+from app.safeguarding.delivery import alert_worker
 from tests.factories import World, unique
 from tests.notify.helpers import (
     add_contact,
@@ -88,7 +89,7 @@ def test_every_pathological_receiver_gets_an_outcome_of_its_own_and_no_other_del
         behaviour: alert_to(world, clock, url, f"{unique('kw')}@example.org")
         for behaviour, url in urls.items()
     }
-    worker = Worker(session_factory, quick, clock, name="w1", seed=7)
+    worker = alert_worker(session_factory, quick, clock, name="w1", seed=7)
     attempted: list[int] = []
     started = time.monotonic()
     # In a thread, so that a sender without a deadline fails this test instead of hanging it.

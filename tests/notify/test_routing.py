@@ -5,14 +5,14 @@ the first role that named it; and the escalation ladder's two rungs and its end.
 
 The delivery tests (test_delivery.py, test_escalation.py) prove that these contacts are then
 told; these tests pin down the choice itself, so that a changed comparison or a dropped filter in
-app/notify/routing.py fails here (docs/safety/mutation-testing.md, target alert-routing)."""
+app/safeguarding/routing.py fails here (docs/safety/mutation-testing.md, target alert-routing)."""
 
 from __future__ import annotations
 
 from datetime import date
 from uuid import UUID
 
-from app.notify.routing import (
+from app.safeguarding.routing import (
     DELIVERY_FAILED,
     Target,
     effective_table,

@@ -11,7 +11,7 @@ from uuid import UUID
 from app.actor import SYSTEM
 from app.http.templates import history_value
 from app.patients import service as patients_service
-from tests.auth.test_web_sessions import signed_in
+from tests.builders import signed_in
 from tests.factories import NOW, World, nhs_number
 
 API = "/api/v1"

@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 
+from tests.builders import MONDAY, fp10mda
 from tests.factories import World
-
-MONDAY = date(2026, 11, 30)
-
-
-def fp10mda(world: World, patient_id: str, **overrides: Any) -> dict[str, Any]:
-    """60 mg daily for 14 days, supervised Monday–Saturday, Sunday at home, closed-day wording."""
-    return {
-        "patient_id": patient_id,
-        "prescriber_id": str(world.prescriber_id),
-        "product": "methadone-1mg-ml",
-        "daily_dose_mg": "60",
-        "form_type": "FP10MDA",
-        "written_on": "2026-11-26",
-        "start_on": MONDAY.isoformat(),
-        "end_on": (MONDAY + timedelta(days=13)).isoformat(),
-        "total_quantity_ml": "840",
-        "total_quantity_words": "eight hundred and forty",
-        "supervised_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
-        "collection_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
-        "wording": {"closed_day_prior": True, "supervise_on_collection": True},
-        "direction_text": "60mg (60ml) daily. Supervised consumption Mon-Sat. "
-        "Sunday dose to be collected on Saturday.",
-        # A patient new to treatment: days without a dose count from the first dose day here.
-        "last_dose": {"source": "induction"},
-        **overrides,
-    }
 
 
 def test_a_real_looking_fp10mda_gets_the_schedule_a_pharmacist_would_write(world: World) -> None:

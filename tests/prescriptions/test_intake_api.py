@@ -5,13 +5,11 @@ pin what a pharmacy sees through the API on a real database: the schedule rows, 
 the second-person check, tenancy, and that a refusal writes nothing.
 
 The suite's "now" is Saturday 28 November 2026; the home pharmacy opens Monday to Saturday.
-
-The helpers at the top are shared by test_schedule_api.py.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,191 +17,33 @@ from uuid import UUID
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from app.dosing.models import InstalmentDay
 from app.prescriptions.models import Prescription
-from app.safeguarding.models import Alert
+from tests.builders import (
+    ALL_DAYS,
+    API,
+    BY_HAND,
+    MON_SAT,
+    MONDAY,
+    active,
+    at,
+    audit_actions,
+    codes,
+    counts,
+    d,
+    daily,
+    form,
+    ledger,
+    rows,
+    transcribe,
+    verify,
+)
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY, fp10mda
 
-API = "/api/v1"
-ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-MON_SAT = ALL_DAYS[:6]
 SUN_1 = date(2026, 12, 6)
 SUN_2 = date(2026, 12, 13)
-DIRECTION = (
-    "Methadone 1mg/ml oral solution. 60mg (60ml) daily. Supervised consumption Monday to "
-    "Saturday. Dispense instalments due on pharmacy closed days on a prior suitable day."
-)
-
-# --- helpers shared by the prescription API tests --------------------------------------------
-
-
-def at(day: date, hour: int = 9, minute: int = 30) -> datetime:
-    """`hour:minute` UTC on `day` (London is on GMT in November and December)."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-def daily(world: World, patient_id: str, **overrides: Any) -> dict[str, Any]:
-    """The issue's form: 60 mg daily for 14 days from Monday 30 November, supervised Monday to
-    Saturday, Sunday's dose taken home; an instalment is due every day (seven collection days,
-    docs/decisions.md), so the closed Sunday needs the closed-day wording, which it carries."""
-    body = {
-        "collection_days": ALL_DAYS,
-        "supervised_days": MON_SAT,
-        "wording": {"closed_day_prior": True},
-        "direction_text": DIRECTION,
-        **overrides,
-    }
-    return fp10mda(world, patient_id, **body)
-
-
-def form(
-    world: World,
-    patient_id: str,
-    start: date,
-    days: int,
-    dose_mg: int = 60,
-    words: str | None = None,
-    **overrides: Any,
-) -> dict[str, Any]:
-    """`daily()` moved to start on `start` and cover `days` days of `dose_mg` (1 mg/mL)."""
-    return daily(
-        world,
-        patient_id,
-        daily_dose_mg=str(dose_mg),
-        start_on=start.isoformat(),
-        end_on=(start + timedelta(days=days - 1)).isoformat(),
-        total_quantity_ml=str(dose_mg * days),
-        total_quantity_words=words or WORDS[dose_mg * days],
-        **overrides,
-    )
-
-
-# Totals used by the tests, in words as a prescriber writes them.
-WORDS = {
-    60: "sixty",
-    180: "one hundred and eighty",
-    240: "two hundred and forty",
-    420: "four hundred and twenty",
-    560: "five hundred and sixty",
-    600: "six hundred",
-    840: "eight hundred and forty",
-    900: "nine hundred",
-    910: "nine hundred and ten",
-    980: "nine hundred and eighty",
-    1120: "one thousand one hundred and twenty",
-    1260: "one thousand two hundred and sixty",
-    1680: "one thousand six hundred and eighty",
-}
-
-
-def transcribe(world: World, body: dict[str, Any], role: str = "pharmacist") -> dict[str, Any]:
-    response = world.post(f"{API}/prescriptions", body, role=role)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def verify(world: World, prescription_id: str, role: str = "pharmacist2") -> dict[str, Any]:
-    response = world.post(f"{API}/prescriptions/{prescription_id}/verify", {}, role=role)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def active(world: World, body: dict[str, Any]) -> dict[str, Any]:
-    """Transcribed by the pharmacist, checked by the second pharmacist."""
-    return verify(world, transcribe(world, body)["id"])
-
-
-def rows(schedule: list[dict[str, Any]]) -> list[tuple[str, str, str, Decimal, str]]:
-    """A schedule as (dose date, collect on, mode, mg, state): what a pharmacist writes down."""
-    return [
-        (d["dose_date"], d["collect_on"], d["mode"], Decimal(d["dose_mg"]), d["state"])
-        for d in schedule
-    ]
-
-
-def ledger(world: World, patient_id: str) -> list[tuple[date, date, str, str, str]]:
-    """The instalment days in the database for a patient: (dose, collect, mode, state, rx id)."""
-    with world.uow:
-        found = world.uow.session.execute(
-            select(
-                InstalmentDay.dose_date,
-                InstalmentDay.collect_on,
-                InstalmentDay.mode,
-                InstalmentDay.state,
-                InstalmentDay.prescription_id,
-            )
-            .where(InstalmentDay.patient_id == UUID(patient_id))
-            .order_by(InstalmentDay.dose_date)
-        ).all()
-    return [(d, c, m, s, str(p)) for d, c, m, s, p in found]
-
-
-def counts(world: World) -> dict[str, int]:
-    """Rows in the tables a prescription writes (the worker's database is used by one test at
-    a time, so any change is this test's)."""
-    with world.uow:
-        session = world.uow.session
-        return {
-            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (Prescription, InstalmentDay, Alert)
-        }
-
-
-def audit_actions(world: World, entity_id: str) -> list[str]:
-    with world.uow:
-        return list(
-            world.uow.session.scalars(
-                select(AuditEvent.action)
-                .where(AuditEvent.entity_id == entity_id)
-                .order_by(AuditEvent.seq)
-            )
-        )
-
-
-def codes(findings: list[dict[str, Any]]) -> list[str]:
-    return [f["code"] for f in findings]
-
-
-def handover(world: World, patient_id: str, day: date) -> None:
-    """Record today's supervised dose at the counter."""
-    body = {
-        "patient_id": patient_id,
-        "date": day.isoformat(),
-        "outcome": "supervised",
-        "intoxicated": False,
-        "children_present": [],
-    }
-    response = world.post(f"{API}/counter/handover", body)
-    assert response.status_code == 201, response.text
-
-
-def d(day: date) -> str:
-    return day.isoformat()
-
 
 # --- 1. the issue's "done when" -----------------------------------------------------------
-
-# The schedule a pharmacist writes by hand for the form: every day supervised at the counter
-# except Sunday, which goes home with Saturday's dose.
-BY_HAND = [
-    ("2026-11-30", "2026-11-30", "supervised"),
-    ("2026-12-01", "2026-12-01", "supervised"),
-    ("2026-12-02", "2026-12-02", "supervised"),
-    ("2026-12-03", "2026-12-03", "supervised"),
-    ("2026-12-04", "2026-12-04", "supervised"),
-    ("2026-12-05", "2026-12-05", "supervised"),
-    ("2026-12-06", "2026-12-05", "take_home"),
-    ("2026-12-07", "2026-12-07", "supervised"),
-    ("2026-12-08", "2026-12-08", "supervised"),
-    ("2026-12-09", "2026-12-09", "supervised"),
-    ("2026-12-10", "2026-12-10", "supervised"),
-    ("2026-12-11", "2026-12-11", "supervised"),
-    ("2026-12-12", "2026-12-12", "supervised"),
-    ("2026-12-13", "2026-12-12", "take_home"),
-]
 
 
 def test_the_real_fp10mda_becomes_the_hand_written_schedule_once_checked(world: World) -> None:

@@ -16,12 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.dosing import counter as dosing_counter
+from app.intake import schemas as prescriptions_api
 from app.labelling import content as label_content
-from app.prescriptions import api as prescriptions_api
 from app.prescriptions.products import PRODUCTS, measured
 from app.register import rules as register_rules
-from app.reports import fhir
-from app.reports import service as reports_service
+from app.reports import chronology_doses, fhir
 
 DOSES = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(500), places=2)
 CODES = st.sampled_from(sorted(PRODUCTS))
@@ -58,14 +57,14 @@ def test_counter_label_register_reports_and_fhir_measure_a_dose_alike(
     if product.unit == "mL":
         assert fhir_quantity["code"] == "mL"
         assert prescriptions_api._ml(code, mg) == expected
-        assert reports_service._ml(code, mg) == expected
+        assert chronology_doses._ml(code, mg) == expected
         assert Decimal(dosing_counter._ml(code, mg) or "nan") == expected
         assert label_content._ml(mg, product.strength_mg_per_ml) == expected
     else:
         # A tablet is never given a volume: nothing prints or reports "mL" for it.
         assert fhir_quantity["unit"] == product.unit
         assert prescriptions_api._ml(code, mg) is None
-        assert reports_service._ml(code, mg) is None
+        assert chronology_doses._ml(code, mg) is None
         assert dosing_counter._ml(code, mg) is None
 
 

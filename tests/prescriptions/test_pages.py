@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.auth.test_web_sessions import signed_in
+from tests.builders import audit_facts, fp10mda, signed_in
 from tests.factories import World
-from tests.prescriptions.test_api import fp10mda
-from tests.prescriptions.test_schedule_api import audit_facts
 
 API = "/api/v1"
 

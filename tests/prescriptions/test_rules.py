@@ -16,9 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.prescriptions.rules import (
+from app.prescriptions.intake_terms import (
     BLOCKS,
-    PRODUCTS,
     WARNINGS,
     Calendar,
     Code,
@@ -29,11 +28,12 @@ from app.prescriptions.rules import (
     PrescriptionDraft,
     ScheduledDose,
     Wording,
-    check_intake,
-    generate_schedule,
     quantity_for,
-    words_to_number,
 )
+from app.prescriptions.products import PRODUCTS
+from app.prescriptions.rules import check_intake
+from app.prescriptions.schedule import generate_schedule
+from app.prescriptions.words import words_to_number
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 MON_TO_SAT = frozenset(range(6))

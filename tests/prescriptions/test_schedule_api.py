@@ -12,13 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from tests.factories import World
-from tests.prescriptions.test_api import fp10mda
-from tests.prescriptions.test_intake_api import (
+from tests.builders import (
     API,
     BY_HAND,
     MONDAY,
@@ -26,32 +22,24 @@ from tests.prescriptions.test_intake_api import (
     active,
     at,
     audit_actions,
+    audit_facts,
     codes,
     counts,
     d,
     daily,
     form,
-    handover,
+    fp10mda,
     ledger,
     rows,
     transcribe,
     verify,
 )
+from tests.builders import hand_over_supervised as handover
+from tests.factories import World
 
 TUESDAY = MONDAY + timedelta(days=1)
 WEDNESDAY = MONDAY + timedelta(days=2)
 NEXT_MONDAY = MONDAY + timedelta(days=7)
-
-
-def audit_facts(world: World, entity_id: str, action: str) -> list[dict[str, Any]]:
-    with world.uow:
-        return list(
-            world.uow.session.scalars(
-                select(AuditEvent.facts)
-                .where(AuditEvent.entity_id == entity_id, AuditEvent.action == action)
-                .order_by(AuditEvent.seq)
-            )
-        )
 
 
 def close(world: World, day: date, reason: str = "Refit", **kw: Any) -> Any:

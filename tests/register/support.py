@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.clock import FixedClock
+from tests.builders import MONDAY
 from tests.factories import PASSWORD, Branch, World
-from tests.prescriptions.test_api import MONDAY, fp10mda
 
 API = "/api/v1"
 PRODUCT = "methadone-1mg-ml"
@@ -17,21 +17,6 @@ PRODUCT = "methadone-1mg-ml"
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
     """`hour:minute` UTC on `day` (London is on GMT from November to March)."""
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-def prescribe(
-    world: World, patient_id: str, branch: Branch | None = None, **overrides: Any
-) -> dict[str, Any]:
-    """Transcribe and have a second pharmacist check it: the schedule becomes the ledger."""
-    created = world.post(
-        f"{API}/prescriptions", fp10mda(world, patient_id, **overrides), branch=branch
-    )
-    assert created.status_code == 201, created.text
-    checked = world.post(
-        f"{API}/prescriptions/{created.json()['id']}/verify", {}, role="pharmacist2", branch=branch
-    )
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
 
 
 def second_fortnight(**overrides: Any) -> dict[str, Any]:

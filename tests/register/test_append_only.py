@@ -15,9 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from app.actor import SYSTEM, Actor
 from app.db import UnitOfWork, make_session_factory
 from app.pharmacies import service as pharmacies_service
-from app.register import service as register_service
+from app.register import chain as register_chain
+from app.register import receipts as register_receipts
 from app.register.models import RegisterEntry
-from tests.conftest import Database
+from tests.databases import Database
 from tests.factories import NOW, unique
 from tests.register.support import PRODUCT
 
@@ -39,10 +40,10 @@ def pharmacist_of(uow: UnitOfWork) -> Actor:
 
 
 def receive(uow: UnitOfWork, actor: Actor, quantity: str = "500") -> RegisterEntry:
-    return register_service.record_receipt(
+    return register_receipts.record_receipt(
         uow,
         actor=actor,
-        receipt=register_service.Receipt(
+        receipt=register_receipts.Receipt(
             received_on=TODAY,
             supplier_name="Wholesaler",
             supplier_address="1 Depot Road",
@@ -110,7 +111,7 @@ def test_concurrent_writers_never_fork_a_register(database: Database) -> None:
     uow = UnitOfWork(factory)
     with uow:
         assert actor.pharmacy_id is not None
-        report = register_service.verify_chain(uow.session, actor.pharmacy_id, PRODUCT)
+        report = register_chain.verify_chain(uow.session, actor.pharmacy_id, PRODUCT)
         balances = list(
             uow.session.scalars(
                 select(RegisterEntry.balance_ml)
@@ -140,6 +141,6 @@ def test_a_line_altered_behind_the_triggers_is_found(fresh_database: Database) -
             .values(quantity_ml=Decimal(25))
         )
     with uow:
-        report = register_service.verify_chain(uow.session, actor.pharmacy_id, PRODUCT)
+        report = register_chain.verify_chain(uow.session, actor.pharmacy_id, PRODUCT)
     assert (report.ok, report.broken_at_line) == (False, 2)
     assert report.reason == "line 2 was altered"

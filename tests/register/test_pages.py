@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.register import pages as register_pages
-from tests.auth.test_web_sessions import signed_in
+from tests.builders import signed_in
 from tests.factories import NOW, World
 from tests.register.support import API, receipt
 

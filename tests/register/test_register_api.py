@@ -16,8 +16,8 @@ import pytest
 
 from app.clock import FixedClock
 from app.register.rules import running_balances
+from tests.builders import MONDAY, prescribe
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
 from tests.register.support import (
     API,
     PRODUCT,
@@ -25,7 +25,6 @@ from tests.register.support import (
     balance_check,
     close_day,
     hand_over,
-    prescribe,
     receipt,
     register,
     second_fortnight,

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from app.clock import FixedClock
+from tests.builders import MONDAY, prescribe
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
-from tests.register.support import API, at, close_day, hand_over, prescribe, withhold
+from tests.register.support import API, at, close_day, hand_over, withhold
 
 WEEK = [MONDAY + timedelta(days=n) for n in range(7)]  # Monday 30 November .. Sunday 6 December
 PERIOD = (MONDAY - timedelta(days=2), WEEK[-1])  # from the suite's "today" to Sunday

@@ -13,11 +13,9 @@ import pytest
 
 from app.clock import FixedClock
 from app.notify import links
-from tests.auth.test_web_sessions import signed_in
-from tests.dosing.test_counter_api import alerts, close_day
+from tests.builders import MONDAY, alerts, close_day, prescribe, signed_in
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
-from tests.register.support import API, at, prescribe
+from tests.register.support import API, at
 
 
 def threshold_alert(world: World, clock: FixedClock) -> tuple[dict[str, str], dict[str, str]]:

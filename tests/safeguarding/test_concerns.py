@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from app.clock import FixedClock
+from tests.builders import MONDAY
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
 from tests.register.support import API, at
 
 TUESDAY = MONDAY + timedelta(days=1)

@@ -7,15 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from app.dosing.rules import ChildFacts, Code
+from app.dosing.rules import Code
+from app.households.rules import ChildFacts
+from app.safeguarding.alert_vocabulary import Severity
+from app.safeguarding.household_alerts import MemberRegime, household_events
 from app.safeguarding.rules import (
     EventKind,
-    MemberRegime,
     Recipient,
     SafeguardingEvent,
-    Severity,
     closed_day_events,
-    household_events,
     intoxication_events,
     missed_dose_events,
     override_events,

@@ -16,20 +16,21 @@ from uuid import UUID
 import pytest
 
 from app.clock import FixedClock
-from tests.dosing.test_counter_api import (
+from tests.builders import (
     API,
+    MONDAY,
     alerts,
     at,
     check,
     close_day,
     codes,
+    fp10mda,
     handover,
     prescribe,
     supervised_daily,
     twice_weekly_take_home,
 )
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY, fp10mda
 
 
 def detail(world: World, alert_id: str) -> dict[str, Any]:

@@ -12,8 +12,9 @@ import pytest
 
 from app.clock import FixedClock
 from app.config import PolicySettings, Settings
-from tests.dosing.test_counter_api import (
+from tests.builders import (
     API,
+    MONDAY,
     alerts,
     at,
     check,
@@ -23,7 +24,6 @@ from tests.dosing.test_counter_api import (
     supervised_daily,
 )
 from tests.factories import World
-from tests.prescriptions.test_api import MONDAY
 
 
 @pytest.fixture

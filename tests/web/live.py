@@ -32,15 +32,16 @@ from app.config import AuthSettings, Settings
 from app.contacts.models import Contact
 from app.db import UnitOfWork, make_session_factory
 from app.dosing import close_day as dosing_close_day
+from app.intake import transcribe as transcription
+from app.intake import verify as verification
 from app.main import create_app
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.pharmacies import service as pharmacies_service
-from app.prescriptions import rules
-from app.prescriptions import service as prescriptions_service
+from app.prescriptions import intake_terms
 from app.prescriptions.models import Prescription
 from app.prescriptions.words import number_to_words
-from tests.conftest import Database, _drop_database, build_database
+from tests.databases import Database, build_database, drop_database
 
 PASSWORD = demo.DEMO_PASSWORD
 # Debian's package (never a browser downloaded by Playwright): on PATH, usually /usr/bin.
@@ -83,7 +84,7 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.database.engine.dispose()
-        _drop_database(self.database.url)
+        drop_database(self.database.url)
 
     # --- reading the demo world -----------------------------------------------------------
 
@@ -131,7 +132,7 @@ class LiveServer:
         """A 14-day prescription, supervised Monday to Saturday (like Morgan's), transcribed
         and checked on its first day: only days from the check onwards are scheduled."""
         days = 14
-        draft = rules.PrescriptionDraft(
+        draft = intake_terms.PrescriptionDraft(
             product_code="methadone-1mg-ml",
             daily_dose_mg=Decimal(mg),
             form_type="FP10MDA",
@@ -142,26 +143,26 @@ class LiveServer:
             total_quantity_words=number_to_words(mg * days),
             supervised_days=frozenset(range(6)),
             collection_days=frozenset(range(7)),
-            wording=rules.Wording(
+            wording=intake_terms.Wording(
                 closed_day_prior=True, supervise_on_collection=True, consult_after_3_missed=True
             ),
             direction_text=f"{mg}mg ({mg}ml) daily. Supervised consumption on collection days.",
         )
         now = self._morning(start)
-        prescription, _ = prescriptions_service.transcribe(
+        prescription, _ = transcription.transcribe(
             self.uow,
             actor=actor_for(self.user(transcriber)),
-            data=prescriptions_service.PrescriptionInput(
+            data=transcription.PrescriptionInput(
                 patient_id=patient_id,
                 prescriber_id=self.contact_id("Dr Alex Prescriber"),
                 draft=draft,
-                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+                last_dose=transcription.LastDoseInput(None, "induction"),
             ),
             policy=self.settings.policy,
             today=start,
             now=now,
         )
-        prescriptions_service.verify(
+        verification.verify(
             self.uow,
             actor=actor_for(self.user(checker)),
             prescription_id=prescription.id,
@@ -246,7 +247,7 @@ class LiveServer:
             given_name, f"Intake{uuid.uuid4().hex[:4]}", pharmacy_id, on=self.today
         )
         start = self.today
-        draft = rules.PrescriptionDraft(
+        draft = intake_terms.PrescriptionDraft(
             product_code="methadone-1mg-ml",
             daily_dose_mg=Decimal(30),
             form_type="FP10MDA",
@@ -257,17 +258,17 @@ class LiveServer:
             total_quantity_words=number_to_words(420),
             supervised_days=frozenset(range(6)),
             collection_days=frozenset(range(6)),
-            wording=rules.Wording(closed_day_prior=True, supervise_on_collection=True),
+            wording=intake_terms.Wording(closed_day_prior=True, supervise_on_collection=True),
             direction_text="Thirty milligrams (30 mL) daily, supervised on collection days.",
         )
-        prescription, _ = prescriptions_service.transcribe(
+        prescription, _ = transcription.transcribe(
             self.uow,
             actor=actor_for(self.user(by)),
-            data=prescriptions_service.PrescriptionInput(
+            data=transcription.PrescriptionInput(
                 patient_id=patient.id,
                 prescriber_id=self.contact_id("Dr Alex Prescriber"),
                 draft=draft,
-                last_dose=prescriptions_service.LastDoseInput(None, "induction"),
+                last_dose=transcription.LastDoseInput(None, "induction"),
             ),
             policy=self.settings.policy,
             today=start,

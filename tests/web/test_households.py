@@ -19,9 +19,9 @@ from app.households.models import (
     HouseholdConfirmation,
 )
 from app.patients.models import Patient
+from tests.builders import count, household, register, spaced, uk
 from tests.web.browser import sign_in
 from tests.web.live import LiveServer
-from tests.web.test_patients import count, household, register, spaced, uk
 
 pytestmark = pytest.mark.browser
 

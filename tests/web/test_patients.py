@@ -12,62 +12,14 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from app.actor import SYSTEM
-from app.households import service as households_service
 from app.households.models import Household
-from app.patients import service as patients_service
 from app.patients.models import Patient, PatientChange
+from tests.builders import count, register, spaced, uk
 from tests.factories import nhs_number
 from tests.web.browser import sign_in
 from tests.web.live import LiveServer
 
 pytestmark = pytest.mark.browser
-
-
-def uk(day: date) -> str:
-    return day.strftime("%d/%m/%Y")
-
-
-def spaced(number: str) -> str:
-    return f"{number[:3]} {number[3:6]} {number[6:]}"
-
-
-def count(live: LiveServer, query: object) -> int:
-    with live.uow:
-        return int(live.uow.session.scalar(query) or 0)  # type: ignore[call-overload]
-
-
-def register(
-    live: LiveServer, family: str, *, household_id: uuid.UUID | None = None, born: date
-) -> Patient:
-    """A patient of the demo pharmacy, registered as an import would (not through the page)."""
-    pharmacy_id = live.user("pharmacist").pharmacy_id
-    assert pharmacy_id is not None
-    return patients_service.register_patient(
-        live.uow,
-        actor=SYSTEM,
-        given_name="Rowan",
-        family_name=family,
-        date_of_birth=born,
-        nhs_number=nhs_number(),
-        pharmacy_id=pharmacy_id,
-        household_id=household_id,
-        key_worker_id=live.contact_id("Sam Keyworker"),
-        prescriber_id=live.contact_id("Dr Alex Prescriber"),
-        today=live.today,
-        now=live.clock.now(),
-    )
-
-
-def household(live: LiveServer, address: str) -> Household:
-    return households_service.create_household(
-        live.uow,
-        actor=SYSTEM,
-        address=address,
-        postcode="LS1 4AB",
-        pharmacy_id=live.user("pharmacist").pharmacy_id,
-        now=live.clock.now(),
-    )
 
 
 def test_a_pharmacist_registers_a_household_and_a_patient_and_finds_them_again(

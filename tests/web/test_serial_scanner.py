@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from app.notify.models import Delivery, DeliveryState
 from app.patients.models import Patient
-from tests.conftest import Database
+from tests.databases import Database
 from tests.notify.receivers import free_port
 from tests.processes import BIN, server_env, start, stop, wait_until_up
 from tests.web.browser import counter_ready, describe, serious_violations, sign_in

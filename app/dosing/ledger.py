@@ -1,0 +1,230 @@
+"""The instalment ledger's own writes and reads, for the use cases above dosing.
+
+The ledger (`instalment_days`, `releases`) belongs to dosing: prescription intake, supersession,
+cancellation, the prescriber's release and re-planning around closures change it only through
+these functions, so the rules that keep it true (a recorded dose never changes, a day whose
+collection has passed is written as not dispensed) live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.dosing.models import DoseState, InstalmentDay, Release
+from app.errors import Conflict
+from app.patients.models import Patient
+from app.prescriptions import intake_terms
+from app.prescriptions.models import Prescription, Status
+
+
+def change_day(session: Session, day_id: UUID, *, expected: str, values: Mapping[str, Any]) -> None:
+    """Record what happened to one day, only if it is still in the `expected` state: another
+    terminal recording the same day between our read and this write makes it 409
+    `already_recorded`, never a dose written twice or a record overwritten. The caller
+    refreshes the row it holds (the WHERE is not evaluated in Python: wasted work)."""
+    changed = session.execute(
+        update(InstalmentDay)
+        .where(InstalmentDay.id == day_id, InstalmentDay.state == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if changed != 1:
+        raise Conflict(
+            "This dose was recorded a moment ago at another terminal", code="already_recorded"
+        )
+
+
+def plan_days(
+    session: Session,
+    prescription: Prescription,
+    household_id: UUID | None,
+    schedule: Sequence[intake_terms.ScheduledDose],
+    *,
+    today: date,
+    now: datetime,
+) -> list[InstalmentDay]:
+    """Write a checked prescription's schedule into the ledger (see `_rows_for`)."""
+    rows = _rows_for(prescription, household_id, schedule, today=today, now=now)
+    session.add_all(rows)
+    return rows
+
+
+def _rows_for(
+    prescription: Prescription,
+    household_id: UUID | None,
+    schedule: Sequence[intake_terms.ScheduledDose],
+    *,
+    today: date,
+    now: datetime,
+) -> list[InstalmentDay]:
+    """The ledger rows for a schedule checked on `today`.
+
+    A day whose collection had already passed when the prescription was checked could never
+    have been supplied: it is written as `not_dispensed` (no dose was taken, so it counts
+    toward the loss-of-tolerance threshold) with the reason, except the later days of an
+    instalment under the "missed remaining" wording, which stay collectable up to their date.
+    """
+    remaining = prescription.wording_missed_remaining
+    rows = []
+    for d in schedule:
+        late = d.collect_on < today and not (remaining and d.dose_date >= today)
+        rows.append(
+            InstalmentDay(
+                prescription_id=prescription.id,
+                patient_id=prescription.patient_id,
+                pharmacy_id=prescription.pharmacy_id,
+                household_id=household_id,
+                product=prescription.product,
+                dose_date=d.dose_date,
+                collect_on=d.collect_on,
+                mode=d.mode,
+                dose_mg=d.dose_mg,
+                state=DoseState.NOT_DISPENSED if late else DoseState.DUE,
+                remaining_collectable=remaining,
+                recorded_at=now if late else None,
+                reason=f"not dispensed: the prescription was checked on {today.isoformat()}, "
+                f"after the collection day ({d.collect_on.isoformat()})"
+                if late
+                else None,
+            )
+        )
+    return rows
+
+
+def first_recorded_from(session: Session, prescription_id: UUID, dose_from: date) -> date | None:
+    """The first day from `dose_from` on whose dose is already recorded (taken, missed, ...)."""
+    return session.scalar(
+        select(InstalmentDay.dose_date)
+        .where(
+            InstalmentDay.prescription_id == prescription_id,
+            InstalmentDay.dose_date >= dose_from,
+            InstalmentDay.state != DoseState.DUE,
+        )
+        .limit(1)
+    )
+
+
+def remove_due_days(
+    session: Session,
+    prescription_id: UUID,
+    *,
+    dose_from: date | None = None,
+    collect_from: date | None = None,
+) -> int:
+    """Give up the days still due from a dose date or a collection date on; a recorded dose is
+    never removed. Returns how many days went."""
+    query = delete(InstalmentDay).where(
+        InstalmentDay.prescription_id == prescription_id, InstalmentDay.state == DoseState.DUE
+    )
+    if dose_from is not None:
+        query = query.where(InstalmentDay.dose_date >= dose_from)
+    if collect_from is not None:
+        query = query.where(InstalmentDay.collect_on >= collect_from)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
+def replan_due_days(
+    session: Session,
+    prescription_id: UUID,
+    planned: Mapping[date, intake_terms.ScheduledDose],
+    *,
+    today: date,
+) -> tuple[list[dict[str, Any]], list[date]]:
+    """Move the days still due to the collection day and mode of a re-generated schedule.
+
+    Returns the moves made and the dose dates left with no open day before them that has not
+    already passed: a dose is never moved into the past."""
+    rows = session.scalars(
+        select(InstalmentDay).where(
+            InstalmentDay.prescription_id == prescription_id,
+            InstalmentDay.state == DoseState.DUE,
+            InstalmentDay.collect_on >= today,
+        )
+    )
+    changes: list[dict[str, Any]] = []
+    no_day_left: list[date] = []
+    for row in rows:
+        new = planned.get(row.dose_date)
+        if new and new.collect_on < today:
+            no_day_left.append(row.dose_date)
+            continue
+        if new and (new.collect_on, new.mode) != (row.collect_on, row.mode):
+            changes.append(
+                {"dose_date": row.dose_date, "from": row.collect_on, "to": new.collect_on}
+            )
+            row.collect_on = new.collect_on
+            row.mode = new.mode
+    return changes, no_day_left
+
+
+def days_of(session: Session, prescription_id: UUID) -> list[InstalmentDay]:
+    """A prescription's ledger rows in date order."""
+    return list(
+        session.scalars(
+            select(InstalmentDay)
+            .where(InstalmentDay.prescription_id == prescription_id)
+            .order_by(InstalmentDay.dose_date)
+        )
+    )
+
+
+def due_from(
+    session: Session, pharmacy_id: UUID, today: date
+) -> list[tuple[InstalmentDay, str, str]]:
+    """The days still to collect at a pharmacy from today, with the patient's names, in
+    collection order."""
+    return [
+        (row, given, family)
+        for row, given, family in session.execute(
+            select(InstalmentDay, Patient.given_name, Patient.family_name)
+            .join(Prescription, Prescription.id == InstalmentDay.prescription_id)
+            .join(Patient, Patient.id == InstalmentDay.patient_id)
+            .where(
+                Prescription.pharmacy_id == pharmacy_id,
+                Prescription.status == Status.ACTIVE,
+                InstalmentDay.state == DoseState.DUE,
+                InstalmentDay.collect_on >= today,
+            )
+            .order_by(InstalmentDay.collect_on)
+        )
+    ]
+
+
+def record_release(
+    session: Session,
+    *,
+    prescription: Prescription,
+    released_by_id: UUID | None,
+    note: str,
+    today: date,
+    now: datetime,
+) -> tuple[Release, bool]:
+    """The prescriber's review after missed doses. The same review repeated on the same day (a
+    double click, a retried request) is one review: returns the row and whether it is new."""
+    same = session.scalar(
+        select(Release).where(
+            Release.prescription_id == prescription.id,
+            Release.released_on == today,
+            Release.released_by_id == released_by_id,
+            Release.note == note,
+        )
+    )
+    if same is not None:
+        return same, False
+    row = Release(
+        prescription_id=prescription.id,
+        patient_id=prescription.patient_id,
+        released_on=today,
+        released_by_id=released_by_id,
+        note=note,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, True

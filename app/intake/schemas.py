@@ -1,0 +1,206 @@
+"""The prescription API's request and response bodies and the serializer of a prescription
+(`app.intake.api`'s routes).
+
+Kept apart from the routes so `api.py` reads as the list of endpoints and never touches the
+prescriptions model itself. The names are the OpenAPI schema names (docs/openapi.json):
+renaming one changes the published API document.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from app.http.schemas import In, IsoDate, Note, Out
+from app.prescriptions import intake_terms
+from app.prescriptions.models import FormType, Prescription
+from app.prescriptions.products import PRODUCTS
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class WordingIn(In):
+    closed_day_prior: bool = False
+    missed_remaining: bool = False
+    consult_after_3_missed: bool = False
+    supervise_on_collection: bool = False
+    separate_containers: bool = False
+
+
+Dose = Annotated[Decimal, Field(max_digits=10, decimal_places=2)]
+
+
+class LastDoseIn(In):
+    """When the patient last took this medicine before this pharmacy's record (a new patient,
+    a transfer), or that they are new to treatment. Recorded by a pharmacist at intake."""
+
+    taken_on: IsoDate | None = None
+    source: Literal[
+        "previous_pharmacy", "prescriber", "hospital", "custody", "patient", "induction"
+    ]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+class PrescriptionCreate(In):
+    """As written on the form. Leave out what the form lacks: intake names every missing element."""
+
+    patient_id: UUID
+    prescriber_id: UUID
+    product: Annotated[str, Field(max_length=64, examples=["methadone-1mg-ml"])] = ""
+    daily_dose_mg: Dose | None = None
+    form_type: FormType | None = None
+    written_on: IsoDate | None = None
+    start_on: IsoDate | None = None
+    end_on: IsoDate | None = None
+    total_quantity_ml: Dose | None = Field(
+        default=None, description="Total quantity in figures: mL for liquids, tablets for tablets"
+    )
+    total_quantity_words: Annotated[str, Field(max_length=300)] | None = None
+    supervised_days: Annotated[list[DayName], Field(max_length=7)] = []
+    collection_days: Annotated[list[DayName], Field(max_length=7)] = []
+    wording: WordingIn = WordingIn()
+    direction_text: Annotated[str, Field(max_length=4000)] | None = None
+    supersedes_id: UUID | None = None
+    last_dose: LastDoseIn | None = None
+    prescriber_address: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="The prescriber's address as on the form; by default the prescriber "
+        "contact's address",
+    )
+
+    def draft(self) -> intake_terms.PrescriptionDraft:
+        return intake_terms.PrescriptionDraft(
+            product_code=self.product,
+            daily_dose_mg=self.daily_dose_mg,
+            form_type=self.form_type.value if self.form_type else None,
+            written_on=self.written_on,
+            start_on=self.start_on,
+            end_on=self.end_on,
+            total_quantity=self.total_quantity_ml,
+            total_quantity_words=self.total_quantity_words,
+            supervised_days=frozenset(DAY_NAMES.index(d) for d in self.supervised_days),
+            collection_days=frozenset(DAY_NAMES.index(d) for d in self.collection_days),
+            wording=intake_terms.Wording(**self.wording.model_dump()),
+            direction_text=self.direction_text,
+            prescriber_address=self.prescriber_address,
+        )
+
+
+class ScheduledDoseRead(BaseModel):
+    dose_date: IsoDate
+    collect_on: IsoDate
+    mode: str
+    dose_mg: Decimal
+    dose_ml: Decimal | None = None
+    state: str
+
+
+class FindingRead(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    source: str | None = None
+    dates: list[date] = []
+
+
+class PrescriptionRead(Out):
+    id: UUID
+    patient_id: UUID
+    prescriber_id: UUID
+    prescriber_address: str | None = None
+    pharmacy_id: UUID
+    product: str
+    daily_dose_mg: Decimal
+    daily_dose_ml: Decimal | None = None
+    form_type: str
+    written_on: IsoDate
+    start_on: IsoDate
+    end_on: IsoDate
+    total_quantity_ml: Decimal
+    total_quantity_words: str
+    supervised_days: list[str]
+    collection_days: list[str]
+    wording: dict[str, bool]
+    direction_text: str
+    status: str
+    warnings: list[FindingRead]
+    supersedes_id: UUID | None
+    entered_by_id: UUID | None
+    entered_at: datetime
+    verified_by_id: UUID | None
+    verified_at: datetime | None
+    schedule: list[ScheduledDoseRead] = []
+
+
+class CancelBody(In):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ReleaseBody(In):
+    note: Note = Field(min_length=1, description="What the prescriber reviewed and decided")
+
+
+class ReleaseRead(Out):
+    id: UUID
+    prescription_id: UUID
+    patient_id: UUID
+    released_on: IsoDate
+    released_by_id: UUID | None
+    note: str
+
+
+def _ml(product: str, mg: Decimal) -> Decimal | None:
+    found = PRODUCTS.get(product)
+    return found.ml_for(mg) if found is not None else None
+
+
+def read(p: Prescription, days: list[dict[str, Any]]) -> PrescriptionRead:
+    return PrescriptionRead(
+        id=p.id,
+        patient_id=p.patient_id,
+        prescriber_id=p.prescriber_id,
+        pharmacy_id=p.pharmacy_id,
+        product=p.product,
+        daily_dose_mg=p.daily_dose_mg,
+        daily_dose_ml=_ml(p.product, p.daily_dose_mg),
+        form_type=p.form_type,
+        written_on=p.written_on,
+        start_on=p.start_on,
+        end_on=p.end_on,
+        total_quantity_ml=p.total_quantity,
+        total_quantity_words=p.total_quantity_words,
+        supervised_days=[DAY_NAMES[d] for d in p.supervised_days],
+        collection_days=[DAY_NAMES[d] for d in p.collection_days],
+        wording=p.wording,
+        direction_text=p.direction_text,
+        status=p.status,
+        warnings=[FindingRead(**w) for w in p.warnings],
+        supersedes_id=p.supersedes_id,
+        entered_by_id=p.entered_by_id,
+        entered_at=p.entered_at,
+        verified_by_id=p.verified_by_id,
+        verified_at=p.verified_at,
+        schedule=[ScheduledDoseRead(**d, dose_ml=_ml(p.product, d["dose_mg"])) for d in days],
+    )
+
+
+class ClosureCreate(In):
+    date: IsoDate
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ClosureAdded(BaseModel):
+    date: IsoDate
+    moved_days: int
+    alerts_raised: int = Field(
+        default=0, description="Alerts asking a prescriber to amend (no closed-day wording)"
+    )
+
+
+class ClosureRemoval(In):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
