@@ -12,18 +12,19 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.actor import SYSTEM, Actor
 from app.addresses import is_internal
 from app.audit import service as audit_service
 from app.audit.models import AuditEvent
-from app.auth.policy import CLINICIANS, pharmacy_scope, require_role
+from app.auth.policy import require_role
 from app.auth.roles import Role
-from app.contacts.models import Contact, ContactKind
+from app.contacts.models import Contact
+from app.contacts.repository import load_visible, visible_contacts
 from app.db import UnitOfWork
-from app.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from app.errors import Conflict, InvalidInput, TooManyAttempts
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.SAFEGUARDING_LEAD}
 # Test sends: at most this many per contact (whoever asks) and per caller in the window, so the
@@ -49,22 +50,6 @@ def redacted_url(url: str | None) -> str | None:
     netloc = host + (f":{port}" if port is not None else "")
     hidden = "?…" if parts.query or parts.fragment or parts.username or parts.password else ""
     return f"{parts.scheme}://{netloc}{parts.path}{hidden}"
-
-
-def visible_contacts(actor: Actor) -> ColumnElement[bool]:
-    """Which contacts the caller may see: their pharmacy's and the area directory's (contacts
-    registered with no pharmacy: the drug service's and children's services' people, added by
-    an administrator); everything for an administrator or an area safeguarding lead; the area
-    directory and their own contact for a prescriber or key worker."""
-    if actor is SYSTEM:
-        return true()
-    if actor.role in CLINICIANS:
-        own = Contact.id == actor.contact_id if actor.contact_id else Contact.id.is_(None)
-        return or_(Contact.pharmacy_id.is_(None), own)
-    scope = pharmacy_scope(actor)
-    if scope is None:
-        return true()
-    return or_(Contact.pharmacy_id.is_(None), Contact.pharmacy_id == scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,18 +198,9 @@ def _refuse_duplicate(session: Session, actor: Actor, *, kind: str, email: str |
         )
 
 
-def _load_visible(uow: UnitOfWork, actor: Actor, contact_id: UUID) -> Contact:
-    contact = uow.session.scalar(
-        select(Contact).where(Contact.id == contact_id, visible_contacts(actor))
-    )
-    if contact is None:  # another pharmacy's contact answers as one that does not exist
-        raise NotFound("contact", contact_id)
-    return contact
-
-
 def get_contact(uow: UnitOfWork, *, actor: Actor, contact_id: UUID) -> Contact:
     with uow:
-        return _load_visible(uow, actor, contact_id)
+        return load_visible(uow, actor, contact_id)
 
 
 def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> list[Contact]:
@@ -235,27 +211,6 @@ def list_contacts(uow: UnitOfWork, *, actor: Actor, kind: str | None = None) -> 
         if kind:
             query = query.where(Contact.kind == kind)
         return list(uow.session.scalars(query.limit(1000)))
-
-
-def prescribers_for(session: Session, pharmacy_id: UUID) -> list[Contact]:
-    """The prescribers a form at this pharmacy may name: the area directory's and the
-    pharmacy's own, by name."""
-    return list(
-        session.scalars(
-            select(Contact)
-            .where(
-                Contact.kind == ContactKind.PRESCRIBER,
-                or_(Contact.pharmacy_id.is_(None), Contact.pharmacy_id == pharmacy_id),
-            )
-            .order_by(Contact.name)
-        )
-    )
-
-
-def by_id(session: Session, contact_id: UUID) -> Contact | None:
-    """One contact, with no visibility check: for a record the caller may already see that
-    names it (a prescription's prescriber)."""
-    return session.get(Contact, contact_id)
 
 
 def feed_contact_id(uow: UnitOfWork, token: str) -> UUID | None:
@@ -304,7 +259,7 @@ def record_test_send(
     delivery machinery that reads them."""
     require_role(actor, WRITERS, "test webhooks")
     with uow:
-        contact = _load_visible(uow, actor, contact_id)
+        contact = load_visible(uow, actor, contact_id)
         if not contact.webhook_url or not contact.webhook_secret:
             raise InvalidInput("webhook_url", "required", "this contact has no webhook")
         _limit_test_sends(uow, actor, contact.id, now)

@@ -19,7 +19,7 @@ from app.db import UnitOfWork
 from app.dosing import counter as dosing_counter
 from app.errors import NotFound
 from app.labelling.models import Label
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from devices import ScanKind, interpret
 
@@ -68,7 +68,7 @@ def scan(
             try:
                 if patient is None:
                     raise NotFound("patient with that NHS number", "(scanned)")
-                patients_service.load_visible(uow.session, actor, patient.id)
+                patients_repository.load_visible(uow.session, actor, patient.id)
             except NotFound:
                 # Another pharmacy's patient answers exactly as a number nobody holds.
                 raise NotFound("patient with that NHS number", "(scanned)") from None
@@ -84,7 +84,7 @@ def scan(
             if label is None:
                 raise NotFound("label", found.value)
             try:
-                patients_service.load_visible(uow.session, actor, label.patient_id)
+                patients_repository.load_visible(uow.session, actor, label.patient_id)
             except NotFound:
                 raise NotFound("label", found.value) from None
             result["patient_id"] = str(label.patient_id)

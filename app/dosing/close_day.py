@@ -28,7 +28,7 @@ from app.dosing.models import (
 )
 from app.errors import InvalidInput
 from app.patients.models import Patient
-from app.pharmacies import service as pharmacies_service
+from app.pharmacies import repository as pharmacies_repository
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status
 from app.safeguarding import rules as safeguarding_rules
@@ -72,7 +72,7 @@ def close_day(
     with uow:
         session = uow.session
         if actor is not SYSTEM:
-            pharmacies_service.load_visible(session, actor, pharmacy_id)
+            pharmacies_repository.load_visible(session, actor, pharmacy_id)
         result = session.execute(
             update(InstalmentDay)
             .where(

@@ -34,7 +34,7 @@ from app.db import UnitOfWork, retrying
 from app.dosing import ledger
 from app.dosing.models import DoseCorrection, DoseState, InstalmentDay, Mode
 from app.errors import Conflict, InvalidInput
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.register import supplies as register_supplies
 from app.safeguarding import acknowledgement
 
@@ -145,7 +145,7 @@ def record_late_dose(
         raise InvalidInput("given_at", "not_in_future", "the time given is still to come")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, late.patient_id, for_update=True)
+        patient = patients_repository.load_visible(session, actor, late.patient_id, for_update=True)
         row = session.scalar(
             select(InstalmentDay).where(
                 InstalmentDay.patient_id == patient.id,

@@ -26,6 +26,7 @@ from app.dosing.models import (
     InstalmentDay,
 )
 from app.errors import InvalidInput, NotFound
+from app.patients import repository as patients_repository
 from app.patients import service as patients_service
 from app.patients.models import Patient
 from app.prescriptions.models import Prescription
@@ -104,7 +105,7 @@ def _patient_for_counter(
     session: Session, actor: Actor, *, patient_id: UUID | None, barcode: str | None
 ) -> Patient:
     if patient_id is not None:
-        return patients_service.load_visible(session, actor, patient_id)
+        return patients_repository.load_visible(session, actor, patient_id)
     if barcode:
         try:
             return patients_service.find_by_card(session, actor, barcode)

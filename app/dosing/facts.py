@@ -35,8 +35,8 @@ from app.dosing.models import (
     RepresentativeAuthorisation,
 )
 from app.households.models import BoxConfirmation, Child, Household
+from app.households.repository import lives_there
 from app.households.rules import ChildFacts
-from app.households.service import lives_there
 from app.kit import age_on
 from app.patients.models import Patient
 from app.prescriptions.products import PRODUCTS

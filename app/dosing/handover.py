@@ -43,10 +43,10 @@ from app.dosing.models import (
 )
 from app.errors import Conflict, DomainError, InvalidInput, Refused
 from app.households.models import Child
-from app.households.service import current_children
+from app.households.repository import current_children
 from app.labelling import service as labelling_service
 from app.labelling.content import LabelRefused
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.register import supplies as register_supplies
 from app.safeguarding import rules as safeguarding_rules
@@ -217,7 +217,7 @@ def hand_over(
         require_safety_act(actor, "override_block")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(
+        patient = patients_repository.load_visible(
             session, actor, handover.patient_id, for_update=True
         )
         replay = _replay(session, actor, idempotency_key, digest)

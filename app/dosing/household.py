@@ -21,7 +21,7 @@ from app.config import PolicySettings
 from app.dosing import facts as dosing_facts
 from app.dosing.models import DoseState, InstalmentDay, Mode
 from app.households.events import HouseholdChanged
-from app.households.service import current_children
+from app.households.repository import current_children
 from app.patients.models import Patient
 from app.safeguarding import household_alerts
 from app.safeguarding import rules as safeguarding_rules

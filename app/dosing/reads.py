@@ -21,7 +21,7 @@ from app.dosing.counter import CounterView
 from app.dosing.models import InstalmentDay
 from app.errors import InvalidInput
 from app.patients.models import Patient
-from app.pharmacies import service as pharmacies_service
+from app.pharmacies import repository as pharmacies_repository
 
 
 def _due_views(
@@ -33,7 +33,7 @@ def _due_views(
         raise InvalidInput(
             "pharmacy", "required", "the due list is per pharmacy: sign in as staff of a pharmacy"
         )
-    pharmacies_service.load_visible(session, actor, actor.pharmacy_id)
+    pharmacies_repository.load_visible(session, actor, actor.pharmacy_id)
     patients = list(
         session.scalars(
             select(Patient)

@@ -30,7 +30,7 @@ from app.dosing.models import (
     RepresentativeAuthorisation,
 )
 from app.errors import Conflict, InvalidInput, NotFound
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.prescriptions.models import Prescription
 from app.prescriptions.products import PRODUCTS
@@ -122,7 +122,7 @@ def record_last_dose(
     check_last_dose(drug, taken_on, source, today)
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id, for_update=True)
+        patient = patients_repository.load_visible(session, actor, patient_id, for_update=True)
         record = add_last_dose(
             session,
             actor,
@@ -175,7 +175,7 @@ def authorise_representative(
         if prescription is None:
             raise NotFound("prescription", prescription_id)
         try:
-            patients_service.load_visible(session, actor, prescription.patient_id)
+            patients_repository.load_visible(session, actor, prescription.patient_id)
         except NotFound:
             raise NotFound("prescription", prescription_id) from None
         row = session.scalar(
@@ -243,7 +243,7 @@ def reassess(
         raise InvalidInput("note", "required", "say what you saw when you reassessed the patient")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id, for_update=True)
+        patient = patients_repository.load_visible(session, actor, patient_id, for_update=True)
         existing = session.scalar(
             select(Reassessment).where(
                 Reassessment.patient_id == patient.id, Reassessment.dose_date == today

@@ -24,7 +24,7 @@ from app.dosing.models import (
 )
 from app.errors import Conflict, InvalidInput
 from app.households.models import BoxConfirmation
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.safeguarding import rules as safeguarding_rules
 
 
@@ -48,7 +48,7 @@ def withhold(
         raise InvalidInput("date", "today_only", f"a dose is withheld on the day ({today})")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id, for_update=True)
+        patient = patients_repository.load_visible(session, actor, patient_id, for_update=True)
         children = _children_in_household(session, patient, today)
         _check_children_present(children, children_present)
         view = _view(
@@ -135,7 +135,7 @@ def record_box(
         )
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
         box = BoxConfirmation(
             patient_id=patient.id,
             household_id=patient.household_id,

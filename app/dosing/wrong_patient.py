@@ -31,7 +31,7 @@ from app.dosing import rules as dosing_rules
 from app.dosing.corrections import correction_row
 from app.dosing.models import DoseCorrection, DoseState, InstalmentDay, Mode
 from app.errors import Conflict, InvalidInput
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.register import corrections as register_corrections
 from app.register import supplies as register_supplies
@@ -97,7 +97,7 @@ def _check_wrong_patient(wrong: WrongPatient, today: date) -> None:
 def _locked_pair(session: Session, actor: Actor, wrong: WrongPatient) -> tuple[Patient, Patient]:
     """Both patients, locked in id order (the lock order every writer keeps)."""
     locked = {
-        patient_id: patients_service.load_visible(session, actor, patient_id, for_update=True)
+        patient_id: patients_repository.load_visible(session, actor, patient_id, for_update=True)
         for patient_id in sorted((wrong.recorded_patient_id, wrong.taken_by_patient_id), key=str)
     }
     return locked[wrong.recorded_patient_id], locked[wrong.taken_by_patient_id]

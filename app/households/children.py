@@ -21,14 +21,8 @@ from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.errors import InvalidInput, NotFound
 from app.households.models import Child, HouseholdConfirmation
-from app.households.service import (
-    WRITERS,
-    current_children,
-    lives_there,
-    load_visible,
-    record_change,
-    run_household_rules,
-)
+from app.households.repository import current_children, lives_there, load_visible
+from app.households.service import WRITERS, record_change, run_household_rules
 
 
 def add_child(

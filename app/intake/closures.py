@@ -20,6 +20,7 @@ from app.dosing import ledger
 from app.errors import InvalidInput
 from app.intake.context import raise_closed_day_alerts
 from app.patients.models import Patient
+from app.pharmacies import repository as pharmacies_repository
 from app.pharmacies import service as pharmacies_service
 from app.prescriptions import repository
 from app.prescriptions import schedule as rx_schedule
@@ -118,7 +119,7 @@ def add_closure(
         raise InvalidInput("date", "not_in_past", "a closure cannot be added for a past date")
     with uow:
         session = uow.session
-        pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
+        pharmacy = pharmacies_repository.load_visible(session, actor, pharmacy_id)
         pharmacies_service.record_closure(
             session, actor=actor, pharmacy=pharmacy, closed_on=closed_on, reason=reason, now=now
         )
@@ -155,7 +156,7 @@ def remove_closure(
         raise InvalidInput("date", "not_in_past", "a past closure cannot be removed")
     with uow:
         session = uow.session
-        pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
+        pharmacy = pharmacies_repository.load_visible(session, actor, pharmacy_id)
         pharmacies_service.delete_closure(
             session, actor=actor, pharmacy=pharmacy, closed_on=closed_on, reason=reason, now=now
         )
@@ -190,7 +191,7 @@ def schedules_on_weekdays(
         return []
     with uow:
         session = uow.session
-        pharmacy = pharmacies_service.load_visible(session, actor, pharmacy_id)
+        pharmacy = pharmacies_repository.load_visible(session, actor, pharmacy_id)
         found: dict[UUID, AffectedSchedule] = {}
         for row, given, family in ledger.due_from(session, pharmacy.id, today):
             if row.collect_on.weekday() not in weekdays:

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 from app.actor import Actor
 from app.audit import service as audit_service
 from app.auth import service as auth_service
-from app.contacts import service as contacts_service
+from app.contacts import repository as contacts_repository
 from app.contacts.models import Contact
 from app.db import UnitOfWork
 from app.dosing import ledger
 from app.errors import NotFound
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.prescriptions import repository
 from app.prescriptions import schedule as rx_schedule
@@ -83,7 +83,7 @@ def list_for_patient(
 ) -> list[Prescription]:
     """The patient's prescriptions, newest first; the read is logged."""
     with uow:
-        patient = patients_service.load_visible(uow.session, actor, patient_id)
+        patient = patients_repository.load_visible(uow.session, actor, patient_id)
         rows = list(
             uow.session.scalars(
                 select(Prescription)
@@ -126,8 +126,8 @@ def intake_form(
     patient, so the read is logged."""
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
-        prescribers = contacts_service.prescribers_for(session, patient.pharmacy_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
+        prescribers = contacts_repository.prescribers_for(session, patient.pharmacy_id)
         replaced = None
         if supersedes is not None:
             replaced = repository.load_visible(session, actor, supersedes)
@@ -205,9 +205,9 @@ def check_view(
     screen shows the patient, so the read is logged."""
     with uow:
         session = uow.session
-        patient = patients_service.by_id(session, prescription.patient_id)
+        patient = patients_repository.by_id(session, prescription.patient_id)
         assert patient is not None
-        prescriber = contacts_service.by_id(session, prescription.prescriber_id)
+        prescriber = contacts_repository.by_id(session, prescription.prescriber_id)
         people = auth_service.display_names(
             session,
             {prescription.entered_by_id, prescription.verified_by_id, prescription.cancelled_by_id},

@@ -17,7 +17,7 @@ from app.db import UnitOfWork
 from app.dosing import records as dosing_records
 from app.errors import Conflict, InvalidInput, NotFound, Refused
 from app.intake.context import findings, intake_context, intake_policy, raise_closed_day_alerts
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.prescriptions import intake_terms, repository, rules
 from app.prescriptions import schedule as rx_schedule
 from app.prescriptions.models import Prescription, Status
@@ -64,7 +64,7 @@ def transcribe(
     require_role(actor, TRANSCRIBERS, "transcribe prescriptions")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, data.patient_id)
+        patient = patients_repository.load_visible(session, actor, data.patient_id)
         if actor.pharmacy_id != patient.pharmacy_id:
             raise NotFound("patient", data.patient_id)
         prescriber = session.get(Contact, data.prescriber_id)

@@ -21,9 +21,9 @@ from app.dosing import ledger
 from app.dosing import rules as dosing_rules
 from app.dosing.models import DoseState
 from app.errors import Conflict, NotFound, PermissionDenied, Refused
-from app.households.service import current_children
+from app.households.repository import current_children
 from app.intake.context import findings, intake_context, intake_policy
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.prescriptions import repository, rules
 from app.prescriptions.models import Prescription, Status
@@ -70,7 +70,7 @@ def verify(
             repository.draft_of(prescription),
             intake_context(
                 session,
-                patient=patients_service.load_visible(session, actor, prescription.patient_id),
+                patient=patients_repository.load_visible(session, actor, prescription.patient_id),
                 product=product,
                 today=today,
                 exclude=prescription.id,
@@ -85,7 +85,7 @@ def verify(
                 blocks=findings(decision.blocks),
                 warnings=findings(decision.warnings),
             )
-        patient = patients_service.load_visible(session, actor, prescription.patient_id)
+        patient = patients_repository.load_visible(session, actor, prescription.patient_id)
         for old in repository.overlapping(
             session,
             patient_id=prescription.patient_id,

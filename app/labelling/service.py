@@ -21,7 +21,7 @@ from app.db import UnitOfWork
 from app.errors import NotFound
 from app.labelling import content
 from app.labelling.models import JobState, Label, PrintJob
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription
@@ -200,7 +200,7 @@ def reprint(
         original = session.get(Label, label_id)
         if original is None:
             raise NotFound("label", label_id)
-        patient = patients_service.load_visible(session, actor, original.patient_id)
+        patient = patients_repository.load_visible(session, actor, original.patient_id)
         if patient.pharmacy_id != actor.pharmacy_id:
             raise NotFound("label", label_id)
         lines = list(original.lines)
@@ -247,7 +247,7 @@ def get_label(
         if label is None:
             raise NotFound("label", label_id)
         try:
-            patient = patients_service.load_visible(uow.session, actor, label.patient_id)
+            patient = patients_repository.load_visible(uow.session, actor, label.patient_id)
         except NotFound:
             raise NotFound("label", label_id) from None
         jobs = list(

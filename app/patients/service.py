@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app import events, kit
 from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.auth.policy import may_see_patient, may_see_pharmacy, require_role
+from app.auth.policy import may_see_pharmacy, require_role
 from app.auth.roles import Role
 from app.config import PolicySettings
 from app.contacts.models import Contact, ContactKind
@@ -27,44 +27,11 @@ from app.kit import UNSET, Unset
 from app.patients.cards import canonical_card_code, new_card_code
 from app.patients.events import HouseholdNamed, MembersChanged
 from app.patients.models import Patient, PatientChange
+from app.patients.repository import by_ids, held_where_caller_cannot_see, load_visible, visible_to
 from app.patients.rules import is_valid_nhs_number, normalise_nhs_number
 from app.pharmacies.models import Pharmacy
 
 WRITERS = {Role.ADMIN, Role.PHARMACIST, Role.TECHNICIAN}
-
-
-def load_visible(
-    session: Session, actor: Actor, patient_id: UUID, *, for_update: bool = False
-) -> Patient:
-    query = select(Patient).where(Patient.id == patient_id)
-    if for_update:
-        query = query.with_for_update()
-    patient = session.scalar(query)
-    if patient is None or not (
-        actor is SYSTEM
-        or may_see_patient(
-            actor,
-            pharmacy_id=patient.pharmacy_id,
-            key_worker_id=patient.key_worker_id,
-            prescriber_id=patient.prescriber_id,
-        )
-    ):
-        raise NotFound("patient", patient_id)
-    return patient
-
-
-def by_id(session: Session, patient_id: UUID) -> Patient | None:
-    """One patient, with no visibility check: for a record the caller may already see that
-    names them (an alert, a prescription)."""
-    return session.get(Patient, patient_id)
-
-
-def by_ids(session: Session, patient_ids: set[UUID]) -> list[Patient]:
-    """The patients named, with no visibility check: for records the caller may already see
-    that name them (the alerts in an inbox)."""
-    if not patient_ids:
-        return []
-    return list(session.scalars(select(Patient).where(Patient.id.in_(patient_ids))))
 
 
 def _check_contact(session: Session, contact_id: UUID | None, kind: str, field: str) -> None:
@@ -101,7 +68,7 @@ def register_patient(
     if not is_valid_nhs_number(nhs):
         raise _not_registrable()
     with uow:
-        held = _held_where_caller_cannot_see(uow.session, actor, nhs)
+        held = held_where_caller_cannot_see(uow.session, actor, nhs)
         if held is not None:
             # One answer for both: a number held at a pharmacy the caller cannot see is refused
             # exactly as a number that fails its check (docs/decisions.md, "Registration"); the
@@ -151,7 +118,7 @@ def register_patient(
         except IntegrityError as exc:
             # Registered meanwhile (a race with another terminal): answered as above.
             session.rollback()
-            if _held_where_caller_cannot_see(session, actor, nhs) is not None:
+            if held_where_caller_cannot_see(session, actor, nhs) is not None:
                 raise _not_registrable() from None
             raise Conflict(
                 "A patient with this NHS number is already registered", code="duplicate_nhs_number"
@@ -180,23 +147,6 @@ def _not_registrable() -> InvalidInput:
     )
 
 
-def _held_where_caller_cannot_see(session: Session, actor: Actor, nhs: str) -> Patient | None:
-    """The patient holding this NHS number, if the caller may not see them."""
-    existing = session.scalar(select(Patient).where(Patient.nhs_number == nhs))
-    if existing is None or actor is SYSTEM or _visible(actor, existing):
-        return None
-    return existing
-
-
-def _visible(actor: Actor, patient: Patient) -> bool:
-    return may_see_patient(
-        actor,
-        pharmacy_id=patient.pharmacy_id,
-        key_worker_id=patient.key_worker_id,
-        prescriber_id=patient.prescriber_id,
-    )
-
-
 def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetime) -> Patient:
     """Return the patient and log the read (DSPT: who viewed which record, when)."""
     with uow:
@@ -218,7 +168,7 @@ def find_by_card(session: Session, actor: Actor, card_code: str) -> Patient:
     patient = session.scalar(
         select(Patient).where(Patient.card_code == canonical_card_code(card_code))
     )
-    if patient is None or not (actor is SYSTEM or _visible(actor, patient)):
+    if patient is None or not (actor is SYSTEM or visible_to(actor, patient)):
         # Another pharmacy's card answers exactly as a card nobody holds.
         raise NotFound("patient card", "(scanned)")
     return patient
@@ -411,3 +361,21 @@ def _text(value: object) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)[:500]
+
+
+def listed(
+    session: Session, actor: Actor, patient_ids: set[UUID], *, at: datetime, by: str
+) -> list[Patient]:
+    """The patients a list names (the alerts in an inbox, the subject of an alert), each read
+    logged as `patient.listed` with the list it was in: who saw which record, when, where. The
+    list itself decided what the caller may see; this adds the names and the log."""
+    shown = by_ids(session, patient_ids)
+    audit_service.record_patient_reads(
+        session,
+        actor,
+        "patient.listed",
+        [(p.id, p.pharmacy_id) for p in shown],
+        at=at,
+        facts={"by": by},
+    )
+    return shown

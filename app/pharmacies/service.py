@@ -12,21 +12,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.auth.policy import may_see_pharmacy, pharmacy_scope, require_role
+from app.auth.policy import pharmacy_scope, require_role
 from app.auth.roles import Role
 from app.db import UnitOfWork
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput
 from app.pharmacies.models import Closure, Pharmacy
-
-
-def load_visible(session: Session, actor: Actor, pharmacy_id: UUID) -> Pharmacy:
-    """The pharmacy if the caller may see it; otherwise NotFound (never a hint it exists)."""
-    pharmacy = session.scalar(
-        select(Pharmacy).where(Pharmacy.id == pharmacy_id).options(selectinload(Pharmacy.closures))
-    )
-    if pharmacy is None or not (actor is SYSTEM or may_see_pharmacy(actor, pharmacy.id)):
-        raise NotFound("pharmacy", pharmacy_id)
-    return pharmacy
+from app.pharmacies.repository import load_visible
 
 
 def create_pharmacy(

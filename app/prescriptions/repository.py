@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.actor import Actor
 from app.errors import NotFound
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions import intake_terms
 from app.prescriptions.models import Prescription, Status
@@ -61,7 +61,7 @@ def load_visible(
     if prescription is None:
         raise NotFound("prescription", prescription_id)
     try:
-        patients_service.load_visible(session, actor, prescription.patient_id)
+        patients_repository.load_visible(session, actor, prescription.patient_id)
     except NotFound:
         raise NotFound("prescription", prescription_id) from None
     return prescription

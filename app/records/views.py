@@ -21,6 +21,7 @@ from app.contacts.models import Contact, ContactKind
 from app.db import UnitOfWork
 from app.households import service as households_service
 from app.households.models import BoxMethod, Household, ProtectionStatus
+from app.patients import repository as patients_repository
 from app.patients import service as patients_service
 from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Pharmacy
@@ -136,7 +137,7 @@ def patient_card(
     """The patient whose card is shown and their pharmacy; showing the card is logged."""
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
         pharmacy = session.get(Pharmacy, patient.pharmacy_id)
         audit_service.record(
             session,

@@ -18,7 +18,7 @@ from app.clock import local_date
 from app.db import UnitOfWork
 from app.dosing.models import InstalmentDay
 from app.errors import InvalidInput
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.reports import rules as report_rules
 
 
@@ -75,7 +75,7 @@ def adherence(
         raise InvalidInput("to", "max_range", "the period may be at most a year")
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
         rows = list(
             session.scalars(
                 select(InstalmentDay)

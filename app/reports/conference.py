@@ -24,7 +24,7 @@ from app.auth.policy import may_see_patient, require_role
 from app.auth.roles import Role
 from app.db import UnitOfWork
 from app.dosing import household as dosing_household
-from app.households import service as households_service
+from app.households import repository as households_repository
 from app.households.models import Child, Household
 from app.patients.models import Patient
 from app.prescriptions.models import Prescription, Status
@@ -125,7 +125,7 @@ def conference_report(
     check_period(start, end)
     with uow:
         session = uow.session
-        household = households_service.load_visible(session, actor, household_id)
+        household = households_repository.load_visible(session, actor, household_id)
         everyone = list(
             session.scalars(
                 select(Patient)

@@ -16,7 +16,7 @@ from app.actor import Actor
 from app.audit import service as audit_service
 from app.db import UnitOfWork
 from app.dosing.models import InstalmentDay
-from app.patients import service as patients_service
+from app.patients import repository as patients_repository
 from app.pharmacies.models import Pharmacy
 from app.reports import fhir
 from app.reports.period import FINAL, check_period
@@ -29,7 +29,7 @@ def fhir_export(
     check_period(start, end)
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
         pharmacy = session.get(Pharmacy, patient.pharmacy_id)
         assert pharmacy is not None
         rows = list(

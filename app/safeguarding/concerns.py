@@ -24,8 +24,8 @@ from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
 from app.errors import InvalidInput
-from app.households import service as households_service
-from app.patients import service as patients_service
+from app.households import repository as households_repository
+from app.patients import repository as patients_repository
 from app.safeguarding import alert_vocabulary, concern_alerts, rules
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import Concern
@@ -100,13 +100,13 @@ def record_concern(
     with uow:
         session = uow.session
         patient = (
-            patients_service.load_visible(session, actor, concern.patient_id)
+            patients_repository.load_visible(session, actor, concern.patient_id)
             if concern.patient_id is not None
             else None
         )
         household_id = concern.household_id or (patient.household_id if patient else None)
         household = (
-            households_service.load_visible(session, actor, household_id)
+            households_repository.load_visible(session, actor, household_id)
             if household_id is not None
             else None
         )
@@ -186,12 +186,12 @@ def concerns_about(
         session = uow.session
         subjects = []
         if patient_id is not None:
-            patient = patients_service.load_visible(session, actor, patient_id)
+            patient = patients_repository.load_visible(session, actor, patient_id)
             subjects.append(Concern.patient_id == patient.id)
             if patient.household_id is not None:
                 subjects.append(Concern.household_id == patient.household_id)
         if household_id is not None:
-            household = households_service.load_visible(session, actor, household_id)
+            household = households_repository.load_visible(session, actor, household_id)
             subjects.append(Concern.household_id == household.id)
         if not subjects:
             raise InvalidInput("patient_id", "required", "name the patient or the household")

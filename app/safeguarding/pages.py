@@ -12,13 +12,13 @@ from pydantic import StringConstraints
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
 from app.auth.roles import Role
 from app.http.deps import NowDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
+from app.patients import repository as patients_repository
 from app.patients import service as patients_service
 from app.safeguarding import concerns as concerns_service
 from app.safeguarding import repository as alert_repository
@@ -75,17 +75,9 @@ def inbox(
     with uow:
         deliveries = alert_repository.deliveries_for(uow.session, [a.id for a in rows])
         ids = {a.patient_id for a in rows if a.patient_id}
-        shown = patients_service.by_ids(uow.session, ids)
-        names = {p.id: f"{p.given_name} {p.family_name}" for p in shown}
         # The inbox names each patient: one read event each (who saw which record, when).
-        audit_service.record_patient_reads(
-            uow.session,
-            actor,
-            "patient.listed",
-            [(p.id, p.pharmacy_id) for p in shown],
-            at=now,
-            facts={"by": "safeguarding_inbox"},
-        )
+        shown = patients_service.listed(uow.session, actor, ids, at=now, by="safeguarding_inbox")
+        names = {p.id: f"{p.given_name} {p.family_name}" for p in shown}
         owners = _owners(uow.session, rows)
         uow.commit()
     return page(
@@ -125,16 +117,10 @@ def alert_page(
             )
         )
         deliveries = alert_repository.deliveries_for(session, [alert.id])[alert.id]
-        patient = patients_service.by_id(session, alert.patient_id) if alert.patient_id else None
-        if patient is not None:
-            audit_service.record_patient_reads(
-                session,
-                actor,
-                "patient.listed",
-                [(patient.id, patient.pharmacy_id)],
-                at=now,
-                facts={"by": "alert_page"},
-            )
+        named = {alert.patient_id} if alert.patient_id else set()
+        patient = next(
+            iter(patients_service.listed(session, actor, named, at=now, by="alert_page")), None
+        )
         owners = _owners(session, [alert])
         concern = session.scalar(select(Concern).where(Concern.alert_id == alert.id))
         uow.commit()
@@ -174,7 +160,7 @@ def concerns_page(
     )
     with uow:
         session = uow.session
-        patient = patients_service.load_visible(session, actor, patient_id)
+        patient = patients_repository.load_visible(session, actor, patient_id)
         states = {
             alert.id: alert.state
             for alert in session.scalars(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.contacts.models import Contact, ContactKind
-from app.households.service import current_children
+from app.households.repository import current_children
 from app.notify import outbox
 from app.notify.outbox import Target
 from app.patients.models import Patient
