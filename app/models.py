@@ -5,7 +5,6 @@ from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
 from app.dosing.models import (
     HandoverRefusal,
-    IdempotentRequest,
     InstalmentDay,
     LastDoseRecord,
     Reassessment,
@@ -19,6 +18,7 @@ from app.households.models import (
     HouseholdChange,
     HouseholdConfirmation,
 )
+from app.http.models import IdempotentRequest
 from app.labelling.models import Label, PrintJob
 from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient, PatientChange

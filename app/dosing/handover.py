@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -36,7 +35,6 @@ from app.dosing.household import household_events
 from app.dosing.models import (
     DoseState,
     HandoverRefusal,
-    IdempotentRequest,
     InstalmentDay,
     Mode,
     Reassessment,
@@ -44,6 +42,8 @@ from app.dosing.models import (
 from app.errors import Conflict, DomainError, InvalidInput, Refused
 from app.households.models import Child
 from app.households.repository import current_children
+from app.http import idempotency
+from app.http.idempotency import Stored
 from app.labelling import service as labelling_service
 from app.labelling.content import LabelRefused
 from app.patients import repository as patients_repository
@@ -72,31 +72,6 @@ class Handover:
 
 def request_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    status: int
-    body: dict[str, Any]
-
-
-def _replay(session: Session, actor: Actor, key: str | None, digest: str) -> Stored | None:
-    if not key:
-        return None
-    stored = session.scalar(
-        select(IdempotentRequest).where(
-            IdempotentRequest.user_id == actor.id, IdempotentRequest.key == key
-        )
-    )
-    if stored is None:
-        return None
-    if stored.request_hash != digest:
-        raise InvalidInput(
-            "Idempotency-Key",
-            "idempotency_key_reused",
-            "this key was used for a different request; use a new key",
-        )
-    return Stored(stored.status_code, stored.response)
 
 
 def _children_in_household(session: Session, patient: Patient, today: date) -> list[Child]:
@@ -220,7 +195,7 @@ def hand_over(
         patient = patients_repository.load_visible(
             session, actor, handover.patient_id, for_update=True
         )
-        replay = _replay(session, actor, idempotency_key, digest)
+        replay = idempotency.replay(session, actor.id, idempotency_key, digest)
         if replay is not None:
             return replay
         if handover.date != today:
@@ -377,26 +352,16 @@ def hand_over(
             labels=[{"job_id": str(j.id), "label_id": j.label_id, "state": j.state} for j in jobs],
         )
         if idempotency_key:
-            session.add(
-                IdempotentRequest(
-                    user_id=actor.id,
-                    key=idempotency_key,
-                    request_hash=digest,
-                    status_code=201,
-                    response=body,
-                    created_at=now,
-                )
+            # Claimed meanwhile by this user's request for another patient: refused (the same
+            # patient would have waited on the row lock and replayed).
+            idempotency.remember(
+                session,
+                user_id=actor.id,
+                key=idempotency_key,
+                digest=digest,
+                response=Stored(201, body),
+                now=now,
             )
-            try:
-                session.flush()
-            except IntegrityError:
-                # The key was claimed meanwhile by this user's request for another patient
-                # (the same patient would have waited on the row lock and replayed).
-                raise InvalidInput(
-                    "Idempotency-Key",
-                    "idempotency_key_reused",
-                    "this key was used for a different request; use a new key",
-                ) from None
         # Last, just before the commit: the register line and the audit event each take
         # their pharmacy-wide lock (one chain each), so everything above runs unlocked
         # and concurrent handovers at one pharmacy queue only for these and the commit.

@@ -121,21 +121,6 @@ class Release(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class IdempotentRequest(Base):
-    """A stored response for an Idempotency-Key, so a retried handover replays, never repeats."""
-
-    __tablename__ = "idempotent_requests"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
-
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
-    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
-    key: Mapped[str] = mapped_column(String(200))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
 class DoseCorrection(Base):
     """A correction of the ledger, by a pharmacist, with the reason (append-only).
 

@@ -22,6 +22,7 @@ import uvicorn
 from fastapi.encoders import jsonable_encoder
 
 from app.dosing import handover as dosing_handover
+from app.http.idempotency import Stored
 from app.main import app_from_env
 
 
@@ -31,7 +32,7 @@ def arm(record: Path) -> None:
     lock = threading.Lock()
     armed = [True]
 
-    def hand_over_then_crash(*args: Any, **kwargs: Any) -> dosing_handover.Stored:
+    def hand_over_then_crash(*args: Any, **kwargs: Any) -> Stored:
         stored = original(*args, **kwargs)  # returns only after uow.commit()
         with lock:
             first, armed[0] = armed[0], False

@@ -32,7 +32,8 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.db import UnitOfWork, make_engine, make_session_factory
-from app.dosing.models import DoseState, IdempotentRequest, InstalmentDay
+from app.dosing.models import DoseState, InstalmentDay
+from app.http.models import IdempotentRequest
 from app.ops import migrations as migrate
 from app.register.models import EntryKind, RegisterEntry
 from tests.faults import scratch_pg
