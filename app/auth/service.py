@@ -22,7 +22,14 @@ from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.config import AuthSettings
 from app.db import UnitOfWork, referenced_row_exists
-from app.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
 
 
 def token_hash(token: str) -> str:
@@ -395,3 +402,43 @@ def display_names(session: Session, ids: set[UUID | None]) -> dict[UUID, str]:
     return dict(
         session.execute(select(User.id, User.display_name).where(User.id.in_(wanted))).all()
     )
+
+
+def confirm_password(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    client: str,
+    now: datetime,
+    settings: AuthSettings,
+) -> User:
+    """A second person present confirms with their own password (a witness to a balance check),
+    in the caller's transaction, without signing in. Rate-limited like a sign-in; a failure is
+    recorded as a failed sign-in for that account, so guessing a colleague's password here is
+    no easier than at the sign-in page. Refused as `second_person_required`."""
+    username = username.strip().lower()[:64]
+    since = now - timedelta(seconds=settings.login_window_seconds)
+    failures = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.at >= since,
+            LoginAttempt.succeeded.is_(False),
+        )
+    )
+    if (failures or 0) >= settings.login_free_failures:
+        raise TooManyAttempts(
+            "Too many failed attempts for this witness; try again later",
+            retry_after=settings.login_window_seconds,
+        )
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user else dummy_hash(settings.password_profile)
+    ok = verify_password(password, stored, profile=settings.password_profile)
+    if not ok or user is None or not user.active:
+        session.add(LoginAttempt(username=username, client=client, at=now, succeeded=False))
+        raise PermissionDenied(
+            "The witness's username or password is wrong", code="second_person_required"
+        )
+    return user

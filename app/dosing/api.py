@@ -52,6 +52,7 @@ from app.dosing.schemas import (
     WrongPatientBody,
     WrongPatientRead,
 )
+from app.households import boxes
 from app.http import problems
 from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate, Paged
@@ -386,7 +387,7 @@ def record_box(
     settings: SettingsDep,
 ) -> object:
     """A lockable box was seen at the pharmacy or at home; valid for the configured days."""
-    return dosing_service.record_box(
+    return boxes.record_box(
         uow,
         actor=actor,
         patient_id=patient_id,

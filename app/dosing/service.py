@@ -1,29 +1,27 @@
-"""The other acts at the counter: withholding a dose (intoxication, a pharmacist's concern)
-and recording a lockable-box check. Checking and handing over are in `counter.py` and
-`handover.py`, closing the day in `close_day.py`."""
+"""The other act at the counter: withholding a dose (intoxication, a pharmacist's concern).
+Checking and handing over are in `counter.py` and `handover.py`, closing the day in
+`close_day.py`; a lockable box seen is recorded by households (`app/households/boxes.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from app.actor import Actor
 from app.audit import service as audit_service
-from app.auth.policy import require_role, require_safety_act
-from app.auth.roles import Role
+from app.auth.policy import require_safety_act
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
 from app.dosing import facts as dosing_facts
 from app.dosing import ledger, rules
-from app.dosing.counter import COUNTER, _view, reasons
+from app.dosing.counter import _view, reasons
 from app.dosing.handover import _check_children_present, _children_in_household, _raise
 from app.dosing.models import (
     DoseState,
 )
 from app.errors import Conflict, InvalidInput
-from app.households.models import BoxConfirmation
 from app.patients import repository as patients_repository
 from app.safeguarding import rules as safeguarding_rules
 
@@ -108,55 +106,3 @@ def withhold(
             "withheld": [r.dose_date.isoformat() for r in due],
             "alerts": alerts,
         }
-
-
-@retrying
-def record_box(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    patient_id: UUID,
-    seen_on: date,
-    method: str,
-    note: str,
-    today: date,
-    policy: PolicySettings,
-    now: datetime,
-) -> BoxConfirmation:
-    """A lockable box was seen; take-homes need one while young children live there."""
-    require_role(actor, COUNTER | {Role.KEY_WORKER}, "record lockable boxes")
-    if seen_on > today:
-        raise InvalidInput("seen_on", "not_in_future", "cannot be in the future")
-    if seen_on < today - timedelta(days=policy.box_validity_days):
-        raise InvalidInput(
-            "seen_on",
-            "within_validity",
-            f"a box seen more than {policy.box_validity_days} days ago no longer counts",
-        )
-    with uow:
-        session = uow.session
-        patient = patients_repository.load_visible(session, actor, patient_id)
-        box = BoxConfirmation(
-            patient_id=patient.id,
-            household_id=patient.household_id,
-            seen_on=seen_on,
-            valid_until=seen_on + timedelta(days=policy.box_validity_days),
-            method=method,
-            seen_by_id=actor.id,
-            note=note,
-            created_at=now,
-        )
-        session.add(box)
-        session.flush()
-        audit_service.record(
-            session,
-            actor,
-            "box.confirmed",
-            entity="patient",
-            entity_id=patient.id,
-            at=now,
-            pharmacy_id=patient.pharmacy_id,
-            facts={"method": method, "valid_until": box.valid_until},
-        )
-        uow.commit()
-        return box

@@ -15,12 +15,12 @@ from app.auth import service as auth_service
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.households import service as households_service
+from app.households.boxes import BOX_RECORDERS
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.records import pages as patients_pages
 from app.records import views
 from app.reports import household as report_household
-from app.safeguarding import pages as safeguarding_pages
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +64,7 @@ def household(
         {
             "may_edit": actor.role in patients_pages.HOUSEHOLD_EDITORS,
             "may_link": may_link,
-            "may_record_box": actor.role in safeguarding_pages.BOX_RECORDERS,
+            "may_record_box": actor.role in BOX_RECORDERS,
             "may_open_patients": actor.role in patients_pages.READERS,
             "who": confirmers,
             "labels": labels,

@@ -6,7 +6,7 @@ and raises a `register_discrepancy` alert when the count is outside the toleranc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
-from app.auth.models import LoginAttempt, User
-from app.auth.passwords import dummy_hash, verify_password
+from app.auth import service as auth_service
+from app.auth.models import User
 from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.config import AuthSettings, PolicySettings
 from app.db import UnitOfWork
-from app.errors import PermissionDenied, TooManyAttempts
+from app.errors import PermissionDenied
 from app.register import rules
 from app.register.access import WRITERS, own_pharmacy, register_product
 from app.register.chain import append, lock_register
@@ -49,32 +49,9 @@ def _witness(
 ) -> User:
     """The second person confirms with their own password: a name typed by the first person
     proves nothing. Failures count as failed sign-ins for that account."""
-    username = username.strip().lower()[:64]
-    since = now - timedelta(seconds=auth.login_window_seconds)
-    failures = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.username == username,
-            LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False),
-        )
+    user = auth_service.confirm_password(
+        session, username, password, client="register-witness", now=now, settings=auth
     )
-    if (failures or 0) >= auth.login_free_failures:
-        raise TooManyAttempts(
-            "Too many failed attempts for this witness; try again later",
-            retry_after=auth.login_window_seconds,
-        )
-    user = session.scalar(select(User).where(User.username == username))
-    stored = user.password_hash if user else dummy_hash(auth.password_profile)
-    ok = verify_password(password, stored, profile=auth.password_profile)
-    if not ok or user is None or not user.active:
-        session.add(
-            LoginAttempt(username=username, client="register-witness", at=now, succeeded=False)
-        )
-        raise PermissionDenied(
-            "The witness's username or password is wrong", code="second_person_required"
-        )
     if user.id == actor.id or user.pharmacy_id != actor.pharmacy_id or user.role not in WITNESSES:
         raise PermissionDenied(
             "A balance check is witnessed by a second pharmacist or technician of this pharmacy",

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.roles import Role
 from app.http.deps import NowDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
@@ -27,7 +26,6 @@ from app.safeguarding.models import Alert, AlertHistory, AlertState, Concern
 
 router = APIRouter(include_in_schema=False)
 # Who may record a lockable box as seen (the dosing service's rule: counter staff, key workers).
-BOX_RECORDERS = {Role.PHARMACIST, Role.TECHNICIAN, Role.KEY_WORKER}
 KINDS = [
     "missed_dose",
     "missed_threshold_reached",
