@@ -1,27 +1,18 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request
-from pydantic import BaseModel, Field, StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.deps import ActorDep
-from app.auth.passwords import MIN_LENGTH
-from app.auth.roles import Role
+from app.auth.schemas import Me, TokenRead, UserCreate, UserRead
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
-from app.http.schemas import In, Line, Out
+from app.http.schemas import Line
 
 router = APIRouter(tags=["auth"], responses=problems.API_ERRORS)
-
-
-class TokenRead(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_at: datetime
 
 
 def client_address(request: Request) -> str:
@@ -69,46 +60,6 @@ def issue_token(
         settings=settings.auth,
     )
     return TokenRead(access_token=issued.token, expires_at=issued.expires_at)
-
-
-# pydantic checks the pattern before lower-casing, so the pattern must accept capitals.
-Username = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
-    ),
-]
-
-
-class UserCreate(In):
-    username: Username
-    password: str = Field(
-        min_length=MIN_LENGTH,
-        max_length=256,
-        description="At least 12 characters, not a commonly used password, not the username",
-    )
-    role: Role
-    display_name: str = Field(min_length=1, max_length=200)
-    pharmacy_id: UUID | None = None
-    contact_id: UUID | None = None
-    registration_number: str | None = Field(default=None, max_length=40)
-
-
-class UserRead(Out):
-    id: UUID
-    username: str
-    display_name: str
-    role: str
-    pharmacy_id: UUID | None
-    contact_id: UUID | None
-    active: bool
-
-
-class Me(BaseModel):
-    id: UUID | None
-    username: str
-    role: str
-    pharmacy_id: UUID | None
 
 
 @router.post("/users", status_code=201, response_model=UserRead)

@@ -1,31 +1,21 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 from starlette.background import BackgroundTask
 
 from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
 from app.counter import scans
+from app.counter.schemas import ScanBody
 from app.http import problems
 from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
-from app.http.schemas import BARCODE, In
 from app.labelling import service as labelling_service
 
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
-
-
-class ScanBody(In):
-    code: Annotated[str, BARCODE, Field(min_length=1, max_length=500)]
-    symbology: Annotated[str, Field(max_length=4)] | None = None
-    patient_id: UUID | None = Field(
-        default=None, description="The patient at the counter, to check a label belongs to them"
-    )
 
 
 @router.post("/counter/scan")

@@ -28,7 +28,7 @@ from app.intake.schemas import (
     ScheduledDoseRead,
     read,
 )
-from app.pharmacies import api as pharmacies_api
+from app.pharmacies import schemas as pharmacies_schemas
 from app.pharmacies import service as pharmacies_service
 
 router = APIRouter(tags=["prescriptions"], responses=problems.API_ERRORS)
@@ -223,11 +223,11 @@ opening_days_router = APIRouter(tags=["pharmacies"], responses=problems.API_ERRO
 
 
 @opening_days_router.put(
-    "/pharmacies/{pharmacy_id}/opening-days", response_model=pharmacies_api.PharmacyRead
+    "/pharmacies/{pharmacy_id}/opening-days", response_model=pharmacies_schemas.PharmacyRead
 )
 def set_opening_days(
     pharmacy_id: UUID,
-    body: pharmacies_api.OpeningDays,
+    body: pharmacies_schemas.OpeningDays,
     uow: UowDep,
     actor: ActorDep,
     now: NowDep,

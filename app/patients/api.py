@@ -1,74 +1,28 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import Field, StringConstraints
+from pydantic import StringConstraints
 
 from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
-from app.http.schemas import SINGLE_LINE, In, IsoDate, Name, Out, Paged, Reason
+from app.http.schemas import SINGLE_LINE, Paged
 from app.kit import UNSET
 from app.patients import search as patient_search
 from app.patients import service as patients_service
+from app.patients.schemas import (
+    CardReissueBody,
+    PatientChangeBody,
+    PatientChangeRead,
+    PatientCreate,
+    PatientRead,
+)
 
 router = APIRouter(tags=["patients"], responses=problems.API_ERRORS)
-
-
-class PatientCreate(In):
-    given_name: Name
-    family_name: Name
-    date_of_birth: IsoDate
-    nhs_number: Annotated[str, Field(min_length=10, max_length=14)]
-    pharmacy_id: UUID
-    household_id: UUID | None = None
-    key_worker_id: UUID | None = None
-    prescriber_id: UUID | None = None
-    pregnant: bool = False
-    expected_delivery_on: IsoDate | None = None
-
-
-class PatientChangeBody(In):
-    """Only the fields given change; `null` clears a link (household, key worker, prescriber)."""
-
-    given_name: Name | None = None
-    family_name: Name | None = None
-    household_id: UUID | None = None
-    key_worker_id: UUID | None = None
-    prescriber_id: UUID | None = None
-    pregnant: bool | None = None
-    expected_delivery_on: IsoDate | None = None
-    reason: Reason = Field(description="Why it changed (kept in the history)")
-
-
-class PatientChangeRead(Out):
-    id: UUID
-    patient_id: UUID
-    field: str
-    old_value: str | None
-    new_value: str | None
-    reason: str
-    changed_by_id: UUID | None
-    changed_at: datetime
-
-
-class PatientRead(Out):
-    id: UUID
-    given_name: str
-    family_name: str
-    date_of_birth: IsoDate
-    nhs_number: str
-    pharmacy_id: UUID
-    household_id: UUID | None
-    key_worker_id: UUID | None
-    prescriber_id: UUID | None
-    pregnant: bool
-    expected_delivery_on: IsoDate | None = None
-    card_code: str
 
 
 @router.post("/patients", status_code=201, response_model=PatientRead)
@@ -127,10 +81,6 @@ def update_patient(
         now=now,
         policy=settings.policy,
     )
-
-
-class CardReissueBody(In):
-    reason: Reason = Field(description="Why a new card is needed (lost, stolen, damaged)")
 
 
 @router.post("/patients/{patient_id}/card/reissue", response_model=PatientRead)

@@ -10,7 +10,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
 
 from app import kit
 from app.auth.deps import ActorDep
@@ -26,6 +25,7 @@ from app.reports import commissioner as report_commissioner
 from app.reports import conference as report_conference
 from app.reports import fhir_export as report_fhir_export
 from app.reports import household as report_household
+from app.reports.schemas import AdherenceRead
 
 router = APIRouter(tags=["reports"], responses=problems.API_ERRORS)
 
@@ -182,21 +182,6 @@ def fhir_export(
         uow, actor=actor, patient_id=patient_id, start=first, end=last, now=now
     )
     return FhirJSONResponse(bundle)
-
-
-class AdherenceDay(BaseModel):
-    dose_date: IsoDate
-    collect_on: IsoDate
-    product: str
-    mode: str
-    dose_mg: str
-    state: str
-
-
-class AdherenceRead(BaseModel):
-    patient_id: UUID
-    days: list[AdherenceDay]
-    summary: dict[str, Any]
 
 
 # Served under the "counter" tag, as before it moved here: the API contract does not change.

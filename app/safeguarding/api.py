@@ -3,13 +3,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import StringConstraints
 
 from app.actor import Actor
 from app.auth.deps import ActorDep, still_signed_in
@@ -17,49 +17,26 @@ from app.clock import local_date
 from app.db import UnitOfWork
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
-from app.http.schemas import SINGLE_LINE, In, IsoDate, Out, Paged
-from app.safeguarding import acknowledgement, alert_vocabulary, concern_alerts, concerns, rules
+from app.http.schemas import SINGLE_LINE, Paged
+from app.safeguarding import acknowledgement, concerns
 from app.safeguarding import repository as alert_repository
 from app.safeguarding import routing as alert_routing
 from app.safeguarding.models import AlertState
+from app.safeguarding.schemas import (
+    AcknowledgeBody,
+    AcknowledgedRead,
+    AlertDetail,
+    AlertRead,
+    ConcernBody,
+    ConcernRead,
+    HistoryRead,
+    RouteRead,
+    RoutingRead,
+)
 
 router = APIRouter(tags=["alerts"], responses=problems.API_ERRORS)
 # How often the event stream looks for new alerts (seconds).
 POLL_SECONDS = 1.0
-
-
-class AlertRead(Out):
-    id: UUID
-    kind: str
-    severity: str
-    state: str
-    pharmacy_id: UUID | None
-    patient_id: UUID | None
-    household_id: UUID | None
-    message: str
-    facts: dict[str, Any]
-    recipients: list[str]
-    created_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by_id: UUID | None
-    escalation_level: int
-    next_escalation_at: datetime | None = None
-    deliveries: list[dict[str, Any]] = []
-
-
-class HistoryRead(Out):
-    at: datetime
-    action: str
-    actor: str
-    note: str
-
-
-class AlertDetail(AlertRead):
-    history: list[HistoryRead]
-
-
-class AcknowledgeBody(In):
-    note: Annotated[str, Field(max_length=2000)] = ""
 
 
 @router.get("/alerts", response_model=Paged[AlertRead])
@@ -144,20 +121,6 @@ async def stream(request: Request, actor: ActorDep, uow: UowDep, now: NowDep) ->
     )
 
 
-class RouteRead(BaseModel):
-    kind: str
-    roles: list[str] | None = Field(
-        description="Recipient roles as configured; null: as the alert rule proposes"
-    )
-
-
-class RoutingRead(BaseModel):
-    items: list[RouteRead]
-    escalation: list[str] = Field(
-        description="Who hears of an alert nobody acknowledged in time, level by level"
-    )
-
-
 @router.get("/alerts/routing", response_model=RoutingRead)
 def routing(actor: ActorDep, settings: SettingsDep) -> RoutingRead:
     """Alert kind → recipient roles as configured (`DOSEKEEPER_POLICY__ALERT_ROUTING`), and the
@@ -183,10 +146,6 @@ def get_alert(alert_id: UUID, uow: UowDep, actor: ActorDep) -> AlertDetail:
     )
 
 
-class AcknowledgedRead(AlertRead):
-    acknowledgement_note: str | None
-
-
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AcknowledgedRead)
 def acknowledge(
     alert_id: UUID, body: AcknowledgeBody, uow: UowDep, actor: ActorDep, now: NowDep
@@ -196,47 +155,6 @@ def acknowledge(
 
 
 concern_router = APIRouter(tags=["concerns"], responses=problems.API_ERRORS)
-
-
-class ConcernBody(In):
-    patient_id: UUID | None = Field(default=None, description="The patient it is about")
-    household_id: UUID | None = Field(
-        default=None, description="The household (the patient's, if only the patient is named)"
-    )
-    category: concern_alerts.ConcernCategory
-    severity: alert_vocabulary.Severity = Field(
-        description="urgent: someone must act today (a child at risk now)"
-    )
-    seen: Annotated[str, Field(max_length=2000)] = Field(
-        description="What you saw or were told, in your words (kept in the record, not sent)"
-    )
-    shared_with: Annotated[str, Field(max_length=500)] = Field(
-        default="", description="Who else you told outside Dosekeeper, how and when"
-    )
-    lawful_basis: concerns.LawfulBasis = Field(description="Why sharing it is lawful")
-    recipients: Annotated[list[rules.Recipient], Field(min_length=1, max_length=5)] = Field(
-        description="Who is told through Dosekeeper (roles relative to the patient)"
-    )
-    follow_up_on: IsoDate | None = Field(
-        default=None, description="When to check it was acted on (within 90 days)"
-    )
-
-
-class ConcernRead(Out):
-    id: UUID
-    pharmacy_id: UUID | None
-    patient_id: UUID | None
-    household_id: UUID | None
-    category: str
-    severity: str
-    seen: str
-    shared_with: str
-    lawful_basis: str
-    recipients: list[str]
-    follow_up_on: IsoDate | None
-    alert_id: UUID | None
-    raised_by_id: UUID | None
-    raised_at: datetime
 
 
 @concern_router.post("/concerns", status_code=201, response_model=ConcernRead)
