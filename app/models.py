@@ -23,7 +23,7 @@ from app.labelling.models import Label, PrintJob
 from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Closure, Pharmacy
-from app.prescriptions.models import Prescription
+from app.prescriptions.models import Prescription, SuspensionEvent
 from app.register.models import RegisterEntry
 from app.safeguarding.models import Alert, AlertHistory
 
@@ -51,6 +51,7 @@ __all__ = [
     "PatientChange",
     "Pharmacy",
     "Prescription",
+    "SuspensionEvent",
     "PrintJob",
     "Reassessment",
     "RegisterEntry",

@@ -163,6 +163,15 @@ def replan_due_days(
     return changes, no_day_left
 
 
+def planned_dates(session: Session, prescription_id: UUID) -> set[date]:
+    """The dose dates a prescription already has in the ledger, whatever their state."""
+    return set(
+        session.scalars(
+            select(InstalmentDay.dose_date).where(InstalmentDay.prescription_id == prescription_id)
+        )
+    )
+
+
 def days_of(session: Session, prescription_id: UUID) -> list[InstalmentDay]:
     """A prescription's ledger rows in date order."""
     return list(

@@ -12,7 +12,7 @@ from app.errors import Conflict
 from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate, Paged
-from app.intake import changes, closures
+from app.intake import changes, closures, suspensions
 from app.intake import reads as intake_reads
 from app.intake import transcribe as transcription
 from app.intake import verify as verification
@@ -25,7 +25,10 @@ from app.intake.schemas import (
     PrescriptionRead,
     ReleaseBody,
     ReleaseRead,
+    ResumeBody,
     ScheduledDoseRead,
+    SuspendBody,
+    SuspensionRead,
     read,
 )
 from app.pharmacies import schemas as pharmacies_schemas
@@ -134,6 +137,65 @@ def cancel(
         now=now,
     )
     return get_prescription(prescription_id, uow, actor, now)
+
+
+@router.post("/prescriptions/{prescription_id}/suspend", response_model=PrescriptionRead)
+def suspend(
+    prescription_id: UUID,
+    body: SuspendBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> PrescriptionRead:
+    """Suspend from a date: the days still due from then on are given up, so none is due and
+    none is marked missed; the counter refuses supply until it is resumed."""
+    suspensions.suspend(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        from_date=body.from_date,
+        reason=body.reason,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
+    return get_prescription(prescription_id, uow, actor, now)
+
+
+@router.post("/prescriptions/{prescription_id}/resume", response_model=PrescriptionRead)
+def resume(
+    prescription_id: UUID,
+    body: ResumeBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> PrescriptionRead:
+    """Resume today: the days ahead are planned again. A last dose confirmed by the hospital,
+    prison or other service is recorded; without one, days without a dose count toward the
+    threshold and the prescriber is told if they reach it."""
+    suspensions.resume(
+        uow,
+        actor=actor,
+        prescription_id=prescription_id,
+        last_dose_on=body.last_dose_on,
+        last_dose_source=body.last_dose_source,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+    return get_prescription(prescription_id, uow, actor, now)
+
+
+@router.get("/prescriptions/{prescription_id}/suspensions", response_model=Paged[SuspensionRead])
+def list_suspensions(prescription_id: UUID, uow: UowDep, actor: ActorDep) -> object:
+    """Every suspension and resumption, oldest first."""
+    return {
+        "items": intake_reads.suspensions(uow, actor=actor, prescription_id=prescription_id),
+        "next": None,
+    }
 
 
 @router.post(

@@ -9,7 +9,7 @@ raised from here by both, and by the re-planning around closures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from app.actor import Actor
 from app.config import PolicySettings
 from app.dosing import facts as dosing_facts
+from app.dosing import rules as dosing_rules
+from app.households.repository import current_children
 from app.patients.models import Patient
 from app.prescriptions import intake_terms
 from app.prescriptions.models import Prescription, Status
@@ -137,3 +139,46 @@ def raise_closed_day_alerts(
             routing=policy.alert_routing,
         )
     return len(events)
+
+
+def alert_if_lapsed(
+    session: Session,
+    *,
+    actor: Actor,
+    patient: Patient,
+    prescription: Prescription,
+    today: date,
+    now: datetime,
+    policy: PolicySettings,
+) -> None:
+    """A late prescription (or a suspension with no dose confirmed elsewhere) can leave the
+    patient days without a dose the pharmacy could not supply: when those days reach the
+    threshold, the prescriber hears now, not at tomorrow's counter (the block and the alert
+    follow the same count)."""
+    pair = (patient.id, prescription.product)
+    lapse = dosing_facts.lapses(
+        session, [pair], through=today - timedelta(days=1), pharmacy_id=prescription.pharmacy_id
+    )[pair]
+    threshold = dosing_rules.threshold_for(
+        prescription.wording_consult_after_3_missed, policy.missed_threshold
+    )
+    if lapse.days < threshold:
+        return
+    children = dosing_facts.children_facts(
+        current_children(session, patient.household_id, today) if patient.household_id else [],
+        today,
+    )
+    for event in safeguarding_rules.missed_dose_events(
+        days_without_dose=lapse.days, children=children, policy_missed_threshold=threshold
+    ):
+        safeguarding_service.raise_alert(
+            session,
+            event,
+            actor=actor,
+            pharmacy_id=prescription.pharmacy_id,
+            patient_id=patient.id,
+            household_id=patient.household_id,
+            day=today,
+            now=now,
+            routing=policy.alert_routing,
+        )

@@ -18,6 +18,7 @@ from app.clock import local_date
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.intake import reads as intake_reads
+from app.intake import suspensions
 from app.intake.schemas import DAY_NAMES
 from app.prescriptions.products import PRODUCTS
 
@@ -57,6 +58,21 @@ FORM_TYPES = (
     ("WP10MDA", "WP10MDA (Wales, instalments)"),
     ("paper", "Other NHS paper form"),
     ("private", "Private CD form"),
+)
+
+
+# What the suspend and resume forms offer, in the pharmacist's words.
+SUSPEND_REASONS = (
+    ("hospital", "Admitted to hospital"),
+    ("custody", "In police custody or prison"),
+    ("holiday", "Away, with doses from another service"),
+    ("prescriber", "The prescriber's instruction"),
+)
+CONFIRMING_SOURCES = (
+    ("hospital", "The hospital (ward or discharge letter)"),
+    ("custody", "Custody or the prison healthcare team"),
+    ("previous_pharmacy", "Another pharmacy"),
+    ("prescriber", "The prescriber"),
 )
 
 
@@ -155,5 +171,11 @@ def check(
             "may_cancel": actor.role in (Role.PHARMACIST, Role.ADMIN)
             and intake_reads.cancellable(prescription),
             "may_supersede": actor.role in STAFF and intake_reads.supersedable(prescription),
+            "may_suspend": actor.role in suspensions.SUSPENDERS,
+            "suspensions": intake_reads.suspensions(
+                uow, actor=actor, prescription_id=prescription.id
+            ),
+            "suspend_reasons": SUSPEND_REASONS,
+            "confirming_sources": CONFIRMING_SOURCES,
         },
     )

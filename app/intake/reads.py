@@ -24,7 +24,7 @@ from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.prescriptions import repository
 from app.prescriptions import schedule as rx_schedule
-from app.prescriptions.models import Prescription, Status
+from app.prescriptions.models import Prescription, Status, SuspensionEvent
 
 
 def schedule(session: Session, prescription: Prescription) -> list[dict[str, Any]]:
@@ -210,7 +210,8 @@ def check_view(
         prescriber = contacts_repository.by_id(session, prescription.prescriber_id)
         people = auth_service.display_names(
             session,
-            {prescription.entered_by_id, prescription.verified_by_id, prescription.cancelled_by_id},
+            {prescription.entered_by_id, prescription.verified_by_id, prescription.cancelled_by_id}
+            | {s.recorded_by_id for s in repository.suspensions(session, prescription.id)},
         )
         audit_service.record_patient_reads(
             session,
@@ -232,3 +233,11 @@ def cancellable(prescription: Prescription) -> bool:
 def supersedable(prescription: Prescription) -> bool:
     """Pending, active or suspended: a replacement may be transcribed for it."""
     return prescription.status in (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
+
+
+def suspensions(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID) -> list[SuspensionEvent]:
+    """A prescription's suspensions and resumptions, oldest first (visibility as the
+    prescription's)."""
+    with uow:
+        prescription = repository.load_visible(uow.session, actor, prescription_id)
+        return repository.suspensions(uow.session, prescription.id)

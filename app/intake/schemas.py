@@ -204,3 +204,41 @@ class ClosureAdded(BaseModel):
 
 class ClosureRemoval(In):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+SuspendReason = Literal["hospital", "custody", "holiday", "prescriber"]
+ConfirmingSource = Literal["hospital", "custody", "previous_pharmacy", "prescriber"]
+
+
+class SuspendBody(In):
+    """Suspend from a date (today, or a day already past): hospital admission, custody or
+    prison, a holiday with doses from another service, or the prescriber's instruction."""
+
+    from_date: IsoDate
+    reason: SuspendReason
+    note: Note = ""
+
+
+class ResumeBody(In):
+    """Resume today. If the hospital, prison or other service confirms the last dose it gave,
+    give its date and who confirmed it: dosing continues. Without it, the days since the last
+    dose taken count toward the loss-of-tolerance threshold."""
+
+    last_dose_on: IsoDate | None = None
+    last_dose_source: ConfirmingSource | None = None
+    note: Note = ""
+
+
+class SuspensionRead(Out):
+    id: UUID
+    prescription_id: UUID
+    change: Literal["suspended", "resumed"]
+    effective_on: IsoDate
+    reason: SuspendReason
+    note: str
+    last_dose_on: IsoDate | None
+    last_dose_source: str | None
+    days_removed: int
+    days_planned: int
+    recorded_by_id: UUID | None
+    recorded_at: datetime

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy.orm import Session
-
 from app.actor import Actor
 from app.audit import service as audit_service
 from app.auth.policy import require_role
@@ -15,20 +13,15 @@ from app.auth.roles import Role
 from app.config import PolicySettings
 from app.contacts.models import Contact
 from app.db import UnitOfWork
-from app.dosing import facts as dosing_facts
 from app.dosing import household as dosing_household
 from app.dosing import ledger
-from app.dosing import rules as dosing_rules
 from app.dosing.models import DoseState
 from app.errors import Conflict, NotFound, PermissionDenied, Refused
-from app.households.repository import current_children
-from app.intake.context import findings, intake_context, intake_policy
+from app.intake.context import alert_if_lapsed, findings, intake_context, intake_policy
 from app.patients import repository as patients_repository
-from app.patients.models import Patient
 from app.prescriptions import repository, rules
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
-from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
 
@@ -143,7 +136,7 @@ def verify(
         prescription.verified_at = now
         session.flush()
         if skipped:
-            _alert_if_lapsed(
+            alert_if_lapsed(
                 session,
                 actor=actor,
                 patient=patient,
@@ -177,45 +170,3 @@ def verify(
         )
         uow.commit()
         return prescription
-
-
-def _alert_if_lapsed(
-    session: Session,
-    *,
-    actor: Actor,
-    patient: Patient,
-    prescription: Prescription,
-    today: date,
-    now: datetime,
-    policy: PolicySettings,
-) -> None:
-    """A late prescription can leave the patient days without a dose before the pharmacy ever
-    had it: when those days reach the threshold, the prescriber hears now, not at tomorrow's
-    counter (the block and the alert follow the same count)."""
-    pair = (patient.id, prescription.product)
-    lapse = dosing_facts.lapses(
-        session, [pair], through=today - timedelta(days=1), pharmacy_id=prescription.pharmacy_id
-    )[pair]
-    threshold = dosing_rules.threshold_for(
-        prescription.wording_consult_after_3_missed, policy.missed_threshold
-    )
-    if lapse.days < threshold:
-        return
-    children = dosing_facts.children_facts(
-        current_children(session, patient.household_id, today) if patient.household_id else [],
-        today,
-    )
-    for event in safeguarding_rules.missed_dose_events(
-        days_without_dose=lapse.days, children=children, policy_missed_threshold=threshold
-    ):
-        safeguarding_service.raise_alert(
-            session,
-            event,
-            actor=actor,
-            pharmacy_id=prescription.pharmacy_id,
-            patient_id=patient.id,
-            household_id=patient.household_id,
-            day=today,
-            now=now,
-            routing=policy.alert_routing,
-        )

@@ -83,3 +83,46 @@ class Prescription(Base):
             "supervise_on_collection": self.wording_supervise_on_collection,
             "separate_containers": self.wording_separate_containers,
         }
+
+
+class SuspensionReason(StrEnum):
+    HOSPITAL = "hospital"  # admitted: the ward gives the doses
+    CUSTODY = "custody"  # police custody or prison
+    HOLIDAY = "holiday"  # away, with doses from another service
+    PRESCRIBER = "prescriber"  # the prescriber's instruction
+
+
+class SuspensionChange(StrEnum):
+    SUSPENDED = "suspended"
+    RESUMED = "resumed"
+
+
+class SuspensionEvent(Base):
+    """A prescription suspended from a date, or resumed (append-only: the latest row is the
+    current state). A suspended day is neither due nor missed: the pharmacy was told not to
+    supply it. On resume, `last_dose_on` and `last_dose_source` say what the hospital, prison or
+    other service confirmed was given; without it, the days since the last dose taken count
+    toward the loss-of-tolerance threshold and the prescriber must review before supply."""
+
+    __tablename__ = "suspension_events"
+    __table_args__ = (
+        one_of("change", SuspensionChange),
+        one_of("reason", SuspensionReason),
+        Index("ix_suspension_events_prescription_id_recorded_at", "prescription_id", "recorded_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    prescription_id: Mapped[UUID] = mapped_column(ForeignKey("prescriptions.id"))
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"))
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    change: Mapped[str] = mapped_column(String(16))
+    effective_on: Mapped[date] = mapped_column(Date)
+    # Why it was suspended (the resume row repeats the suspension's reason).
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    last_dose_on: Mapped[date | None] = mapped_column(Date)
+    last_dose_source: Mapped[str | None] = mapped_column(String(32))
+    days_removed: Mapped[int] = mapped_column(default=0)
+    days_planned: Mapped[int] = mapped_column(default=0)
+    recorded_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

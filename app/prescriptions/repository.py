@@ -18,7 +18,7 @@ from app.errors import NotFound
 from app.patients import repository as patients_repository
 from app.pharmacies.models import Closure, Pharmacy
 from app.prescriptions import intake_terms
-from app.prescriptions.models import Prescription, Status
+from app.prescriptions.models import Prescription, Status, SuspensionChange, SuspensionEvent
 
 # A prescription that still governs days: waiting for its check, in force, or paused.
 LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
@@ -86,3 +86,22 @@ def overlapping(
     if exclude is not None:
         query = query.where(Prescription.id != exclude)
     return list(session.scalars(query))
+
+
+def suspensions(session: Session, prescription_id: UUID) -> list[SuspensionEvent]:
+    """Every suspension and resumption of a prescription, oldest first."""
+    return list(
+        session.scalars(
+            select(SuspensionEvent)
+            .where(SuspensionEvent.prescription_id == prescription_id)
+            .order_by(SuspensionEvent.recorded_at, SuspensionEvent.id)
+        )
+    )
+
+
+def current_suspension(session: Session, prescription_id: UUID) -> SuspensionEvent | None:
+    """The suspension in force: the latest event, if it is a suspension."""
+    events = suspensions(session, prescription_id)
+    if events and events[-1].change == SuspensionChange.SUSPENDED:
+        return events[-1]
+    return None

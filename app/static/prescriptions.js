@@ -20,6 +20,10 @@ const Rx = {
     written_on: "The date signed",
     last_dose: "The last dose taken",
     reason: "The reason",
+    from_date: "The date it is suspended from",
+    last_dose_on: "The date of the last dose given",
+    last_dose_source: "Who confirmed it",
+    note: "The note",
   },
 
   init() {
@@ -39,6 +43,10 @@ const Rx = {
     if (verify) verify.addEventListener("submit", (event) => { event.preventDefault(); this.verify(verify); });
     const cancel = document.getElementById("cancel");
     if (cancel) cancel.addEventListener("submit", (event) => { event.preventDefault(); this.cancel(cancel); });
+    for (const [id, action] of [["suspend", "suspend"], ["resume", "resume"]]) {
+      const form = document.getElementById(id);
+      if (form) form.addEventListener("submit", (event) => { event.preventDefault(); this.suspension(form, action); });
+    }
   },
 
   value(form, name) {
@@ -179,6 +187,28 @@ const Rx = {
     const status = document.getElementById("status");
     status.textContent = "active";
     status.className = "tag ok";
+  },
+
+  // Suspend from a date, or resume today; on success the page is read again (the schedule,
+  // the status and the history all change), on refusal each finding sits by its field.
+  async suspension(form, action) {
+    this.clear(form);
+    const id = form.dataset.prescription;
+    const body = { note: this.value(form, "note") || "" };
+    if (action === "suspend") {
+      body.from_date = this.value(form, "from_date");
+      body.reason = this.value(form, "reason");
+    } else {
+      body.last_dose_source = this.value(form, "last_dose_source");
+      body.last_dose_on = this.value(form, "last_dose_on");
+    }
+    const result = await Dk.api("POST", `/api/v1/prescriptions/${id}/${action}`, body);
+    if (result.ok) {
+      window.location.reload();
+      return;
+    }
+    const items = this.findings(result);
+    this.show(form, items.length ? items : [{ field: null, text: this.sentence(null, Dk.problem(result)), kind: "red" }]);
   },
 
   async cancel(form) {
