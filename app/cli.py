@@ -49,6 +49,10 @@ def _uow(settings: Settings):  # type: ignore[no-untyped-def]
     return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
 
 
+# Seconds an idle HTTP connection stays open (uvicorn's own default is 5 s).
+KEEP_ALIVE_SECONDS = 75
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the newest migration."""
@@ -94,6 +98,10 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        # Idle connections are kept longer than nginx's upstream keepalive_timeout (60 s) and
+        # any client's pause: a request sent on a connection the server is just closing is a
+        # reset (a 502 behind nginx, which does not resend a POST).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -43,6 +43,9 @@ def uvicorn_args(port: int, workers: int = 1) -> list[str]:
     ]
     if workers != 1:
         args += ["--workers", str(workers)]
+    # As deployed (deploy/systemd/dosekeeper-web.service): idle connections outlive a client's
+    # pause, so a request is never sent on a connection the server is closing.
+    args += ["--timeout-keep-alive", "75"]
     return [*args, "--log-level", "warning"]
 
 

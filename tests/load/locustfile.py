@@ -153,7 +153,9 @@ class Staff(FastHttpUser):
                 response.success()
             else:
                 outcome = "unexpected"
-                response.failure(f"{status} {code or response.text[:200]}")
+                # Status 0: no response at all (the connection failed); say why, never crash.
+                said = response.text or str(getattr(response, "error", "") or "no response")
+                response.failure(f"{status} {code or said[:200]}")
             TALLY.note(name, status, code, outcome)
             return response
 
