@@ -216,7 +216,8 @@ def users_add(
     role: Annotated[
         str,
         typer.Option(
-            help="pharmacist, technician, prescriber, key_worker, safeguarding_lead or admin"
+            help="pharmacist, technician, prescriber, key_worker, safeguarding_lead, admin or "
+            "clinician (the last-dose look-up only)"
         ),
     ],
     pharmacy_id: Annotated[UUID | None, typer.Option("--pharmacy-id")] = None,

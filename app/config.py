@@ -44,6 +44,9 @@ class PolicySettings(BaseModel):
     # CD register: a balance-check variance (% of the book balance, liquids only) within which
     # manufacturer's overage and measuring loss are expected; outside it is a discrepancy.
     register_tolerance_percent: float = Field(default=1.0, ge=0, le=10)
+    # Days back a dose given on paper during an outage may be entered (docs/downtime.md): long
+    # enough for a long weekend's outage, short enough that the sheet is still at hand.
+    paper_entry_days: int = Field(default=7, ge=1, le=31)
     # Alert kind -> recipient roles (key_worker, prescriber, social_worker, safeguarding_lead,
     # mash), replacing what the alert rule proposes for that kind (see docs/alerts.md).
     alert_routing: dict[str, list[str]] = Field(default_factory=dict)
@@ -94,6 +97,15 @@ class NotifySettings(BaseModel):
     embedded_worker: bool = True
 
 
+class LookupSettings(BaseModel):
+    # A look-up link sent to a hospital ward, custody suite or out-of-hours service stays valid
+    # this long (hours) from issue: one night, or one shift and a handover.
+    link_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # Look-ups one clinician account or one link may make in any hour; the next is 429 with
+    # Retry-After. Counted in the database, so it holds across processes.
+    per_hour: int = Field(default=20, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DOSEKEEPER_", env_nested_delimiter="__", extra="ignore"
@@ -130,6 +142,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    lookup: LookupSettings = Field(default_factory=LookupSettings)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Self:

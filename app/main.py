@@ -22,15 +22,21 @@ from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
 from app.counter import api as counter_api
 from app.counter import pages as counter_pages
+from app.counter import paper_pages as counter_paper_pages
 from app.counter.scans import ScanHub
 from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
+from app.dosing import paper_api as dosing_paper_api
 from app.households import api as households_api
 from app.http import links, problems
 from app.http.headers import ResponseHeaders
 from app.intake import api as prescriptions_api
+from app.intake import guest_api as intake_guest_api
+from app.intake import guest_pages as intake_guest_pages
 from app.intake import pages as prescriptions_pages
 from app.logs import configure_logging, install_access_log_redaction
+from app.lookup import api as lookup_api
+from app.lookup import pages as lookup_pages
 from app.notify import api as notify_api
 from app.ops import health
 from app.ops import metrics as ops_metrics
@@ -143,8 +149,10 @@ def create_app(
         households_api.router,
         patients_api.router,
         prescriptions_api.router,
+        intake_guest_api.router,
         prescriptions_api.opening_days_router,
         dosing_api.router,
+        dosing_paper_api.router,
         safeguarding_api.router,
         safeguarding_api.concern_router,
         counter_api.router,
@@ -152,19 +160,23 @@ def create_app(
         reports_api.router,
         reports_api.adherence_router,
         reports_api.household_router,
+        lookup_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
     for pages in (
         auth_pages.router,
         counter_pages.router,
+        counter_paper_pages.router,
         patients_pages.router,
         safeguarding_pages.router,
         report_pages.router,
         household_pages.router,
         admin_pages.router,
         prescriptions_pages.router,
+        intake_guest_pages.router,
         register_pages.router,
+        lookup_pages.router,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

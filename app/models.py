@@ -20,6 +20,7 @@ from app.households.models import (
 )
 from app.http.models import IdempotentRequest
 from app.labelling.models import Label, PrintJob
+from app.lookup.models import LookupEvent, LookupLink
 from app.notify.models import Delivery, DeliveryAttempt
 from app.patients.models import Patient, PatientChange
 from app.pharmacies.models import Closure, Pharmacy
@@ -47,6 +48,8 @@ __all__ = [
     "Label",
     "LastDoseRecord",
     "LoginAttempt",
+    "LookupEvent",
+    "LookupLink",
     "Patient",
     "PatientChange",
     "Pharmacy",

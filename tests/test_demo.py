@@ -83,7 +83,7 @@ def test_the_demo_seed_creates_a_small_complete_world(demo: tuple[UnitOfWork, Se
         statuses = Counter(session.scalars(select(Child.protection_status)))
 
     assert pharmacies == 2
-    assert set(roles) == set(ROLES)
+    assert set(roles) == {*ROLES, "clinician"}  # the look-up's account too
     assert len(patients) == 12
     assert households == 8
     assert len({p.household_id for p in patients}) == 8

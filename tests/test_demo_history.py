@@ -144,3 +144,38 @@ def test_todays_dosing_sheet_marks_the_blocked_patient(client: TestClient) -> No
     }
     assert "without a dose" in rows["Jamie Reed"]["blocks"]
     assert rows["Morgan Marsh"]["mode"] == "supervised"
+
+
+def test_the_patient_in_hospital_is_refused_at_the_counter_naming_the_admission(
+    client: TestClient,
+) -> None:
+    """The README sends a newcomer to Sasha: suspended two days ago for a hospital admission,
+    nothing missed since, and the resume form on her prescription's page."""
+    pharmacist = signed_in(client, "pharmacist")
+    sasha = patient(client, pharmacist, "Sasha Wren")
+    today = local_date(SystemClock().now(), "Europe/London")
+
+    decision = client.post(
+        f"{API}/counter/check", json={"patient_id": sasha["id"]}, headers=pharmacist
+    ).json()
+    (block,) = [b for b in decision["blocks"] if b["code"] == "prescription_not_active"]
+    assert block["message"].startswith("Suspended since ")
+    assert "(hospital admission) — do not supply" in block["message"]
+    (event,) = client.get(f"{API}/patients/{sasha['id']}/suspensions", headers=pharmacist).json()[
+        "items"
+    ]
+    assert (event["change"], event["reason"]) == ("suspended", "hospital")
+    assert event["effective_on"] == (today - timedelta(days=2)).isoformat()
+    days = client.get(
+        f"{API}/patients/{sasha['id']}/adherence",
+        params={"from": (today - timedelta(days=5)).isoformat(), "to": today.isoformat()},
+        headers=pharmacist,
+    ).json()["days"]
+    assert days, "supplied before the admission"
+    assert all(d["state"] != "missed" for d in days), days  # nor since: those days are no one's
+    page = client.get(f"/prescriptions/{event['prescription_id']}", headers=pharmacist).text
+    assert "Resume the prescription today" in page
+    assert (
+        "Resume all of this patient&#39;s prescriptions today"
+        in client.get(f"/patients/{sasha['id']}", headers=pharmacist).text
+    )

@@ -21,16 +21,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 from sqlalchemy import select
 
+from app.actor import SYSTEM
+from app.auth import service as auth_service
 from app.auth.models import User
+from app.clock import FixedClock
 from app.main import API
 from app.pharmacies.models import Pharmacy
-from tests.factories import ROLES, Branch, World, nhs_number, unique
+from tests.builders import MONDAY, at, prescribe
+from tests.factories import NOW, PASSWORD, ROLES, Branch, World, nhs_number, unique
 
 OK, MADE, EMPTY, DENIED, HIDDEN = "OK", "MADE", "EMPTY", "DENIED", "HIDDEN"
 STATUS = {OK: 200, MADE: 201, EMPTY: 200, DENIED: 403, HIDDEN: 404}
@@ -443,3 +448,81 @@ def test_a_foreign_patient_searched_by_exact_nhs_number_returns_no_items(
 
 def _without_request_id(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
+
+
+@pytest.mark.hazard("H-27.1")
+def test_a_clinician_account_is_denied_every_route_of_the_matrix(
+    world: World, subtests: pytest.Subtests
+) -> None:
+    """The look-up's clinician (issue 19 §4) may look up a last dose and nothing else: every
+    route here, with a body a permitted role would send, is 403 for own and foreign records
+    alike (tests/lookup/test_links_and_scope.py walks every other route)."""
+    username = unique("clin")
+    auth_service.add_user(
+        world.uow,
+        actor=SYSTEM,
+        username=username,
+        password=PASSWORD,
+        role="clinician",
+        now=NOW,
+        settings=world.settings.auth,
+    )
+    world.home.tokens["clinician"] = auth_service.sign_in(
+        world.uow,
+        username=username,
+        password=PASSWORD,
+        client="test",
+        kind="api",
+        now=NOW,
+        settings=world.settings.auth,
+    ).token
+    home = build_side(world, world.home)
+    away = build_side(world, world.away)
+    for route, scope, _ in MATRIX:
+        with subtests.test(route=route, scope=scope):
+            response = call_route(route)(world, "clinician", away if scope == "foreign" else home)
+
+            assert response.status_code == 403, response.text
+            assert response.json()["code"] == "permission_denied"
+
+
+@pytest.mark.hazard("H-28.2")
+def test_a_guest_pharmacy_sees_every_matrix_route_as_any_other_pharmacy_does(
+    world: World, subtests: pytest.Subtests, clock: FixedClock
+) -> None:
+    """Guest dosing (issue 19 §2) opens the counter and nothing else: while the home branch
+    doses the other pharmacy's patient as a guest, every route of the matrix answers the home
+    branch's staff about that patient, their household and their pharmacy exactly as the
+    matrix's foreign column says, and leaks none of the other pharmacy's secrets."""
+    clock.set(at(MONDAY, 8))
+    away = build_side(world, world.away)
+    rx = prescribe(world, away.patient_id, branch=world.away)
+    with world.uow:
+        home_ods = world.uow.session.get(Pharmacy, world.home.pharmacy_id).ods_code  # type: ignore[union-attr]
+    granted = world.post(
+        f"{API}/prescriptions/{rx['id']}/guest-grants",
+        {
+            "guest_ods_code": home_ods,
+            "from_date": MONDAY.isoformat(),
+            "to_date": (MONDAY + timedelta(days=4)).isoformat(),
+            "note": "Staying near the home branch",
+        },
+        branch=world.away,
+    )
+    assert granted.status_code == 201, granted.text
+    counter = world.post(f"{API}/counter/check", {"patient_id": away.patient_id})
+    assert counter.status_code == 200, counter.text  # the grant is live: the counter opens
+
+    for route, scope, row in MATRIX:
+        if scope != "foreign":
+            continue
+        for role, expected in zip(ROLES, row, strict=True):
+            if role == "admin":
+                continue
+            with subtests.test(route=route, role=role):
+                response = call_route(route)(world, role, away)
+                assert response.status_code == STATUS[expected], response.text
+                if expected == EMPTY:
+                    assert target_id(route, away) not in response.text
+                for secret in away.secrets:
+                    assert secret not in response.text, f"{route}: {secret!r} leaked"

@@ -42,6 +42,7 @@ def admin(
                 "social_worker",
                 "safeguarding_lead",
                 "mash",
+                "care_service",
             ],
         },
     )

@@ -10,8 +10,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.actor import Actor
 from app.auth import service as auth_service
+from app.auth.roles import Role
 from app.db import UnitOfWork
-from app.errors import NotAuthenticated
+from app.errors import NotAuthenticated, PermissionDenied
 from app.http import csrf
 from app.http.deps import clock_for, settings_for, uow_for
 
@@ -20,8 +21,16 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
-    """The signed-in caller, from a bearer token or (for pages) the session cookie."""
-    return authenticate_request(request, token)
+    """The signed-in caller, from a bearer token or (for pages) the session cookie.
+
+    A clinician account (a hospital, custody or out-of-hours clinician) may use the last-dose
+    look-up and nothing else: it is refused here, before any route reads a body or an id, so a
+    route added later refuses it too. The look-up's own routes resolve the caller themselves
+    (`app.lookup.api`)."""
+    actor = authenticate_request(request, token)
+    if actor.role == Role.CLINICIAN:
+        raise PermissionDenied("A clinician account may use only the last-dose look-up")
+    return actor
 
 
 def authenticate_request(

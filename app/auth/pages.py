@@ -16,7 +16,7 @@ from pydantic import StringConstraints
 
 from app.auth import service as auth_service
 from app.auth.api import client_address
-from app.auth.deps import SESSION_COOKIE, authenticate_request, get_actor
+from app.auth.deps import SESSION_COOKIE, authenticate_request
 from app.errors import NotAuthenticated, TooManyAttempts
 from app.http import csrf
 from app.http.deps import NowDep, SettingsDep, UowDep
@@ -32,6 +32,7 @@ HOME = {
     "key_worker": "/prescriber",
     "safeguarding_lead": "/safeguarding",
     "admin": "/admin",
+    "clinician": "/lookup",
 }
 
 
@@ -67,7 +68,7 @@ def _login_page(
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     try:
-        actor = get_actor(request, None)
+        actor = authenticate_request(request, None)  # any role, a clinician's too
     except NotAuthenticated:
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse(HOME.get(actor.role, "/login"), status_code=303)

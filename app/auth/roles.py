@@ -15,3 +15,6 @@ class Role(StrEnum):
     KEY_WORKER = "key_worker"
     SAFEGUARDING_LEAD = "safeguarding_lead"
     ADMIN = "admin"
+    # An out-of-hours, hospital or custody clinician: the last-dose look-up and nothing else
+    # (app/lookup; every other route refuses the role in `app.auth.deps.get_actor`).
+    CLINICIAN = "clinician"

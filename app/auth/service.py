@@ -295,6 +295,10 @@ def add_user(
         raise InvalidInput("password", *problem)
     if role in (Role.PHARMACIST, Role.TECHNICIAN) and pharmacy_id is None:
         raise InvalidInput("pharmacy_id", "required", f"a {role} must belong to a pharmacy")
+    if role == Role.CLINICIAN and (pharmacy_id is not None or contact_id is not None):
+        # The look-up is its only use; a pharmacy or contact would widen what policy lets it see.
+        field = "pharmacy_id" if pharmacy_id is not None else "contact_id"
+        raise InvalidInput(field, "not_allowed", "a clinician account belongs to no pharmacy")
     with uow:
         # Checked by the foreign keys users declare: auth sits below pharmacies and contacts.
         users = User.__table__.c

@@ -17,6 +17,9 @@ class ContactKind(StrEnum):
     SOCIAL_WORKER = "social_worker"
     SAFEGUARDING_LEAD = "safeguarding_lead"
     MASH = "mash"
+    # A hospital ward, custody suite or out-of-hours service: no alert is routed to it; the
+    # pharmacy may send it a last-dose look-up link (app/lookup).
+    CARE_SERVICE = "care_service"
 
 
 class Contact(Base):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -9,13 +10,32 @@ from starlette.background import BackgroundTask
 
 from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
+from app.counter import guests as counter_guests
 from app.counter import scans
-from app.counter.schemas import ScanBody
+from app.counter.schemas import GuestCardRead, ScanBody
 from app.http import problems
 from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.labelling import service as labelling_service
 
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
+
+
+@router.get("/counter/guests/{patient_id}", response_model=GuestCardRead)
+def guest_card(
+    patient_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> object:
+    """A patient your pharmacy doses today as a guest (guest dosing): identity, the home
+    pharmacy to phone, and the household facts the counter's checks use; nothing else of the
+    record. 404 for anyone else, exactly as for an unknown id."""
+    card = counter_guests.guest_card(
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+    return GuestCardRead.of(card)
 
 
 @router.post("/counter/scan")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -21,13 +22,20 @@ from app.dosing import reads as dosing_reads
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate
 from app.http.templates import page
+from app.lookup import log as lookup_log
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/counter", response_class=HTMLResponse)
-def counter(request: Request, actor: ActorDep, now: NowDep, settings: SettingsDep) -> HTMLResponse:
+def counter(
+    request: Request, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+) -> HTMLResponse:
     require_role(actor, {Role.PHARMACIST, Role.TECHNICIAN, Role.ADMIN}, "use the counter")
+    # The look-ups of this pharmacy's patients overnight (a ward, custody): seen each morning.
+    lookups = lookup_log.recent(
+        uow, actor=actor, since=lookup_log.since_yesterday(now, settings.timezone)
+    )
     return page(
         request,
         "counter/index.html",
@@ -37,8 +45,16 @@ def counter(request: Request, actor: ActorDep, now: NowDep, settings: SettingsDe
             "is_pharmacist": actor.role == Role.PHARMACIST,
             "is_technician": actor.role == Role.TECHNICIAN,
             "tomorrow": (local_date(now, settings.timezone) + timedelta(days=1)).isoformat(),
+            "lookups": lookups,
         },
     )
+
+
+def sheet_reference(day: date, printed_at: datetime, timezone: str) -> str:
+    """The reference printed on a sheet, typed back when its doses are entered: the day and
+    when it was printed, so two printings of one day's sheet are told apart."""
+    printed = printed_at.astimezone(ZoneInfo(timezone))
+    return f"DS-{day:%Y%m%d}-{printed:%d%H%M}"
 
 
 @router.get("/counter/sheet", response_class=HTMLResponse)
@@ -63,6 +79,7 @@ def dosing_sheet(
             "today": today,
             "tomorrow": today + timedelta(days=1),
             "printed_at": now,
+            "reference": sheet_reference(chosen, now, settings.timezone),
             "lines": lines,
         },
     )

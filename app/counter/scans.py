@@ -68,7 +68,7 @@ def scan(
             try:
                 if patient is None:
                     raise NotFound("patient with that NHS number", "(scanned)")
-                patients_repository.load_visible(uow.session, actor, patient.id)
+                patients_repository.load_for_counter(uow.session, actor, patient.id, today)
             except NotFound:
                 # Another pharmacy's patient answers exactly as a number nobody holds.
                 raise NotFound("patient with that NHS number", "(scanned)") from None
@@ -84,7 +84,7 @@ def scan(
             if label is None:
                 raise NotFound("label", found.value)
             try:
-                patients_repository.load_visible(uow.session, actor, label.patient_id)
+                patients_repository.load_for_counter(uow.session, actor, label.patient_id, today)
             except NotFound:
                 raise NotFound("label", found.value) from None
             result["patient_id"] = str(label.patient_id)

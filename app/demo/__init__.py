@@ -25,6 +25,7 @@ from app.households import children as household_children
 from app.households import service as households_service
 from app.intake import transcribe as transcription
 from app.intake import verify as verification
+from app.lookup import links as lookup_links
 from app.patients import service as patients_service
 from app.pharmacies import service as pharmacies_service
 from app.pharmacies.models import Pharmacy
@@ -138,6 +139,8 @@ def seed(
         ("safeguarding", "safeguarding_lead", pharmacy.id, None, "Pat Lead"),
         ("admin", "admin", None, None, "Ada Admin"),
         ("hillside", "pharmacist", other.id, None, "Hana Hillside"),
+        # The out-of-hours look-up (issue 19 §4): a clinician account belongs to no pharmacy.
+        ("clinician", "clinician", None, None, "Dr Casey Clinician (A&E)"),
     ]
     for username, role, pharmacy_id, contact_id, display in accounts:
         auth_service.add_user(
@@ -224,6 +227,7 @@ def seed(
     ]
     if history:
         people.append(("Billie", "Ash", 5))  # the prescription waiting for its second check
+        people.append(("Sasha", "Wren", 7))  # in hospital: prescription suspended
     for i, (given, family, h) in enumerate(people):
         registered = patients_service.register_patient(
             uow,
@@ -342,11 +346,30 @@ def seed(
     for index, mg, supervised, collection in regimes:
         prescribe(index, mg, supervised, collection, first=start, on=today, at=now)
 
+    # A hospital ward the pharmacy sent a look-up link (shown once, here, to try it with).
+    ward = contact(
+        "Ward 7 (demo)", "Demotown General Hospital", "care_service", "ward7@hospital.example"
+    )
+    with uow:
+        issuer = uow.session.scalar(select(User).where(User.username == "pharmacist"))
+    assert issuer is not None
+    ward_link = lookup_links.issue(
+        uow,
+        actor=actor_for(issuer),
+        contact_id=ward,
+        pharmacy_id=None,
+        secret=settings.secret_key.get_secret_value(),
+        settings=settings.lookup,
+        now=now,
+    )
+    lookup_url = f"{settings.notify.public_base_url.rstrip('/')}/lookup#link={ward_link.token}"
+
     lines = [
         "Demo data created (fictional).",
         f"Pharmacy: {pharmacy.name} id={pharmacy.id}",
         f"Every demo account's password: {DEMO_PASSWORD}",
         "Accounts: " + ", ".join(f"{u} ({r})" for u, r, *_ in accounts),
+        f"Ward 7's look-up link (valid {settings.lookup.link_hours} hours): {lookup_url}",
         *story,
     ]
     return "\n".join(lines)

@@ -15,6 +15,9 @@ The story (fictional people, as the rest of the demo):
   was acknowledged by the lead, with a note, on the evening it was raised.
 - Billie Ash has a prescription transcribed this morning that waits for a second pharmacist's
   check.
+- Sasha Wren was admitted to hospital two days ago: the pharmacist suspended her prescription
+  that morning, so the counter refuses supply naming the admission, no day since is missed,
+  and her prescription page offers the resume form.
 """
 
 from __future__ import annotations
@@ -108,8 +111,9 @@ def replay(
     clock = FixedClock(at(first, 9))
     counter = _Counter(uow, settings, clock)
     frankie, jamie = patients["Frankie Moss"], patients["Jamie Reed"]
+    sasha = patients["Sasha Wren"]
     counter.sign_in("pharmacist")
-    for patient_id in (frankie, jamie):
+    for patient_id in (frankie, jamie, sasha):
         household = counter.call("pharmacist", "GET", f"/patients/{patient_id}")["household_id"]
         counter.call(
             "pharmacist",
@@ -141,12 +145,34 @@ def replay(
             at=at(first, 9, 30),
         )
 
+    sasha_rx = prescribe(
+        index_of("Sasha Wren"),
+        60,
+        SUPERVISED_MON_SAT,
+        EVERY_DAY,
+        first=first,
+        on=first,
+        at=at(first, 9, 30),
+    )
+
     withheld_on = today - timedelta(days=2)
     jamie_stops = today - timedelta(days=3)
+    sasha_admitted = today - timedelta(days=2)
     for offset in range(HISTORY_DAYS):
         day = first + timedelta(days=offset)
         clock.set(at(day, 10))
         counter.sign_in("pharmacist", "safeguarding")
+        if day == sasha_admitted:  # the ward rang first thing (open or closed)
+            counter.call(
+                "pharmacist",
+                "POST",
+                f"/prescriptions/{sasha_rx}/suspend",
+                {
+                    "from_date": day.isoformat(),
+                    "reason": "hospital",
+                    "note": "Demo: admitted to Demotown General, ward 7; the ward gives the doses",
+                },
+            )
         if day.weekday() == 6 or (day.month, day.day) == (12, 25):
             continue  # closed: the Sunday dose went home on Saturday
         if day == withheld_on:
@@ -175,6 +201,8 @@ def replay(
             _supply(counter, frankie, day)
         if day < jamie_stops:
             _supply(counter, jamie, day)
+        if day < sasha_admitted:
+            _supply(counter, sasha, day)
         clock.set(at(day, 19))
         counter.sign_in("pharmacist", "safeguarding")  # the evening shift
         counter.call(
@@ -205,6 +233,7 @@ def replay(
         "(Frankie Moss withheld two days ago; Jamie Reed blocked after three days without a dose; "
         f"{escalated} alert(s) escalated overnight, the earlier ones acknowledged).",
         f"Pending second check: Billie Ash's prescription id={billie}.",
+        f"In hospital: Sasha Wren's prescription suspended two days ago id={sasha_rx}.",
     ]
 
 

@@ -102,13 +102,19 @@ def decision_body(view: CounterView) -> dict[str, Any]:
 
 
 def _patient_for_counter(
-    session: Session, actor: Actor, *, patient_id: UUID | None, barcode: str | None
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: UUID | None,
+    barcode: str | None,
+    today: date,
 ) -> Patient:
+    """The patient at this counter: the pharmacy's own, or a guest it doses today."""
     if patient_id is not None:
-        return patients_repository.load_visible(session, actor, patient_id)
+        return patients_repository.load_for_counter(session, actor, patient_id, today)
     if barcode:
         try:
-            return patients_service.find_by_card(session, actor, barcode)
+            return patients_service.find_by_card(session, actor, barcode, today=today)
         except NotFound:
             # Another pharmacy's card must answer exactly as an unknown one (no id leaks).
             raise NotFound("patient card", "(scanned)") from None
@@ -195,7 +201,9 @@ def check(
     """Today's decision for a patient at the counter (the read is logged)."""
     require_role(actor, COUNTER | {Role.ADMIN}, "use the counter")
     with uow:
-        patient = _patient_for_counter(uow.session, actor, patient_id=patient_id, barcode=barcode)
+        patient = _patient_for_counter(
+            uow.session, actor, patient_id=patient_id, barcode=barcode, today=today
+        )
         view = _view(
             uow.session,
             actor,

@@ -17,7 +17,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
-from app.dosing.decision_inputs import CounterFacts, InstalmentDay, LastDose, PrescriptionStatus
+from app.dosing.decision_inputs import (
+    CounterFacts,
+    InstalmentDay,
+    LastDose,
+    PrescriptionStatus,
+    Suspension,
+)
 
 # (the message the counter shows, the short name of the rule's source): Reason(code, *wording)
 Wording = tuple[str, str]
@@ -54,6 +60,15 @@ NO_HOUSEHOLD: Wording = (
     "override with a reason.",
     "domain-rules §4.2: children unknown is not 'no children'",
 )
+
+
+def dosed_at_guest(guest_pharmacy: str, until: date) -> Wording:
+    return (
+        f"Today's dose is at {guest_pharmacy}, where the patient is staying (guest dosing "
+        f"until {_day(until)}) — do not supply here. If the patient is back early, end the "
+        "guest dosing on the prescription page first.",
+        "One dose per day across pharmacies; guest dosing arranged by this pharmacy",
+    )
 
 
 def withheld_today(days: Sequence[InstalmentDay], today: date) -> Wording:
@@ -139,7 +154,26 @@ _NOT_ACTIVE_TEXT: Mapping[str, str] = MappingProxyType(
 )
 
 
-def not_active(status: PrescriptionStatus) -> Wording:
+# Why a prescription is suspended, as the counter names it (the reasons a suspension records).
+_SUSPENDED_FOR: Mapping[str, str] = MappingProxyType(
+    {
+        "hospital": "hospital admission",
+        "custody": "police custody or prison",
+        "holiday": "away, with doses from another service",
+        "prescriber": "the prescriber's instruction",
+    }
+)
+
+
+def not_active(status: PrescriptionStatus, suspension: Suspension | None = None) -> Wording:
+    if status == "suspended" and suspension is not None:
+        why = _SUSPENDED_FOR.get(suspension.reason, suspension.reason)
+        return (
+            f"Suspended since {_day(suspension.since)} ({why}) — do not supply; the "
+            "prescription resumes when the pharmacist or prescriber records the patient's "
+            "return.",
+            "Suspension recorded by the pharmacist or prescriber (issue 19 §1)",
+        )
     return (
         f"The prescription {_NOT_ACTIVE_TEXT[status]}.",
         "MDR 2001 reg 16; transcription check (DESIGN §2)",

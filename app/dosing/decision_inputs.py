@@ -75,6 +75,15 @@ class InstalmentDay:
 
 
 @dataclass(frozen=True, slots=True)
+class Suspension:
+    """The suspension in force: the day it took effect and why (hospital, custody, holiday,
+    prescriber), as recorded by the pharmacist or the prescriber."""
+
+    since: date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PrescriptionFacts:
     status: PrescriptionStatus
     start_on: date
@@ -89,6 +98,8 @@ class PrescriptionFacts:
     separate_containers: bool = False  # "Dispense daily doses in separate containers."
     # A liquid measured out by the patient at home from a multi-day container.
     measured_liquid: bool = False
+    # While `status` is "suspended": since when and why (None if none is recorded).
+    suspension: Suspension | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +136,16 @@ class LastDose:
 
 
 @dataclass(frozen=True, slots=True)
+class GuestDosing:
+    """Today's instalment is at a guest pharmacy's counter: the home pharmacy let another
+    pharmacy dose the patient on these days (a holiday, a stay elsewhere)."""
+
+    here: bool  # this counter is the guest's
+    guest_pharmacy: str  # the guest pharmacy's name
+    until: date  # the last day of the guest dosing
+
+
+@dataclass(frozen=True, slots=True)
 class CounterFacts:
     today: date  # pharmacy-local calendar date
     counter_pharmacy_id: str
@@ -147,6 +168,8 @@ class CounterFacts:
     representative_authorised: bool = False
     # Whether a measuring device goes with the take-home; None at a check (not asked yet).
     measuring_device: bool | None = None
+    # Today's instalment is granted to a guest pharmacy (this one or another): None when not.
+    guest: GuestDosing | None = None
 
 
 def days_without_dose(

@@ -31,8 +31,9 @@ from app.dosing.facts import (
     lapses,
 )
 from app.dosing.models import DoseState, InstalmentDay, Reassessment
-from app.patients.models import Patient
+from app.patients.models import GuestGrant, GuestGrantEnd, Patient
 from app.pharmacies.models import Pharmacy
+from app.prescriptions import repository as prescriptions_repository
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
 
@@ -155,6 +156,41 @@ def _rows_today(
     return found
 
 
+def _guest_dosing(
+    session: Session, patient_ids: Sequence[UUID], today: date
+) -> dict[UUID, tuple[GuestGrant, str]]:
+    """Each patient's guest grant covering today (begun, not over, not ended early), with the
+    guest pharmacy's name."""
+    found: dict[UUID, tuple[GuestGrant, str]] = {}
+    for batch in kit.chunks(patient_ids):
+        for grant, name in session.execute(
+            select(GuestGrant, Pharmacy.name)
+            .join(Pharmacy, Pharmacy.id == GuestGrant.guest_pharmacy_id)
+            .where(
+                GuestGrant.patient_id.in_(batch),
+                GuestGrant.from_date <= today,
+                GuestGrant.to_date >= today,
+                ~select(GuestGrantEnd.id).where(GuestGrantEnd.grant_id == GuestGrant.id).exists(),
+            )
+        ):
+            found[grant.patient_id] = (grant, name)
+    return found
+
+
+def _guest_facts(
+    found: tuple[GuestGrant, str] | None, rows: Sequence[InstalmentDay], counter_id: UUID
+) -> decision_inputs.GuestDosing | None:
+    """Today's instalment is at the guest's counter (the grant moved it there)."""
+    if found is None:
+        return None
+    grant, name = found
+    if not any(row.pharmacy_id == grant.guest_pharmacy_id for row in rows):
+        return None
+    return decision_inputs.GuestDosing(
+        here=counter_id == grant.guest_pharmacy_id, guest_pharmacy=name, until=grant.to_date
+    )
+
+
 def _reassessed_today(session: Session, patient_ids: Sequence[UUID], today: date) -> set[UUID]:
     """Patients a pharmacist has reassessed today after withholding today's dose."""
     found: set[UUID] = set()
@@ -274,6 +310,20 @@ def _collections_around(
     return found
 
 
+def _suspensions(
+    session: Session, current: Iterable[Prescription]
+) -> dict[UUID, decision_inputs.Suspension]:
+    """Since when and why each suspended prescription is suspended, so the counter can say so;
+    asked only about the suspended ones (no query at all on a day nobody's is)."""
+    found = prescriptions_repository.current_suspensions(
+        session, [rx.id for rx in current if rx.status == Status.SUSPENDED]
+    )
+    return {
+        pid: decision_inputs.Suspension(since=event.effective_on, reason=event.reason)
+        for pid, event in found.items()
+    }
+
+
 def _measured_liquid(product: str) -> bool:
     known = PRODUCTS.get(product)
     return known is not None and known.unit == "mL"
@@ -323,6 +373,8 @@ def gather_many(
         for ph in session.scalars(select(Pharmacy).where(Pharmacy.id.in_(counters)))
     }
     names = _recorder_names(session, [r for day in rows.values() for r in day])
+    suspended = _suspensions(session, current.values())
+    guests = _guest_dosing(session, ids, today)
     gathered = {}
     for patient in patients:
         rx = current.get(patient.id)
@@ -342,6 +394,7 @@ def gather_many(
                 consult_after_3_missed=rx.wording_consult_after_3_missed,
                 separate_containers=rx.wording_separate_containers,
                 measured_liquid=_measured_liquid(rx.product),
+                suspension=suspended.get(rx.id),
             )
         next_collect, last_missed = around.get(pair, (None, None)) if rx and pair else (None, None)
         counter_id = counter_pharmacy_id or patient.pharmacy_id
@@ -365,6 +418,7 @@ def gather_many(
             collector=collector,
             representative_authorised=patient.id in authorised,
             measuring_device=measuring_device,
+            guest=_guest_facts(guests.get(patient.id), today_rows, counter_id),
         )
         gathered[patient.id] = Gathered(facts, rx, today_rows)
     return gathered

@@ -192,8 +192,8 @@ def hand_over(
         require_safety_act(actor, "override_block")
     with uow:
         session = uow.session
-        patient = patients_repository.load_visible(
-            session, actor, handover.patient_id, for_update=True
+        patient = patients_repository.load_for_counter(
+            session, actor, handover.patient_id, today, for_update=True
         )
         replay = idempotency.replay(session, actor.id, idempotency_key, digest)
         if replay is not None:

@@ -129,6 +129,34 @@ def remove_due_days(
     return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
+def move_due_days(
+    session: Session,
+    prescription_id: UUID,
+    *,
+    collect_from: date,
+    collect_to: date | None,
+    from_pharmacy_id: UUID,
+    to_pharmacy_id: UUID,
+) -> int:
+    """Move the days still due, collected from `collect_from` (to `collect_to`), from one
+    pharmacy's counter to another's: guest dosing and its end, and a transfer. A whole
+    instalment moves with its collection day; a recorded dose never moves. Returns how many."""
+    query = (
+        update(InstalmentDay)
+        .where(
+            InstalmentDay.prescription_id == prescription_id,
+            InstalmentDay.state == DoseState.DUE,
+            InstalmentDay.pharmacy_id == from_pharmacy_id,
+            InstalmentDay.collect_on >= collect_from,
+        )
+        .values(pharmacy_id=to_pharmacy_id)
+        .execution_options(synchronize_session=False)
+    )
+    if collect_to is not None:
+        query = query.where(InstalmentDay.collect_on <= collect_to)
+    return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+
 def replan_due_days(
     session: Session,
     prescription_id: UUID,

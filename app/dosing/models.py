@@ -231,3 +231,62 @@ class HandoverRefusal(Base):
     codes: Mapped[list[str]] = mapped_column(JSON)
     refused_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaperOutcome(StrEnum):
+    """What the outage sheet says happened to a patient's dose that day."""
+
+    SUPERVISED = "supervised"
+    COLLECTED = "collected"  # a take-home handed over
+    WITHHELD = "withheld"
+
+
+class PaperFinding(StrEnum):
+    """What the record says about a dose entered from the outage sheet."""
+
+    # The ledger took it: the day was still due (or marked missed, and is now corrected).
+    ENTERED = "entered"
+    # The day was already supplied (at the counter before the outage, or from another sheet):
+    # the patient may have had two doses.
+    DOUBLE_SUPPLY = "double_supply"
+    # The rules would have refused the supply that day (the threshold, a withhold, no box...).
+    BLOCK_IGNORED = "block_ignored"
+    # No instalment of the prescription was due that day (suspended, not prescribed).
+    NOT_DUE = "not_due"
+
+
+class PaperDose(Base):
+    """A dose given (or withheld) on paper during an outage and entered once the system was
+    back, with the sheet's reference, who gave it and what the record made of it (append-only).
+
+    The ledger row, when the day could take it, is changed the usual way and names this entry
+    in its `decision`; a supply the ledger cannot take (a second supply of a day) stays here and
+    in the CD register, because the methadone left the cupboard whatever the record says.
+    """
+
+    __tablename__ = "paper_doses"
+    __table_args__ = (
+        one_of("outcome", PaperOutcome),
+        # One line of one sheet is entered once: entering a sheet again is refused, never
+        # mistaken for a double supply.
+        UniqueConstraint("patient_id", "dose_date", "outcome", "sheet_reference"),
+        Index("ix_paper_doses_pharmacy_id_dose_date", "pharmacy_id", "dose_date"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    prescription_id: Mapped[UUID | None] = mapped_column(ForeignKey("prescriptions.id"))
+    dose_date: Mapped[date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(16))
+    dose_mg: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    given_by: Mapped[str] = mapped_column(String(80))  # the initials written on the sheet
+    sheet_reference: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    findings: Mapped[list[str]] = mapped_column(JSON)
+    # The counter's blocks for that day that the supply went against.
+    blocks: Mapped[list[str]] = mapped_column(JSON)
+    dose_dates: Mapped[list[str]] = mapped_column(JSON)
+    entered_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -243,7 +243,9 @@ def reassess(
         raise InvalidInput("note", "required", "say what you saw when you reassessed the patient")
     with uow:
         session = uow.session
-        patient = patients_repository.load_visible(session, actor, patient_id, for_update=True)
+        patient = patients_repository.load_for_counter(
+            session, actor, patient_id, today, for_update=True
+        )
         existing = session.scalar(
             select(Reassessment).where(
                 Reassessment.patient_id == patient.id, Reassessment.dose_date == today

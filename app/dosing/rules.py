@@ -98,6 +98,7 @@ class Code(StrEnum):
     WITHHELD_TODAY = "withheld_today"
     LAST_DOSE_UNKNOWN = "last_dose_unknown"
     MEASURING_DEVICE_NOT_RECORDED = "measuring_device_not_recorded"
+    DOSED_AT_GUEST_PHARMACY = "dosed_at_guest_pharmacy"
     # Warnings
     YOUNG_CHILD_TAKE_HOME = "young_child_take_home"
     HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
@@ -122,6 +123,7 @@ BLOCKS: frozenset[Code] = frozenset(
         Code.WITHHELD_TODAY,
         Code.LAST_DOSE_UNKNOWN,
         Code.MEASURING_DEVICE_NOT_RECORDED,
+        Code.DOSED_AT_GUEST_PHARMACY,
     }
 )
 WARNINGS: frozenset[Code] = frozenset(Code) - BLOCKS
@@ -279,7 +281,9 @@ def _prescription_reasons(
     today = facts.today
     reasons: list[Reason] = []
     if rx.status != "active":
-        reasons.append(Reason(Code.PRESCRIPTION_NOT_ACTIVE, *wording.not_active(rx.status)))
+        reasons.append(
+            Reason(Code.PRESCRIPTION_NOT_ACTIVE, *wording.not_active(rx.status, rx.suspension))
+        )
     # A collection the schedule put before the start day (closed-day wording) is lawful;
     # anything else before the start, or a dose dated before it, is not.
     if today < rx.start_on and (not days or any(day.dose_date < rx.start_on for day in days)):
@@ -288,8 +292,17 @@ def _prescription_reasons(
         reasons.append(Reason(Code.NO_PRESCRIPTION, *wording.prescription_ended(rx.end_on)))
     if not days and rx.start_on <= today <= rx.end_on:
         reasons.append(Reason(Code.NOT_DUE_TODAY, *wording.not_due_today(facts)))
-    if rx.pharmacy_id != facts.counter_pharmacy_id:
+    guest = facts.guest
+    # A guest pharmacy doses the days granted to it; the home pharmacy none of them.
+    if rx.pharmacy_id != facts.counter_pharmacy_id and not (guest is not None and guest.here):
         reasons.append(Reason(Code.WRONG_PHARMACY, *wording.WRONG_PHARMACY))
+    if guest is not None and not guest.here:
+        reasons.append(
+            Reason(
+                Code.DOSED_AT_GUEST_PHARMACY,
+                *wording.dosed_at_guest(guest.guest_pharmacy, guest.until),
+            )
+        )
     return reasons
 
 

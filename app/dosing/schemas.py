@@ -7,13 +7,14 @@ OpenAPI schema names (docs/openapi.json): renaming one changes the published API
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.households.models import BoxMethod
-from app.http.schemas import In, IsoDate, Note, Out
+from app.http.schemas import Controls, In, IsoDate, Note, Out
 
 
 class ReasonRead(BaseModel):
@@ -297,3 +298,56 @@ class BoxRead(Out):
     valid_until: IsoDate
     method: str
     note: str
+
+
+class PaperLineBody(In):
+    patient_id: UUID
+    date: IsoDate = Field(
+        description="The day on the sheet (today or up to the setting's days back)"
+    )
+    outcome: Literal["supervised", "collected", "withheld"] = Field(
+        description="What the sheet says: swallowed in front of the pharmacist, a take-home "
+        "handed over, or withheld (intoxicated)"
+    )
+    given_at: time = Field(description="The time written on the sheet (UK time)")
+    given_by: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+        Controls(min_visible=1),
+    ] = Field(description="The initials written on the sheet")
+    note: Note = ""
+
+
+class PaperSheetBody(In):
+    sheet_reference: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=3, max_length=80),
+        Controls(min_visible=3),
+    ] = Field(description="The reference printed on the outage sheet (or how to find the sheet)")
+    entries: list[PaperLineBody] = Field(min_length=1, max_length=500)
+
+
+class PaperDoseRead(Out):
+    id: UUID
+    patient_id: UUID
+    prescription_id: UUID | None
+    dose_date: IsoDate
+    outcome: str
+    dose_mg: Decimal | None
+    given_at: datetime
+    given_by: str
+    sheet_reference: str
+    note: str
+    findings: list[str] = Field(
+        description="entered (the ledger took it) | double_supply (the day was already "
+        "supplied) | block_ignored (the counter would have refused it that day) | not_due "
+        "(no dose of the prescription was due)"
+    )
+    blocks: list[str] = Field(description="The counter's block codes that day, if any")
+    dose_dates: list[str]
+    entered_at: datetime
+    alerts: list[str] = Field(default_factory=list)
+
+
+class PaperSheetRead(BaseModel):
+    items: list[PaperDoseRead]

@@ -46,7 +46,9 @@ def withhold(
         raise InvalidInput("date", "today_only", f"a dose is withheld on the day ({today})")
     with uow:
         session = uow.session
-        patient = patients_repository.load_visible(session, actor, patient_id, for_update=True)
+        patient = patients_repository.load_for_counter(
+            session, actor, patient_id, today, for_update=True
+        )
         children = _children_in_household(session, patient, today)
         _check_children_present(children, children_present)
         view = _view(

@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -202,6 +203,22 @@ class _DateWindow:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date), _DateWindow()]
+
+
+def _iso_datetime(value: Any) -> Any:
+    """A moment is written in ISO 8601 with its offset (2026-12-04T08:00:00Z): a bare number
+    is refused, never read as a Unix time."""
+    if isinstance(value, datetime) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ].+", value)
+    ):
+        return value
+    raise PydanticCustomError(
+        "datetime_from_number",
+        "Input should be a date and time written YYYY-MM-DDTHH:MM:SS with its offset",
+    )
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
 # The marker comes last: it checks the raw text, then the constraints (strip, lengths) apply
 # with their usual rule names (`string_too_long`).

@@ -198,6 +198,66 @@ def list_suspensions(prescription_id: UUID, uow: UowDep, actor: ActorDep) -> obj
     }
 
 
+@router.post("/patients/{patient_id}/suspend", response_model=Paged[PrescriptionRead])
+def suspend_patient(
+    patient_id: UUID,
+    body: SuspendBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """Suspend every active prescription of the patient from a date (a hospital admission
+    stops them all), in one transaction; each is suspended as `…/prescriptions/{id}/suspend`
+    would, with its own record. Answers the prescriptions suspended."""
+    suspended = suspensions.suspend_patient(
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        from_date=body.from_date,
+        reason=body.reason,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+    )
+    return {"items": [get_prescription(p.id, uow, actor, now) for p in suspended], "next": None}
+
+
+@router.post("/patients/{patient_id}/resume", response_model=Paged[PrescriptionRead])
+def resume_patient(
+    patient_id: UUID,
+    body: ResumeBody,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """Resume every suspended prescription of the patient today, with the same confirmation of
+    the last dose given elsewhere as `…/prescriptions/{id}/resume`. Answers the prescriptions
+    resumed."""
+    resumed = suspensions.resume_patient(
+        uow,
+        actor=actor,
+        patient_id=patient_id,
+        last_dose_on=body.last_dose_on,
+        last_dose_source=body.last_dose_source,
+        note=body.note,
+        today=local_date(now, settings.timezone),
+        now=now,
+        policy=settings.policy,
+    )
+    return {"items": [get_prescription(p.id, uow, actor, now) for p in resumed], "next": None}
+
+
+@router.get("/patients/{patient_id}/suspensions", response_model=Paged[SuspensionRead])
+def list_patient_suspensions(patient_id: UUID, uow: UowDep, actor: ActorDep) -> object:
+    """Every suspension and resumption of any of the patient's prescriptions, oldest first."""
+    return {
+        "items": intake_reads.patient_suspensions(uow, actor=actor, patient_id=patient_id),
+        "next": None,
+    }
+
+
 @router.post(
     "/prescriptions/{prescription_id}/release", status_code=201, response_model=ReleaseRead
 )

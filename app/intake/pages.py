@@ -17,9 +17,9 @@ from app.auth.roles import Role
 from app.clock import local_date
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
+from app.intake import guests, suspensions
 from app.intake import reads as intake_reads
-from app.intake import suspensions
-from app.intake.schemas import DAY_NAMES
+from app.intake.schemas import CONFIRMING_SOURCE_WORDS, DAY_NAMES, SUSPEND_REASON_WORDS
 from app.prescriptions.products import PRODUCTS
 
 router = APIRouter(include_in_schema=False)
@@ -58,21 +58,6 @@ FORM_TYPES = (
     ("WP10MDA", "WP10MDA (Wales, instalments)"),
     ("paper", "Other NHS paper form"),
     ("private", "Private CD form"),
-)
-
-
-# What the suspend and resume forms offer, in the pharmacist's words.
-SUSPEND_REASONS = (
-    ("hospital", "Admitted to hospital"),
-    ("custody", "In police custody or prison"),
-    ("holiday", "Away, with doses from another service"),
-    ("prescriber", "The prescriber's instruction"),
-)
-CONFIRMING_SOURCES = (
-    ("hospital", "The hospital (ward or discharge letter)"),
-    ("custody", "Custody or the prison healthcare team"),
-    ("previous_pharmacy", "Another pharmacy"),
-    ("prescriber", "The prescriber"),
 )
 
 
@@ -140,7 +125,12 @@ def pending(request: Request, uow: UowDep, actor: ActorDep, now: NowDep) -> HTML
 
 @router.get("/prescriptions/{prescription_id}", response_class=HTMLResponse)
 def check(
-    prescription_id: UUID, request: Request, uow: UowDep, actor: ActorDep, now: NowDep
+    prescription_id: UUID,
+    request: Request,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> HTMLResponse:
     """The second pharmacist's check: the form as transcribed beside the schedule built from it."""
     require_role(actor, STAFF | {Role.ADMIN}, "see prescriptions")
@@ -175,7 +165,12 @@ def check(
             "suspensions": intake_reads.suspensions(
                 uow, actor=actor, prescription_id=prescription.id
             ),
-            "suspend_reasons": SUSPEND_REASONS,
-            "confirming_sources": CONFIRMING_SOURCES,
+            "suspend_reasons": SUSPEND_REASON_WORDS,
+            "confirming_sources": CONFIRMING_SOURCE_WORDS,
+            "guest_grants": guests.for_prescription(
+                uow, actor=actor, prescription_id=prescription.id
+            ),
+            "today": local_date(now, settings.timezone),
+            "may_grant": actor.role in guests.GRANTERS,
         },
     )

@@ -241,3 +241,39 @@ def suspensions(uow: UnitOfWork, *, actor: Actor, prescription_id: UUID) -> list
     with uow:
         prescription = repository.load_visible(uow.session, actor, prescription_id)
         return repository.suspensions(uow.session, prescription.id)
+
+
+def patient_suspensions(
+    uow: UnitOfWork, *, actor: Actor, patient_id: UUID
+) -> list[SuspensionEvent]:
+    """Every suspension and resumption of any of the patient's prescriptions, oldest first
+    (visibility as the patient's)."""
+    with uow:
+        patient = patients_repository.load_visible(uow.session, actor, patient_id)
+        return repository.patient_suspensions(uow.session, patient.id)
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionHistory:
+    """What the patient page shows of suspensions: every event, the prescription each one
+    concerns in words, and who recorded it."""
+
+    events: list[SuspensionEvent]
+    prescriptions: dict[UUID, str]
+    people: dict[UUID, str]
+
+
+def suspension_history(uow: UnitOfWork, *, actor: Actor, patient: Patient) -> SuspensionHistory:
+    """The suspension history of a patient the caller has already been shown."""
+    with uow:
+        session = uow.session
+        events = repository.patient_suspensions(session, patient.id)
+        ids = {e.prescription_id for e in events}
+        named = {
+            p.id: f"The prescription from {p.start_on:%d/%m/%Y} to {p.end_on:%d/%m/%Y}"
+            for p in (
+                session.scalars(select(Prescription).where(Prescription.id.in_(ids))) if ids else []
+            )
+        }
+        people = auth_service.display_names(session, {e.recorded_by_id for e in events})
+    return SuspensionHistory(events=events, prescriptions=named, people=people)

@@ -208,6 +208,20 @@ class ClosureRemoval(In):
 
 SuspendReason = Literal["hospital", "custody", "holiday", "prescriber"]
 ConfirmingSource = Literal["hospital", "custody", "previous_pharmacy", "prescriber"]
+# What the suspend and resume forms offer, in the pharmacist's words (the prescription page and
+# the patient page).
+SUSPEND_REASON_WORDS = (
+    ("hospital", "Admitted to hospital"),
+    ("custody", "In police custody or prison"),
+    ("holiday", "Away, with doses from another service"),
+    ("prescriber", "The prescriber's instruction"),
+)
+CONFIRMING_SOURCE_WORDS = (
+    ("hospital", "The hospital (ward or discharge letter)"),
+    ("custody", "Custody or the prison healthcare team"),
+    ("previous_pharmacy", "Another pharmacy"),
+    ("prescriber", "The prescriber"),
+)
 
 
 class SuspendBody(In):

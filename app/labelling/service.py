@@ -96,7 +96,9 @@ def queue_for_handover(
     if not take_home:
         return []
     prescription = session.get(Prescription, prescription_id)
-    pharmacy = session.get(Pharmacy, patient.pharmacy_id)
+    # The supplying pharmacy is on the label: the counter's own, which is the guest pharmacy's
+    # when it doses a patient staying nearby.
+    pharmacy = session.get(Pharmacy, actor.pharmacy_id or patient.pharmacy_id)
     if prescription is None or pharmacy is None:
         raise NotFound("prescription", prescription_id)
     facts = facts_for(patient, pharmacy, prescription, take_home, today)

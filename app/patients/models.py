@@ -47,3 +47,46 @@ class PatientChange(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     changed_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuestGrant(Base):
+    """The home pharmacy lets another pharmacy (also a Dosekeeper tenant) dose the patient on
+    the collection days from `from_date` to `to_date` (a holiday, a stay elsewhere).
+
+    Owned here because it decides who may see the patient at a counter: the guest pharmacy
+    sees the patient's identity and that day's decision, never the rest of the record
+    (`repository.load_for_counter`). Append-only; ended early by a `GuestGrantEnd`, and over by
+    itself after `to_date`.
+    """
+
+    __tablename__ = "guest_grants"
+    __table_args__ = (
+        Index("ix_guest_grants_guest_pharmacy_id_to_date", "guest_pharmacy_id", "to_date"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    prescription_id: Mapped[UUID] = mapped_column(ForeignKey("prescriptions.id"))
+    home_pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    guest_pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    from_date: Mapped[date] = mapped_column(Date)
+    to_date: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(2000))
+    days_granted: Mapped[int]
+    granted_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GuestGrantEnd(Base):
+    """A guest grant ended before its last day (the patient came home early, the stay was
+    cancelled): the days still due go back to the home pharmacy. Append-only."""
+
+    __tablename__ = "guest_grant_ends"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    grant_id: Mapped[UUID] = mapped_column(ForeignKey("guest_grants.id"), unique=True)
+    ended_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500))
+    days_returned: Mapped[int]
+    ended_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)

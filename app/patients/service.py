@@ -27,7 +27,13 @@ from app.kit import UNSET, Unset
 from app.patients.cards import canonical_card_code, new_card_code
 from app.patients.events import HouseholdNamed, MembersChanged
 from app.patients.models import Patient, PatientChange
-from app.patients.repository import by_ids, held_where_caller_cannot_see, load_visible, visible_to
+from app.patients.repository import (
+    by_ids,
+    guest_visible,
+    held_where_caller_cannot_see,
+    load_visible,
+    visible_to,
+)
 from app.patients.rules import is_valid_nhs_number, normalise_nhs_number
 from app.pharmacies.models import Pharmacy
 
@@ -164,11 +170,19 @@ def get_patient(uow: UnitOfWork, *, actor: Actor, patient_id: UUID, now: datetim
         return patient
 
 
-def find_by_card(session: Session, actor: Actor, card_code: str) -> Patient:
+def find_by_card(
+    session: Session, actor: Actor, card_code: str, *, today: date | None = None
+) -> Patient:
+    """The patient holding a scanned card, if the caller may see them or (at the counter,
+    `today` given) doses them today as a guest pharmacy."""
     patient = session.scalar(
         select(Patient).where(Patient.card_code == canonical_card_code(card_code))
     )
-    if patient is None or not (actor is SYSTEM or visible_to(actor, patient)):
+    if patient is None or not (
+        actor is SYSTEM
+        or visible_to(actor, patient)
+        or (today is not None and guest_visible(session, actor, patient, today))
+    ):
         # Another pharmacy's card answers exactly as a card nobody holds.
         raise NotFound("patient card", "(scanned)")
     return patient

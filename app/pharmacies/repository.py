@@ -21,3 +21,15 @@ def load_visible(session: Session, actor: Actor, pharmacy_id: UUID) -> Pharmacy:
     if pharmacy is None or not (actor is SYSTEM or may_see_pharmacy(actor, pharmacy.id)):
         raise NotFound("pharmacy", pharmacy_id)
     return pharmacy
+
+
+def by_ods_code(session: Session, ods_code: str) -> Pharmacy | None:
+    """A pharmacy by its ODS code, with no visibility check: the code, name, address and phone
+    of a pharmacy are public (the NHS directory lists them), and guest dosing and transfers
+    name the other pharmacy this way."""
+    return session.scalar(select(Pharmacy).where(Pharmacy.ods_code == ods_code.strip().upper()))
+
+
+def by_id(session: Session, pharmacy_id: UUID) -> Pharmacy | None:
+    """A pharmacy's public identity (name, address, phone) by id, with no visibility check."""
+    return session.get(Pharmacy, pharmacy_id)

@@ -7,12 +7,14 @@ prescription applies the same tenancy filter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import kit
 from app.actor import Actor
 from app.errors import NotFound
 from app.patients import repository as patients_repository
@@ -99,9 +101,35 @@ def suspensions(session: Session, prescription_id: UUID) -> list[SuspensionEvent
     )
 
 
+def patient_suspensions(session: Session, patient_id: UUID) -> list[SuspensionEvent]:
+    """Every suspension and resumption of any of the patient's prescriptions, oldest first
+    (through the prescriptions, so both indexes by prescription serve it)."""
+    theirs = select(Prescription.id).where(Prescription.patient_id == patient_id)
+    return list(
+        session.scalars(
+            select(SuspensionEvent)
+            .where(SuspensionEvent.prescription_id.in_(theirs))
+            .order_by(SuspensionEvent.recorded_at, SuspensionEvent.id)
+        )
+    )
+
+
 def current_suspension(session: Session, prescription_id: UUID) -> SuspensionEvent | None:
     """The suspension in force: the latest event, if it is a suspension."""
-    events = suspensions(session, prescription_id)
-    if events and events[-1].change == SuspensionChange.SUSPENDED:
-        return events[-1]
-    return None
+    return current_suspensions(session, [prescription_id]).get(prescription_id)
+
+
+def current_suspensions(
+    session: Session, prescription_ids: Iterable[UUID]
+) -> dict[UUID, SuspensionEvent]:
+    """The suspension in force for each of these prescriptions that has one (its latest event
+    is a suspension), in one query per chunk of ids: a prescription has a handful of events."""
+    latest: dict[UUID, SuspensionEvent] = {}
+    for batch in kit.chunks(sorted(set(prescription_ids))):
+        for event in session.scalars(
+            select(SuspensionEvent)
+            .where(SuspensionEvent.prescription_id.in_(batch))
+            .order_by(SuspensionEvent.recorded_at, SuspensionEvent.id)
+        ):
+            latest[event.prescription_id] = event
+    return {pid: e for pid, e in latest.items() if e.change == SuspensionChange.SUSPENDED}

@@ -19,6 +19,9 @@ from app.errors import InvalidInput
 from app.households import service as households_service
 from app.http.deps import NowDep, UowDep
 from app.http.templates import page
+from app.intake import reads as intake_reads
+from app.intake import suspensions
+from app.intake.schemas import CONFIRMING_SOURCE_WORDS, SUSPEND_REASON_WORDS
 from app.patients import search as patient_search
 from app.patients import service as patients_service
 from app.records import views
@@ -99,6 +102,7 @@ def patient_page(
     require_role(actor, READERS, "look up patients")
     patient = patients_service.get_patient(uow, actor=actor, patient_id=patient_id, now=now)
     record = views.patient_record(uow, actor, patient)
+    suspended = intake_reads.suspension_history(uow, actor=actor, patient=patient)
     context: dict[str, object] = {
         "patient": patient,
         "household": record.household,
@@ -112,6 +116,13 @@ def patient_page(
         "pharmacy": record.pharmacy,
         "may_edit": actor.role in EDITORS,
         "nhs_spaced": nhs_spaced,
+        # Suspend or resume every prescription at once (a hospital admission stops them all).
+        "may_suspend": actor.role in suspensions.SUSPENDERS,
+        "suspensions": suspended.events,
+        "suspended_prescriptions": suspended.prescriptions,
+        "suspension_people": suspended.people,
+        "suspend_reasons": SUSPEND_REASON_WORDS,
+        "confirming_sources": CONFIRMING_SOURCE_WORDS,
     }
     if actor.role in EDITORS:
         choices = views.choices(uow, actor)

@@ -45,6 +45,8 @@ KINDS = [
     "register_negative_balance",
     "dose_given_unchecked",
     "pharmacist_concern",
+    "outage_double_supply",
+    "outage_block_ignored",
 ]
 
 

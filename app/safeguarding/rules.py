@@ -93,6 +93,10 @@ class EventKind(StrEnum):
     DOSE_GIVEN_UNCHECKED = "dose_given_unchecked"
     # What a person saw or was told that no rule can see, recorded with who else was told.
     PHARMACIST_CONCERN = "pharmacist_concern"
+    # Doses given on paper during an outage, entered afterwards: a day supplied twice, or a
+    # supply the counter would have refused that day (`app.safeguarding.outage_alerts`).
+    OUTAGE_DOUBLE_SUPPLY = "outage_double_supply"
+    OUTAGE_BLOCK_IGNORED = "outage_block_ignored"
 
 
 class Recipient(StrEnum):

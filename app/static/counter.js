@@ -73,6 +73,20 @@ const Counter = {
       Dk.api("GET", `/api/v1/patients/${patientId}`),
       Dk.api("POST", "/api/v1/counter/check", { patient_id: patientId }),
     ]);
+    this.guest = null;
+    if (!patient.ok && patient.status === 404 && check.ok) {
+      // Another pharmacy's patient dosed here as a guest: the counter's card only.
+      const card = await Dk.api("GET", `/api/v1/counter/guests/${patientId}`);
+      if (card.ok) {
+        this.patient = card.data.patient;
+        this.household = card.data.household;
+        this.guest = card.data.guest;
+        this.decision = check.data;
+        this.renderPatient(null);
+        this.renderHousehold();
+        return;
+      }
+    }
     if (!patient.ok) { Dk.say("scan-status", Dk.problem(patient), "red"); return; }
     this.patient = patient.data;
     this.decision = check.ok ? check.data : null;
@@ -95,6 +109,12 @@ const Counter = {
       Dk.el("h2", { id: "patient-heading" }, `${p.given_name} ${p.family_name}`),
       Dk.el("p", { class: "muted" }, `Born ${p.date_of_birth} · NHS ${p.nhs_number} · card photo: not on file`),
     ];
+    if (this.guest) {
+      const home = this.guest.home_pharmacy;
+      parts.push(Dk.el("p", { id: "guest-banner", class: "banner amber" },
+        `Guest patient of ${home.name} (${home.phone}), dosed here from ${this.guest.from_date} to ${this.guest.to_date}. `
+        + "Only the counter is open to you: phone the home pharmacy for anything else."));
+    }
     if (error) parts.push(Dk.el("p", { class: "banner red", role: "alert" }, error));
     if (d) {
       const days = d.dose_dates.length;
@@ -464,7 +484,11 @@ const Counter = {
     }
     const others = h.members.filter((m) => m.id !== this.patient.id);
     const myBox = h.boxes.find((b) => b.patient_id === this.patient.id);
-    const confirm = Dk.el("button", { type: "button", class: "secondary", onclick: () => this.confirmChildren() }, "Children confirmed today");
+    // A guest pharmacy confirms nothing in another pharmacy's household: it phones the home one.
+    const confirm = h.id ? Dk.el("button", { type: "button", class: "secondary", onclick: () => this.confirmChildren() }, "Children confirmed today") : "";
+    const otherPatients = this.guest
+      ? Dk.el("p", {}, h.other_patients_at_home ? `${h.other_patients_at_home} other methadone patient(s) live there.` : "None.")
+      : others.length ? Dk.el("ul", {}, others.map((m) => Dk.el("li", {}, `${m.given_name} ${m.family_name}`))) : Dk.el("p", {}, "None.");
     box.replaceChildren(
       Dk.el("h2", { id: "household-heading" }, "Household"),
       Dk.el("h3", {}, `Children (${h.children.length})`),
@@ -472,10 +496,10 @@ const Counter = {
         Dk.el("span", { class: `tag ${c.protection_status}` }, c.protection_status.replaceAll("_", " "))))) : Dk.el("p", {}, "No children recorded."),
       Dk.el("p", {}, `Children last confirmed: ${h.children_confirmed_on || "never"} `, confirm),
       Dk.el("h3", {}, "Other methadone patients in the home"),
-      others.length ? Dk.el("ul", {}, others.map((m) => Dk.el("li", {}, `${m.given_name} ${m.family_name}`))) : Dk.el("p", {}, "None."),
+      otherPatients,
       Dk.el("p", {}, Dk.el("strong", {}, `Methadone already at home: ${Dk.num(h.methadone_at_home_mg)} mg`)),
       Dk.el("p", {}, "Lockable box: ", myBox ? Dk.el("span", { class: `tag ${myBox.valid_today ? "ok" : "missed"}` },
-        myBox.valid_today ? `seen ${myBox.seen_on}, valid to ${myBox.valid_until}` : `expired ${myBox.valid_until}`)
+        myBox.valid_today ? (myBox.seen_on ? `seen ${myBox.seen_on}, valid to ${myBox.valid_until}` : `valid to ${myBox.valid_until}`) : `expired ${myBox.valid_until}`)
         : Dk.el("span", { class: "tag missed" }, "never seen")));
   },
 

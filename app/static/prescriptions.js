@@ -189,11 +189,11 @@ const Rx = {
     status.className = "tag ok";
   },
 
-  // Suspend from a date, or resume today; on success the page is read again (the schedule,
-  // the status and the history all change), on refusal each finding sits by its field.
+  // Suspend from a date, or resume today, one prescription or all of a patient's (the form's
+  // data-url says which); on success the page is read again (the schedule, the status and the
+  // history all change), on refusal each finding sits by its field.
   async suspension(form, action) {
     this.clear(form);
-    const id = form.dataset.prescription;
     const body = { note: this.value(form, "note") || "" };
     if (action === "suspend") {
       body.from_date = this.value(form, "from_date");
@@ -202,7 +202,7 @@ const Rx = {
       body.last_dose_source = this.value(form, "last_dose_source");
       body.last_dose_on = this.value(form, "last_dose_on");
     }
-    const result = await Dk.api("POST", `/api/v1/prescriptions/${id}/${action}`, body);
+    const result = await Dk.api("POST", `${form.dataset.url}/${action}`, body);
     if (result.ok) {
       window.location.reload();
       return;

@@ -20,10 +20,12 @@ from app.dosing.counter_wording import describe_last_dose
 from app.dosing.decision_inputs import (
     CounterFacts,
     CounterPolicy,
+    GuestDosing,
     HouseholdFacts,
     InstalmentDay,
     LastDose,
     PrescriptionFacts,
+    Suspension,
     days_without_dose,
     household_methadone_at_home,
 )
@@ -140,6 +142,30 @@ CASES: list[Any] = [
         (Code.WRONG_PHARMACY,),
         (),
         id="a patient nominated elsewhere is wrong_pharmacy",
+    ),
+    pytest.param(
+        facts(
+            counter_pharmacy_id="pharmacy-2",
+            guest=GuestDosing(here=True, guest_pharmacy="Leeds Pharmacy", until=TOMORROW),
+        ),
+        (),
+        (),
+        id="a guest pharmacy doses the day granted to it",
+    ),
+    pytest.param(
+        facts(guest=GuestDosing(here=False, guest_pharmacy="Leeds Pharmacy", until=TOMORROW)),
+        (Code.DOSED_AT_GUEST_PHARMACY,),
+        (),
+        id="the home pharmacy refuses a day granted to a guest pharmacy",
+    ),
+    pytest.param(
+        facts(
+            counter_pharmacy_id="pharmacy-3",
+            guest=GuestDosing(here=False, guest_pharmacy="Leeds Pharmacy", until=TOMORROW),
+        ),
+        (Code.WRONG_PHARMACY, Code.DOSED_AT_GUEST_PHARMACY),
+        (),
+        id="a third pharmacy is wrong_pharmacy and told where the dose is",
     ),
     pytest.param(
         facts(days_without_dose=2),
@@ -476,6 +502,23 @@ def test_no_prescription_still_lists_the_patient_level_blocks() -> None:
         Code.PATIENT_INTOXICATED,
         Code.NO_PRESCRIPTION,
     )
+
+
+def test_a_suspended_prescription_is_refused_naming_since_when_and_why() -> None:
+    since = TODAY - timedelta(days=2)
+    suspended = rx(status="suspended", suspension=Suspension(since=since, reason="hospital"))
+
+    decision = decide(facts(prescription=suspended), POLICY)
+
+    assert blocks(decision) == (Code.PRESCRIPTION_NOT_ACTIVE,)
+    assert message(decision, Code.PRESCRIPTION_NOT_ACTIVE) == (
+        "Suspended since Sat 28 Feb 2026 (hospital admission) — do not supply; the prescription "
+        "resumes when the pharmacist or prescriber records the patient's return."
+    )
+    # Suspended before suspensions were recorded: the words without a date.
+    assert message(
+        decide(facts(prescription=rx(status="suspended")), POLICY), Code.PRESCRIPTION_NOT_ACTIVE
+    ).startswith("The prescription is suspended — do not supply")
 
 
 def test_a_suspended_prescription_before_its_start_lists_both_reasons() -> None:
@@ -990,3 +1033,14 @@ def test_days_without_a_dose_count_every_day_whatever_the_reason(
         )
         == expected
     )
+
+
+def test_the_home_counter_names_the_guest_pharmacy_and_the_last_day() -> None:
+    decision = decide(
+        facts(guest=GuestDosing(here=False, guest_pharmacy="Leeds Pharmacy", until=TOMORROW)),
+        POLICY,
+    )
+    (block,) = decision.blocks
+    assert block.code == Code.DOSED_AT_GUEST_PHARMACY
+    assert "Today's dose is at Leeds Pharmacy" in block.message
+    assert f"until {TOMORROW.strftime('%a')} {TOMORROW.day} " in block.message

@@ -38,6 +38,7 @@ PAGES = [
     ("pharmacist", "/patients/{patient}/prescriptions/new"),
     ("pharmacist2", "/prescriptions/{prescription}"),
     ("pharmacist", "/register"),
+    ("pharmacist", "/counter/paper-doses"),
     ("safeguarding", "/safeguarding"),
     ("prescriber", "/prescriber"),
     ("admin", "/admin"),

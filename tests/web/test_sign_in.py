@@ -42,7 +42,7 @@ def test_a_wrong_password_is_refused_and_the_right_one_signs_in(page: Page) -> N
     expect(page.get_by_role("banner")).to_contain_text("Signed in as Priya Pharmacist (pharmacist)")
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link")).to_have_text(
-        ["Counter", "Patients", "Prescriptions", "Register", "Alerts"]
+        ["Counter", "Patients", "Prescriptions", "Register", "Alerts", "Look-up links"]
     )
 
 

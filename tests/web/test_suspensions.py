@@ -47,3 +47,35 @@ def test_a_pharmacist_suspends_for_a_hospital_stay_and_resumes_with_no_dose_conf
     expect(page.locator("#suspensions")).to_contain_text(
         "with no dose confirmed elsewhere: days without a dose count toward the threshold"
     )
+
+
+def test_a_pharmacist_suspends_all_of_a_patients_prescriptions_from_the_patient_page(
+    page: Page, live: LiveServer
+) -> None:
+    patient = live.add_supervised_patient("Robin")
+    sign_in(page, "pharmacist")
+    page.goto(f"/patients/{patient.id}")
+    form = page.locator("#suspend")  # the patient page has other forms with a "Why"
+    suspend = page.get_by_role("button", name="Suspend all of this patient's prescriptions")
+    form.get_by_label("Suspended from").fill((live.today + timedelta(days=1)).strftime("%d/%m/%Y"))
+    suspend.click()
+    expect(page.locator("#err-from_date")).to_contain_text(
+        "The date it is suspended from must be today or a day already past"
+    )
+    form.get_by_label("Suspended from").fill(live.today.strftime("%d/%m/%Y"))
+    form.get_by_label("Why").select_option("custody")
+    form.get_by_label("Note").fill("Remanded this morning")
+    suspend.click()
+
+    expect(page.locator("#suspensions")).to_contain_text(
+        f"suspended from {live.today.strftime('%d/%m/%Y')} (in police custody or prison): "
+        "Remanded this morning."
+    )
+    assert serious_violations(page) == [], describe(serious_violations(page))
+    page.get_by_role("button", name="Resume all of this patient's prescriptions today").click()
+    expect(page.locator("#suspensions")).to_contain_text(
+        "with no dose confirmed elsewhere: days without a dose count toward the threshold"
+    )
+    expect(
+        page.get_by_role("button", name="Suspend all of this patient's prescriptions")
+    ).to_be_visible()

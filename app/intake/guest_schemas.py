@@ -1,0 +1,72 @@
+"""Guest dosing's request and response bodies (`app.intake.guest_api`'s routes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.http.schemas import Controls, In, IsoDate, Reason
+
+
+class GuestGrantBody(In):
+    """Let another pharmacy dose the patient on the collection days of a period."""
+
+    guest_ods_code: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9]{3,10}$"),
+    ] = Field(description="The guest pharmacy's ODS code (it must use Dosekeeper)")
+    from_date: IsoDate = Field(description="The first day dosed there (today or later)")
+    to_date: IsoDate = Field(description="The last day dosed there (at most 28 days in all)")
+    note: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=3, max_length=2000),
+        Controls("\t\n\r", min_visible=3),
+    ] = Field(description="Why and where, e.g. a week with family in Leeds")
+
+
+class GuestGrantEndBody(In):
+    reason: Reason = Field(description="Why the guest dosing ends early")
+
+
+class PharmacyCard(BaseModel):
+    """A pharmacy's public identity: what the other pharmacy needs to phone it."""
+
+    id: UUID
+    name: str
+    ods_code: str
+    address: str
+    phone: str
+
+
+class GuestPatient(BaseModel):
+    """The patient's identity only: a guest pharmacy sees nothing else of the record."""
+
+    id: UUID
+    given_name: str
+    family_name: str
+    date_of_birth: date
+
+
+class GuestGrantRead(BaseModel):
+    id: UUID
+    prescription_id: UUID
+    patient: GuestPatient
+    home_pharmacy: PharmacyCard
+    guest_pharmacy: PharmacyCard
+    from_date: date
+    to_date: date
+    note: str
+    days_granted: int = Field(description="Instalment days moved to the guest's counter")
+    granted_at: datetime
+    ended_on: date | None = Field(description="Ended early on this day; None if not")
+    end_reason: str | None
+    days_returned: int | None = Field(description="Days still due given back when it ended")
+    live: bool = Field(description="The guest pharmacy may dose the patient today")
+
+
+class GuestGrantList(BaseModel):
+    items: list[GuestGrantRead]
+    next: str | None = None
