@@ -34,6 +34,7 @@ from app.intake import api as prescriptions_api
 from app.intake import guest_api as intake_guest_api
 from app.intake import guest_pages as intake_guest_pages
 from app.intake import pages as prescriptions_pages
+from app.intake import transfer_api as intake_transfer_api
 from app.logs import configure_logging, install_access_log_redaction
 from app.lookup import api as lookup_api
 from app.lookup import pages as lookup_pages
@@ -150,6 +151,7 @@ def create_app(
         patients_api.router,
         prescriptions_api.router,
         intake_guest_api.router,
+        intake_transfer_api.router,
         prescriptions_api.opening_days_router,
         dosing_api.router,
         dosing_paper_api.router,

@@ -179,3 +179,25 @@ def test_the_patient_in_hospital_is_refused_at_the_counter_naming_the_admission(
         "Resume all of this patient&#39;s prescriptions today"
         in client.get(f"/patients/{sasha['id']}", headers=pharmacist).text
     )
+
+
+def test_frankie_is_dosed_at_hillside_as_a_guest_from_today(client: TestClient) -> None:
+    pharmacist = signed_in(client, "pharmacist")
+    hillside = signed_in(client, "hillside")
+    frankie = patient(client, pharmacist, "Frankie Moss")
+
+    (stay,) = client.get(f"{API}/guest-grants", headers=hillside).json()["items"]
+    assert stay["patient"]["id"] == frankie["id"]
+    assert stay["live"] is True
+    assert stay["home_pharmacy"]["name"] == "Riverside Community Pharmacy (demo)"
+    at_hillside = client.post(
+        f"{API}/counter/check", json={"patient_id": frankie["id"]}, headers=hillside
+    )
+    assert at_hillside.status_code == 200, at_hillside.text
+    at_home = client.post(
+        f"{API}/counter/check", json={"patient_id": frankie["id"]}, headers=pharmacist
+    ).json()
+    if at_hillside.json()["dose_dates"]:  # a collection today (none on a Sunday)
+        assert "dosed_at_guest_pharmacy" in [b["code"] for b in at_home["blocks"]]
+    # Nothing else of Frankie's record opens at Hillside.
+    assert client.get(f"{API}/patients/{frankie['id']}", headers=hillside).status_code == 404

@@ -18,6 +18,9 @@ The story (fictional people, as the rest of the demo):
 - Sasha Wren was admitted to hospital two days ago: the pharmacist suspended her prescription
   that morning, so the counter refuses supply naming the admission, no day since is missed,
   and her prescription page offers the resume form.
+- Frankie Moss stays with family near Hillside Pharmacy for three days from today (guest
+  dosing): the Riverside counter refuses those days (`dosed_at_guest_pharmacy`) and Hillside's
+  pharmacist (`hillside`) finds Frankie on their counter and their guest list.
 """
 
 from __future__ import annotations
@@ -134,7 +137,7 @@ def replay(
             "invoice_ref": "DEMO-0001",
         },
     )
-    for name, mg in (("Frankie Moss", 35), ("Jamie Reed", 70)):
+    frankie_rx, _ = (
         prescribe(
             index_of(name),
             mg,
@@ -144,6 +147,8 @@ def replay(
             on=first,
             at=at(first, 9, 30),
         )
+        for name, mg in (("Frankie Moss", 35), ("Jamie Reed", 70))
+    )
 
     sasha_rx = prescribe(
         index_of("Sasha Wren"),
@@ -218,6 +223,20 @@ def replay(
         escalated = worker.run_tasks()
     finally:
         worker.close()
+    # Frankie stays with family near Hillside Pharmacy from today: the Riverside counter
+    # refuses the days granted, Hillside's doses them (sign in as "hillside").
+    counter.sign_in("pharmacist")
+    counter.call(
+        "pharmacist",
+        "POST",
+        f"/prescriptions/{frankie_rx}/guest-grants",
+        {
+            "guest_ods_code": "FDK02",
+            "from_date": today.isoformat(),
+            "to_date": (today + timedelta(days=2)).isoformat(),
+            "note": "Demo: three days with family near Hillside Pharmacy",
+        },
+    )
     billie = prescribe(
         index_of("Billie Ash"),
         45,
@@ -234,6 +253,8 @@ def replay(
         f"{escalated} alert(s) escalated overnight, the earlier ones acknowledged).",
         f"Pending second check: Billie Ash's prescription id={billie}.",
         f"In hospital: Sasha Wren's prescription suspended two days ago id={sasha_rx}.",
+        "Guest dosing: Frankie Moss is dosed at Hillside Pharmacy (sign in as hillside) for "
+        "three days from today.",
     ]
 
 

@@ -150,12 +150,17 @@ def enter_sheet(
     _check(reference, entries, today=today, now=now, timezone=timezone, policy=policy)
     with uow:
         session = uow.session
-        # Every patient locked first, in id order: the lock order every writer keeps.
+        # Every patient locked first, in id order: the lock order every writer keeps. A guest
+        # patient dosed on paper here is this counter's on the days granted.
+        first_day = {
+            e.patient_id: min(x.day for x in entries if x.patient_id == e.patient_id)
+            for e in entries
+        }
         patients = {
-            patient_id: patients_repository.load_visible(
-                session, actor, patient_id, for_update=True
+            patient_id: patients_repository.load_for_counter(
+                session, actor, patient_id, first_day[patient_id], for_update=True
             )
-            for patient_id in sorted({e.patient_id for e in entries}, key=str)
+            for patient_id in sorted(first_day, key=str)
         }
         ordered = sorted(enumerate(entries), key=lambda pair: (pair[1].day, pair[1].given_at))
         entered = [
@@ -212,7 +217,8 @@ def _enter(
     )[0]
     paper = PaperDose(
         id=new_id(),
-        pharmacy_id=patient.pharmacy_id,
+        # The counter that gave it: the guest pharmacy's for a patient staying nearby.
+        pharmacy_id=actor.pharmacy_id or patient.pharmacy_id,
         patient_id=patient.id,
         prescription_id=view.prescription_id,
         dose_date=entry.day,

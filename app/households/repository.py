@@ -62,3 +62,12 @@ def lives_there(child: Child, day: date) -> bool:
     return (child.lives_from is None or child.lives_from <= day) and (
         child.lives_to is None or child.lives_to >= day
     )
+
+
+def by_id(session: Session, household_id: UUID, *, for_update: bool = False) -> Household | None:
+    """One household, with no visibility check: for a use case that already holds a member the
+    caller may see (a transfer moving the household with its last member)."""
+    query = select(Household).where(Household.id == household_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)

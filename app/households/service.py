@@ -305,3 +305,27 @@ def on_members_changed(session: Session, event: MembersChanged) -> None:
 
 events.subscribe(HouseholdNamed, on_household_named)
 events.subscribe(MembersChanged, on_members_changed)
+
+
+def move_registration(
+    session: Session,
+    actor: Actor,
+    household: Household,
+    pharmacy_id: UUID,
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Another pharmacy keeps the household from now on (its last member here transferred
+    there), with the change in the household's history; the caller's transaction."""
+    record_change(
+        session,
+        actor,
+        household,
+        field="pharmacy_id",
+        old=household.pharmacy_id,
+        new=pharmacy_id,
+        reason=reason[:500],
+        now=now,
+    )
+    household.pharmacy_id = pharmacy_id

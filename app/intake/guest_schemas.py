@@ -70,3 +70,40 @@ class GuestGrantRead(BaseModel):
 class GuestGrantList(BaseModel):
     items: list[GuestGrantRead]
     next: str | None = None
+
+
+class TransferBody(In):
+    """Transfer the patient to another pharmacy for good, from today."""
+
+    to_ods_code: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9]{3,10}$"),
+    ] = Field(description="The new pharmacy's ODS code (it must use Dosekeeper)")
+    handover_note: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=10, max_length=2000),
+        Controls("\t\n\r", min_visible=10),
+    ] = Field(
+        description="What the new pharmacy reads first: the regime, the last dose, the "
+        "household and anything it must know"
+    )
+
+
+class TransferRead(BaseModel):
+    id: UUID
+    patient_id: UUID
+    from_pharmacy: PharmacyCard
+    to_pharmacy: PharmacyCard
+    effective_on: date
+    handover_note: str
+    prescriptions_moved: int
+    days_moved: int = Field(description="Instalment days still due that moved")
+    household_moved: bool = Field(
+        description="The household moved too (no other patient of the old pharmacy lives there)"
+    )
+    transferred_at: datetime
+
+
+class TransferList(BaseModel):
+    items: list[TransferRead]
+    next: str | None = None

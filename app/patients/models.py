@@ -90,3 +90,23 @@ class GuestGrantEnd(Base):
     days_returned: Mapped[int]
     ended_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PatientTransfer(Base):
+    """The patient moved to another pharmacy for good, with the handover note the new pharmacy
+    reads first (append-only). The patient row, the live prescriptions and the days still due
+    moved with it; the old pharmacy keeps the record of what it supplied, and sees no more."""
+
+    __tablename__ = "patient_transfers"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    from_pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    to_pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    effective_on: Mapped[date] = mapped_column(Date)
+    handover_note: Mapped[str] = mapped_column(String(2000))
+    prescriptions_moved: Mapped[int]
+    days_moved: Mapped[int]
+    household_moved: Mapped[bool] = mapped_column(Boolean)
+    transferred_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    transferred_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -393,3 +393,28 @@ def listed(
         facts={"by": by},
     )
     return shown
+
+
+def move_to_pharmacy(
+    session: Session,
+    actor: Actor,
+    patient: Patient,
+    pharmacy_id: UUID,
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """The patient now belongs to another pharmacy (a transfer), with the change kept in the
+    patient's history; the caller's transaction (never commits)."""
+    session.add(
+        PatientChange(
+            patient_id=patient.id,
+            field="pharmacy_id",
+            old_value=str(patient.pharmacy_id),
+            new_value=str(pharmacy_id),
+            reason=reason[:500],
+            changed_by_id=actor.id if actor is not SYSTEM else None,
+            changed_at=now,
+        )
+    )
+    patient.pharmacy_id = pharmacy_id

@@ -20,7 +20,7 @@ from app.households import service as households_service
 from app.http.deps import NowDep, UowDep
 from app.http.templates import page
 from app.intake import reads as intake_reads
-from app.intake import suspensions
+from app.intake import suspensions, transfers
 from app.intake.schemas import CONFIRMING_SOURCE_WORDS, SUSPEND_REASON_WORDS
 from app.patients import search as patient_search
 from app.patients import service as patients_service
@@ -123,6 +123,9 @@ def patient_page(
         "suspension_people": suspended.people,
         "suspend_reasons": SUSPEND_REASON_WORDS,
         "confirming_sources": CONFIRMING_SOURCE_WORDS,
+        # A transfer's handover note is the first thing the new pharmacy reads.
+        "transfers": transfers.history(uow, actor=actor, patient_id=patient.id),
+        "may_transfer": actor.role in transfers.TRANSFERRERS,
     }
     if actor.role in EDITORS:
         choices = views.choices(uow, actor)

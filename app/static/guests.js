@@ -10,11 +10,15 @@ const Guests = {
     to_date: "The last day",
     note: "About the stay",
     reason: "The reason",
+    to_ods_code: "The ODS code",
+    handover_note: "The handover note",
   },
 
   init() {
     const form = document.getElementById("guest-grant");
     if (form) form.addEventListener("submit", (event) => { event.preventDefault(); this.grant(form); });
+    const transfer = document.getElementById("transfer");
+    if (transfer) transfer.addEventListener("submit", (event) => { event.preventDefault(); this.transfer(transfer); });
     for (const end of document.querySelectorAll("form.end-guest")) {
       end.addEventListener("submit", (event) => { event.preventDefault(); this.end(end); });
     }
@@ -57,6 +61,18 @@ const Guests = {
     const result = await Dk.api("POST", `/api/v1/prescriptions/${form.dataset.prescription}/guest-grants`, body);
     if (result.ok) { window.location.reload(); return; }
     this.show(form, result);
+  },
+
+  // A transfer: on success this pharmacy no longer sees the patient, so the page says where
+  // they went instead of reloading into "not found".
+  async transfer(form) {
+    this.clear(form);
+    const body = { to_ods_code: this.value(form, "to_ods_code"), handover_note: this.value(form, "handover_note") };
+    const result = await Dk.api("POST", `/api/v1/patients/${form.dataset.patient}/transfer`, body);
+    if (!result.ok) { this.show(form, result); return; }
+    form.replaceWith(Dk.el("p", { id: "transferred", class: "banner green", role: "status" },
+      `Transferred to ${result.data.to_pharmacy.name} (${result.data.to_pharmacy.phone}) with your handover note. `
+      + "This pharmacy no longer sees the patient; what it supplied stays in its records."));
   },
 
   async end(form) {

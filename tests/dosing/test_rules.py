@@ -519,6 +519,11 @@ def test_a_suspended_prescription_is_refused_naming_since_when_and_why() -> None
     assert message(
         decide(facts(prescription=rx(status="suspended")), POLICY), Code.PRESCRIPTION_NOT_ACTIVE
     ).startswith("The prescription is suspended — do not supply")
+    # A reason recorded before its words existed is still named, never dropped.
+    unnamed = rx(status="suspended", suspension=Suspension(since=since, reason="ward_transfer"))
+    assert "(ward_transfer)" in message(
+        decide(facts(prescription=unnamed), POLICY), Code.PRESCRIPTION_NOT_ACTIVE
+    )
 
 
 def test_a_suspended_prescription_before_its_start_lists_both_reasons() -> None:

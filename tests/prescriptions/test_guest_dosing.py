@@ -283,3 +283,35 @@ def test_a_grant_refuses_what_cannot_be_right(world: World, clock: FixedClock) -
         branch=world.away,
     )
     assert theirs.status_code == 404, theirs.text
+
+
+@pytest.mark.hazard("H-28.1")
+def test_a_guest_patient_dosed_on_paper_during_an_outage_is_entered_at_the_guest(
+    world: World, clock: FixedClock
+) -> None:
+    patient, rx_id = a_week_away(world, clock)
+    clock.set(at(THU, 8))  # the guest's network was down all Wednesday
+    entered = world.post(
+        f"{API}/counter/paper-doses",
+        {
+            "sheet_reference": "DS-guest-wednesday",
+            "entries": [
+                {
+                    "patient_id": patient,
+                    "date": WED.isoformat(),
+                    "outcome": "supervised",
+                    "given_at": "10:30",
+                    "given_by": "HL",
+                }
+            ],
+        },
+        branch=world.away,
+    )
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["items"][0]["findings"] == ["entered"]
+    assert schedule(world, rx_id)[WED] == "supervised"
+    assert len(supplies(world, world.away, WED)) == 1
+    listed = world.get(
+        f"{API}/counter/paper-doses", params={"date": WED.isoformat()}, branch=world.away
+    )
+    assert [i["patient_id"] for i in listed.json()["items"]] == [patient]

@@ -75,3 +75,37 @@ def test_the_home_pharmacist_grants_a_stay_and_the_guest_supplies_at_its_counter
         assert serious_violations(counter) == [], describe(serious_violations(counter))
     finally:
         guest.close()
+
+
+@pytest.mark.hazard("H-28.3")
+def test_a_patient_transferred_on_the_patient_page_arrives_with_the_handover_note(
+    page: Page, live: LiveServer, browser: Any
+) -> None:
+    new_user, _ = live.add_pharmacy()
+    new_ods = f"FL{new_user.removeprefix('lake')}".upper()
+    patient = live.add_supervised_patient("Mover")
+    sign_in(page, "pharmacist")
+    page.goto(f"/patients/{patient.id}")
+    transfer = page.get_by_role("button", name="Transfer the patient")
+    page.get_by_label("The new pharmacy's ODS code").fill(new_ods)
+    page.get_by_label("Handover note").fill("short")
+    transfer.click()
+    expect(page.locator("#err-handover_note")).to_contain_text("The handover note")
+    page.get_by_label("Handover note").fill(
+        "40 mg daily supervised; moving to Lakeside, lives alone."
+    )
+    transfer.click()
+    expect(page.locator("#transferred")).to_contain_text("Transferred to Lakeside Pharmacy")
+    assert serious_violations(page) == [], describe(serious_violations(page))
+
+    arrived = new_context(browser, live)
+    try:
+        there = arrived.new_page()
+        sign_in(there, new_user, home="/counter")
+        there.goto(f"/patients/{patient.id}")
+        expect(there.locator("#transfers")).to_contain_text(
+            "40 mg daily supervised; moving to Lakeside, lives alone."
+        )
+        assert serious_violations(there) == [], describe(serious_violations(there))
+    finally:
+        arrived.close()
