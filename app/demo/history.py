@@ -18,8 +18,8 @@ The story (fictional people, as the rest of the demo):
 - Sasha Wren was admitted to hospital two days ago: the pharmacist suspended her prescription
   that morning, so the counter refuses supply naming the admission, no day since is missed,
   and her prescription page offers the resume form.
-- Frankie Moss stays with family near Hillside Pharmacy for three days from today (guest
-  dosing): the Riverside counter refuses those days (`dosed_at_guest_pharmacy`) and Hillside's
+- Frankie Moss stays with family near Hillside Pharmacy from today (the next weekday on a
+  weekend, when Hillside is closed) for up to three days it is open (guest dosing): the Riverside counter refuses those days (`dosed_at_guest_pharmacy`) and Hillside's
   pharmacist (`hillside`) finds Frankie on their counter and their guest list.
 """
 
@@ -223,8 +223,15 @@ def replay(
         escalated = worker.run_tasks()
     finally:
         worker.close()
-    # Frankie stays with family near Hillside Pharmacy from today: the Riverside counter
-    # refuses the days granted, Hillside's doses them (sign in as "hillside").
+    # Frankie stays with family near Hillside Pharmacy from today (or the next day Hillside
+    # opens, Monday to Friday), up to three days it is open: the Riverside counter refuses the
+    # days granted, Hillside's doses them (sign in as "hillside").
+    stay_from = today
+    while stay_from.weekday() >= 5:
+        stay_from += timedelta(days=1)
+    stay_to = stay_from
+    while (stay_to + timedelta(days=1)).weekday() < 5 and stay_to < stay_from + timedelta(days=2):
+        stay_to += timedelta(days=1)
     counter.sign_in("pharmacist")
     counter.call(
         "pharmacist",
@@ -232,9 +239,9 @@ def replay(
         f"/prescriptions/{frankie_rx}/guest-grants",
         {
             "guest_ods_code": "FDK02",
-            "from_date": today.isoformat(),
-            "to_date": (today + timedelta(days=2)).isoformat(),
-            "note": "Demo: three days with family near Hillside Pharmacy",
+            "from_date": stay_from.isoformat(),
+            "to_date": stay_to.isoformat(),
+            "note": "Demo: staying with family near Hillside Pharmacy",
         },
     )
     billie = prescribe(
@@ -253,8 +260,8 @@ def replay(
         f"{escalated} alert(s) escalated overnight, the earlier ones acknowledged).",
         f"Pending second check: Billie Ash's prescription id={billie}.",
         f"In hospital: Sasha Wren's prescription suspended two days ago id={sasha_rx}.",
-        "Guest dosing: Frankie Moss is dosed at Hillside Pharmacy (sign in as hillside) for "
-        "three days from today.",
+        f"Guest dosing: Frankie Moss is dosed at Hillside Pharmacy (sign in as hillside) from "
+        f"{stay_from.isoformat()} to {stay_to.isoformat()}.",
     ]
 
 

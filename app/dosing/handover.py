@@ -226,7 +226,10 @@ def hand_over(
                     f"today's instalment is {decision.mode.replace('_', '-')}: "
                     f"record it as {expected}",
                 )
-        pending = [r for r in view.rows if _pending(r, view)]
+        # Only the days this counter holds: a guest pharmacy hands over the days granted to it,
+        # the home pharmacy the rest (one ledger row per day either way).
+        counter_id = actor.pharmacy_id or patient.pharmacy_id
+        pending = [r for r in view.rows if _pending(r, view) and r.pharmacy_id == counter_id]
         if standing or not pending:
             codes = [str(r.code) for r in standing]
             session.add(

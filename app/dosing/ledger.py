@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.dosing.models import DoseState, InstalmentDay, Release
@@ -137,17 +137,23 @@ def move_due_days(
     collect_to: date | None,
     from_pharmacy_id: UUID,
     to_pharmacy_id: UUID,
+    dose_from: date | None = None,
 ) -> int:
     """Move the days still due, collected from `collect_from` (to `collect_to`), from one
     pharmacy's counter to another's: guest dosing and its end, and a transfer. A whole
-    instalment moves with its collection day; a recorded dose never moves. Returns how many."""
+    instalment moves with its collection day; a recorded dose never moves. `dose_from` (a
+    transfer) also moves the days of an instalment collected earlier whose own dates are still
+    to come (still collectable under the "missed remaining" wording). Returns how many."""
+    later = InstalmentDay.collect_on >= collect_from
+    if dose_from is not None:
+        later = or_(later, InstalmentDay.dose_date >= dose_from)
     query = (
         update(InstalmentDay)
         .where(
             InstalmentDay.prescription_id == prescription_id,
             InstalmentDay.state == DoseState.DUE,
             InstalmentDay.pharmacy_id == from_pharmacy_id,
-            InstalmentDay.collect_on >= collect_from,
+            later,
         )
         .values(pharmacy_id=to_pharmacy_id)
         .execution_options(synchronize_session=False)
@@ -157,24 +163,64 @@ def move_due_days(
     return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
+def guest_days_on(session: Session, pharmacy_id: UUID, collect_on: date) -> int:
+    """How many days still due are collected at this pharmacy on that date for another
+    pharmacy's prescriptions (guest dosing): a closure there would strand them."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(InstalmentDay)
+            .join(Prescription, Prescription.id == InstalmentDay.prescription_id)
+            .where(
+                InstalmentDay.pharmacy_id == pharmacy_id,
+                InstalmentDay.collect_on == collect_on,
+                InstalmentDay.state == DoseState.DUE,
+                Prescription.pharmacy_id != pharmacy_id,
+            )
+        )
+        or 0
+    )
+
+
+def due_collections(
+    session: Session, prescription_id: UUID, held_at: UUID, collect_from: date, collect_to: date
+) -> set[date]:
+    """The collection days still due at a pharmacy's counter in a period."""
+    return set(
+        session.scalars(
+            select(InstalmentDay.collect_on).where(
+                InstalmentDay.prescription_id == prescription_id,
+                InstalmentDay.state == DoseState.DUE,
+                InstalmentDay.pharmacy_id == held_at,
+                InstalmentDay.collect_on >= collect_from,
+                InstalmentDay.collect_on <= collect_to,
+            )
+        )
+    )
+
+
 def replan_due_days(
     session: Session,
     prescription_id: UUID,
     planned: Mapping[date, intake_terms.ScheduledDose],
     *,
     today: date,
+    held_at: UUID | None = None,
 ) -> tuple[list[dict[str, Any]], list[date]]:
     """Move the days still due to the collection day and mode of a re-generated schedule.
 
-    Returns the moves made and the dose dates left with no open day before them that has not
-    already passed: a dose is never moved into the past."""
-    rows = session.scalars(
-        select(InstalmentDay).where(
-            InstalmentDay.prescription_id == prescription_id,
-            InstalmentDay.state == DoseState.DUE,
-            InstalmentDay.collect_on >= today,
-        )
+    `held_at`: only the days held at that pharmacy's counter (a closure re-plans its own
+    calendar's days, never those granted to a guest pharmacy). Returns the moves made and the
+    dose dates left with no open day before them that has not already passed: a dose is never
+    moved into the past."""
+    query = select(InstalmentDay).where(
+        InstalmentDay.prescription_id == prescription_id,
+        InstalmentDay.state == DoseState.DUE,
+        InstalmentDay.collect_on >= today,
     )
+    if held_at is not None:
+        query = query.where(InstalmentDay.pharmacy_id == held_at)
+    rows = session.scalars(query)
     changes: list[dict[str, Any]] = []
     no_day_left: list[date] = []
     for row in rows:

@@ -29,7 +29,7 @@ from datetime import date, datetime, time
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.actor import Actor
@@ -43,7 +43,7 @@ from app.dosing.models import (
     PaperDose,
     PaperOutcome,
 )
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.kit import new_id
 from app.patients import repository as patients_repository
 from app.patients.models import Patient
@@ -146,7 +146,9 @@ def enter_sheet(
     """Enter every line of an outage sheet, in time order, in one transaction."""
     # A pharmacist's act, as every correction of the dose record is.
     require_safety_act(actor, "correct_dose_record")
-    reference = sheet_reference.strip()
+    # One sheet is one reference however it is typed: spaces collapsed here, and compared
+    # without regard to case when a line is checked for having been entered already.
+    reference = " ".join(sheet_reference.split())
     _check(reference, entries, today=today, now=now, timezone=timezone, policy=policy)
     with uow:
         session = uow.session
@@ -195,22 +197,40 @@ def _enter(
     timezone: str,
     policy: PolicySettings,
 ) -> Entered:
+    if not patients_repository.visible_to(actor, patient) and (
+        actor.pharmacy_id is None
+        or patients_repository.live_grant(session, patient.id, actor.pharmacy_id, entry.day) is None
+    ):
+        # A guest pharmacy enters the days granted to it, and no others.
+        raise NotFound("patient", patient.id)
+    given_at = datetime.combine(entry.day, entry.given_at, tzinfo=ZoneInfo(timezone))
     already = session.scalar(
-        select(PaperDose.entered_at).where(
+        select(PaperDose.sheet_reference).where(
             PaperDose.patient_id == patient.id,
             PaperDose.dose_date == entry.day,
-            PaperDose.outcome == entry.outcome,
-            PaperDose.sheet_reference == reference,
+            or_(
+                and_(
+                    PaperDose.outcome == entry.outcome,
+                    func.upper(PaperDose.sheet_reference) == reference.upper(),
+                ),
+                # The same time and initials from any sheet: the same line typed again (a
+                # reference or outcome mistyped), never a second supply.
+                and_(
+                    PaperDose.given_at == given_at,
+                    func.upper(PaperDose.given_by) == entry.given_by.strip().upper(),
+                ),
+            ),
         )
     )
     if already is not None:
         raise Conflict(
-            f"This line of sheet {reference} was entered already ({entry.day}, "
-            f"{entry.outcome}); nothing on this sheet was entered again",
+            f"This line was entered already from sheet {already} ({entry.day}, given at "
+            f"{entry.given_at.strftime('%H:%M')} by {entry.given_by.strip()}); nothing on "
+            "this sheet was entered again. A second dose that day has its own time and "
+            "initials on the sheet",
             code="already_entered",
             field=paper_lines.field_of(index, "patient_id"),
         )
-    given_at = datetime.combine(entry.day, entry.given_at, tzinfo=ZoneInfo(timezone))
     # The counter's decision for that day, from the record as it stands now.
     view = dosing_counter.views(
         session, actor, [patient], product=None, today=entry.day, intoxicated=False, policy=policy

@@ -100,7 +100,9 @@ def record_supplied(
 ) -> list[str]:
     # The rows handed over that day, as at the counter: the day's own dose and any take-home
     # days collected with it (Saturday's supervised dose and Sunday's bottle).
-    rows = list(view.rows)
+    # Only the days this counter holds (a day granted to a guest pharmacy is not the home
+    # counter's to fill in, nor the guest's a day outside its grant).
+    rows = [r for r in view.rows if r.pharmacy_id == paper.pharmacy_id]
     day_row = next((r for r in rows if r.dose_date == paper.dose_date), None)
     if day_row is not None and _open(day_row) and day_row.mode != _mode_of(paper.outcome):
         wanted = "supervised" if day_row.mode == Mode.SUPERVISED else "collected"
@@ -264,7 +266,7 @@ def record_withheld(
     """A dose withheld on paper (intoxication): the day is withheld if still due, and the
     withhold's alerts go out as at the counter. Withholding a day the record shows supplied
     contradicts the record, so it is refused for the pharmacist to check the sheet."""
-    rows = list(view.rows)
+    rows = [r for r in view.rows if r.pharmacy_id == paper.pharmacy_id]
     taken = [r for r in rows if r.state in TAKEN_STATES]
     if taken:
         raise Conflict(

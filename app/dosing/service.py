@@ -54,16 +54,29 @@ def withhold(
         view = _view(
             session, actor, patient, product=None, today=today, intoxicated=False, policy=policy
         )
-        due = [r for r in view.rows if r.state == DoseState.DUE]
+        # Only the days this counter holds: a day granted to a guest pharmacy is its to decide.
+        counter_id = actor.pharmacy_id or patient.pharmacy_id
+        due = [r for r in view.rows if r.state == DoseState.DUE and r.pharmacy_id == counter_id]
         if not due:
             already = [
                 r
                 for r in view.decision.blocks
-                if r.code in (rules.Code.ALREADY_RECORDED, rules.Code.WITHHELD_TODAY)
+                if r.code
+                in (
+                    rules.Code.ALREADY_RECORDED,
+                    rules.Code.WITHHELD_TODAY,
+                    rules.Code.DOSED_AT_GUEST_PHARMACY,
+                )
             ]
             raise Conflict(
                 already[0].message if already else "Nothing is due today to withhold",
-                code="already_recorded" if already else "nothing_due",
+                code=(
+                    str(already[0].code)
+                    if already[0].code == rules.Code.DOSED_AT_GUEST_PHARMACY
+                    else "already_recorded"
+                )
+                if already
+                else "nothing_due",
                 blocks=reasons(view.decision.blocks),
             )
         for row in due:

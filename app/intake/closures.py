@@ -17,7 +17,7 @@ from app.auth.roles import Role
 from app.config import PolicySettings
 from app.db import UnitOfWork
 from app.dosing import ledger
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.intake.context import raise_closed_day_alerts
 from app.patients.models import Patient
 from app.pharmacies import repository as pharmacies_repository
@@ -61,7 +61,7 @@ def recalculate_for_closure(
         # A day whose prior open day has passed is never moved into the past: it needs the
         # prescriber's amendment.
         changes, no_day_left = ledger.replan_due_days(
-            session, prescription.id, by_date, today=today
+            session, prescription.id, by_date, today=today, held_at=pharmacy_id
         )
         moved += len(changes)
         patient = session.get(Patient, prescription.patient_id)
@@ -120,6 +120,15 @@ def add_closure(
     with uow:
         session = uow.session
         pharmacy = pharmacies_repository.load_visible(session, actor, pharmacy_id)
+        guests = ledger.guest_days_on(session, pharmacy.id, closed_on)
+        if guests:
+            # Their days follow their home pharmacy's calendar and direction, not this one's.
+            raise Conflict(
+                f"{guests} day(s) of guest patients (dosed here for other pharmacies) are "
+                "collected here that day: ask their home pharmacies to end or move the guest "
+                "dosing first (the guest patients page lists them)",
+                code="guest_patients_due",
+            )
         pharmacies_service.record_closure(
             session, actor=actor, pharmacy=pharmacy, closed_on=closed_on, reason=reason, now=now
         )

@@ -34,7 +34,7 @@ from app.patients.models import GuestGrant, GuestGrantEnd, Patient
 from app.pharmacies import repository as pharmacies_repository
 from app.pharmacies.models import Pharmacy
 from app.prescriptions import repository
-from app.prescriptions.models import Status
+from app.prescriptions.models import Prescription, Status
 
 # A stay elsewhere longer than this is a transfer, not a guest (the prescriber writes to the
 # other pharmacy): guidance is silent, four weeks covers a long holiday (docs/decisions.md).
@@ -137,6 +137,21 @@ def grant(
                 "The patient already has a guest grant covering some of these days",
                 code="overlapping_grant",
             )
+        closed = sorted(
+            day
+            for day in ledger.due_collections(
+                session, prescription.id, prescription.pharmacy_id, from_date, to_date
+            )
+            if not repository.calendar_for(session, guest.id).is_open(day)
+        )
+        if closed:
+            raise InvalidInput(
+                "to_date",
+                "guest_open",
+                f"{guest.name} is closed on {closed[0].strftime('%a %d/%m/%Y')}, a collection "
+                "day of the stay: choose days it is open, or ask the prescriber to direct the "
+                "collection on another day",
+            )
         moved = ledger.move_due_days(
             session,
             prescription.id,
@@ -187,6 +202,23 @@ def grant(
         home = pharmacies_repository.load_visible(session, actor, prescription.pharmacy_id)
         uow.commit()
         return GrantView(granted, None, patient, home, guest)
+
+
+def keep_granted_days_at_guest(session: Session, prescription: Prescription, today: date) -> int:
+    """After days are planned again (a resumption, a newly checked prescription), the days of
+    a guest stay still arranged go back to the guest's counter: a stay is not undone by the
+    paperwork at home. Returns how many days moved."""
+    moved = 0
+    for found in patients_repository.open_grants(session, prescription.patient_id, today):
+        moved += ledger.move_due_days(
+            session,
+            prescription.id,
+            collect_from=max(found.from_date, today),
+            collect_to=found.to_date,
+            from_pharmacy_id=prescription.pharmacy_id,
+            to_pharmacy_id=found.guest_pharmacy_id,
+        )
+    return moved
 
 
 def end(

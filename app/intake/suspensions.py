@@ -35,6 +35,7 @@ from app.dosing import ledger
 from app.dosing import records as dosing_records
 from app.dosing.models import LastDoseSource
 from app.errors import Conflict, InvalidInput
+from app.intake import guests
 from app.intake.context import alert_if_lapsed
 from app.patients import repository as patients_repository
 from app.patients.models import Patient
@@ -390,6 +391,7 @@ def _replan(
     rows = ledger.plan_days(
         session, prescription, patient.household_id, ahead, today=today, now=now
     )
+    guests.keep_granted_days_at_guest(session, prescription, today)
     prescription.status = Status.ACTIVE
     session.add(
         SuspensionEvent(

@@ -29,10 +29,11 @@ from app.households import repository as households_repository
 from app.households import service as households_service
 from app.patients import repository as patients_repository
 from app.patients import service as patients_service
-from app.patients.models import GuestGrant, GuestGrantEnd, Patient, PatientTransfer
+from app.patients.models import Patient, PatientTransfer
 from app.pharmacies import repository as pharmacies_repository
 from app.pharmacies.models import Pharmacy
 from app.prescriptions.models import Prescription, Status
+from app.safeguarding import acknowledgement
 
 TRANSFERRERS = {Role.PHARMACIST}
 LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
@@ -79,7 +80,7 @@ def transfer(
             )
         if new.id == old_id:
             raise InvalidInput("to_ods_code", "another_pharmacy", "is the patient's pharmacy")
-        if _open_grant(session, patient.id, today):
+        if patients_repository.open_grants(session, patient.id, today):
             raise Conflict(
                 "The patient has guest dosing arranged or under way: end it before the transfer",
                 code="guest_grant_open",
@@ -105,11 +106,15 @@ def transfer(
                 collect_to=None,
                 from_pharmacy_id=old_id,
                 to_pharmacy_id=new.id,
+                dose_from=today,
             )
             prescription.pharmacy_id = new.id
         reason = f"Transferred to {new.name} ({new.ods_code})"
         patients_service.move_to_pharmacy(session, actor, patient, new.id, reason=reason, now=now)
         household_moved = _move_household(session, actor, patient, old_id, new.id, reason, now)
+        alerts_moved = acknowledgement.follow_the_patient(
+            session, actor=actor, patient_id=patient.id, to_pharmacy_id=new.id, why=reason, now=now
+        )
         moved = PatientTransfer(
             patient_id=patient.id,
             from_pharmacy_id=old_id,
@@ -131,6 +136,7 @@ def transfer(
             "prescriptions": len(prescriptions),
             "days": days,
             "household_moved": household_moved,
+            "alerts_moved": alerts_moved,
         }
         for pharmacy_id in (old_id, new.id):
             audit_service.record(
@@ -147,18 +153,6 @@ def transfer(
         assert old is not None
         uow.commit()
         return Transferred(moved, patient, old, new)
-
-
-def _open_grant(session: Session, patient_id: UUID, today: date) -> bool:
-    """A guest grant not over and not ended: under way, or arranged for a later day."""
-    found = session.scalar(
-        select(GuestGrant.id).where(
-            GuestGrant.patient_id == patient_id,
-            GuestGrant.to_date >= today,
-            ~select(GuestGrantEnd.id).where(GuestGrantEnd.grant_id == GuestGrant.id).exists(),
-        )
-    )
-    return found is not None
 
 
 def _move_household(

@@ -17,6 +17,7 @@ from app.dosing import household as dosing_household
 from app.dosing import ledger
 from app.dosing.models import DoseState
 from app.errors import Conflict, NotFound, PermissionDenied, Refused
+from app.intake import guests
 from app.intake.context import alert_if_lapsed, findings, intake_context, intake_policy
 from app.patients import repository as patients_repository
 from app.prescriptions import repository, rules
@@ -131,6 +132,8 @@ def verify(
             session, prescription, patient.household_id, decision.schedule, today=today, now=now
         )
         skipped = sum(1 for r in rows if r.state == DoseState.NOT_DISPENSED)
+        session.flush()
+        guests.keep_granted_days_at_guest(session, prescription, today)
         prescription.status = Status.ACTIVE
         prescription.verified_by_id = actor.id
         prescription.verified_at = now

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.dosing.facts import drug_of
-from app.dosing.models import TAKEN_STATES, InstalmentDay, Mode
+from app.dosing.models import TAKEN_STATES, InstalmentDay, Mode, PaperDose, PaperOutcome
 from app.lookup.rules import WentHome
 from app.prescriptions.products import PRODUCTS
 
@@ -62,3 +62,22 @@ def went_home(
         else day.collect_on
     )
     return WentHome(collected_on=collected, days=len(dates), first=dates[0], last=dates[-1])
+
+
+def latest_paper_supply(
+    session: Session, patient_id: UUID, through: date
+) -> tuple[date, str] | None:
+    """The latest dose given on paper during an outage (day and outcome), through a day: a
+    supply the ledger could not hold (a second one, or on a day withheld or not due) is still a
+    dose the patient took, and a ward must not be told an earlier one."""
+    found = session.execute(
+        select(PaperDose.dose_date, PaperDose.outcome)
+        .where(
+            PaperDose.patient_id == patient_id,
+            PaperDose.outcome.in_((PaperOutcome.SUPERVISED, PaperOutcome.COLLECTED)),
+            PaperDose.dose_date <= through,
+        )
+        .order_by(PaperDose.dose_date.desc(), PaperDose.given_at.desc())
+        .limit(1)
+    ).first()
+    return (found[0], found[1]) if found is not None else None

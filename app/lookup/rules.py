@@ -35,6 +35,7 @@ CATEGORY_OF: Mapping[str, str] = MappingProxyType(
         "children_not_confirmed": "pharmacy_check",
         "measuring_device_not_recorded": "pharmacy_check",
         "supervised_needs_patient": "pharmacy_check",
+        "dosed_at_guest_pharmacy": "dosed_elsewhere",
     }
 )
 CATEGORY_WORDS: Mapping[str, str] = MappingProxyType(
@@ -46,6 +47,9 @@ CATEGORY_WORDS: Mapping[str, str] = MappingProxyType(
         "withheld_today": "A pharmacist withheld today's dose.",
         "no_current_prescription": "No active prescription covers today.",
         "pharmacy_check": "A check at the pharmacy must be completed before the next supply.",
+        "dosed_elsewhere": "The patient is staying away and is dosed at another pharmacy on "
+        "these days (guest dosing): today's dose is that pharmacy's to give. Phone the "
+        "dispensing pharmacy for its details.",
         "other": "The pharmacy's counter is blocked today; ask the pharmacy when it opens.",
     }
 )

@@ -250,6 +250,14 @@ def _answer(
             session, [(patient.id, product)], through=today, pharmacy_id=patient.pharmacy_id
         )[(patient.id, product)]
         last = lapse.last_dose
+        paper = doses.latest_paper_supply(session, patient.id, today)
+        if paper is not None and (
+            last is None or last.taken_on is None or paper[0] > last.taken_on
+        ):
+            # Given on paper during an outage, after anything the ledger holds.
+            last = LastDose(
+                paper[0], "here", "supervised" if paper[1] == "supervised" else "take_home"
+            )
         if last is not None and last.taken_on is not None and last.source == "here":
             went_home = doses.went_home(
                 session, patient.id, product, last.taken_on, settings.timezone

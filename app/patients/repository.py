@@ -129,3 +129,16 @@ def in_household(session: Session, household_id: UUID) -> list[Patient]:
     """The patients living in a household, with no visibility check (the caller may see the
     household, or counts them only)."""
     return list(session.scalars(select(Patient).where(Patient.household_id == household_id)))
+
+
+def open_grants(session: Session, patient_id: UUID, today: date) -> list[GuestGrant]:
+    """The patient's guest grants not over and not ended: under way, or arranged for later."""
+    return list(
+        session.scalars(
+            select(GuestGrant).where(
+                GuestGrant.patient_id == patient_id,
+                GuestGrant.to_date >= today,
+                ~select(GuestGrantEnd.id).where(GuestGrantEnd.grant_id == GuestGrant.id).exists(),
+            )
+        )
+    )

@@ -159,3 +159,33 @@ def acknowledge_by_contact(
         )
         uow.commit()
         return alert
+
+
+def follow_the_patient(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    to_pharmacy_id: UUID,
+    why: str,
+    now: datetime,
+) -> int:
+    """A transferred patient's alerts not yet resolved go with them: the new pharmacy owns them
+    from now (its inbox, its escalation), the old one sees them no more. Their history says
+    so. Resolved alerts stay where they were raised. Returns how many moved."""
+    moved = 0
+    for alert in session.scalars(
+        select(Alert)
+        .where(Alert.patient_id == patient_id, Alert.state != AlertState.RESOLVED)
+        .with_for_update()
+    ):
+        if alert.pharmacy_id == to_pharmacy_id:
+            continue
+        alert.pharmacy_id = to_pharmacy_id
+        session.add(
+            AlertHistory(
+                alert_id=alert.id, at=now, action="transferred", actor=actor.name, note=why
+            )
+        )
+        moved += 1
+    return moved

@@ -36,6 +36,7 @@ from tests.builders import (
 )
 from tests.databases import Database
 from tests.factories import World, make_branch
+from tests.lookup.helpers import clinician_token, look_up
 from tests.register.support import at, close_day, hand_over, register
 
 TUE, WED, THU, FRI, SAT = (MONDAY + timedelta(days=n) for n in range(1, 6))
@@ -151,7 +152,13 @@ def test_a_sheet_entered_after_the_outage_finds_the_double_supply_and_the_ignore
     # Close of day finds nothing missed; entering the same sheet again changes nothing.
     assert close_day(world, clock, FRI)["missed"] == 0
     clock.set(at(FRI, 19, 30))
-    again = enter(world, [line(ada, FRI, "supervised", "10:15", "JS")])
+    again = world.post(  # the same sheet, its reference typed in lower case
+        f"{API}/counter/paper-doses",
+        {
+            "sheet_reference": SHEET.lower(),
+            "entries": [line(ada, FRI, "supervised", "10:15", "JS")],
+        },
+    )
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "already_entered"
     # Saturday: the paper dose is the last dose taken, as if given at the counter.
@@ -305,3 +312,30 @@ def test_saturdays_paper_dose_takes_sundays_bottle_with_it_as_the_counter_would(
     )
     assert other.status_code == 201, other.text
     assert other.json()["items"][0]["findings"] == ["double_supply"]
+
+
+@pytest.mark.hazard("H-25.2")
+def test_a_dose_given_on_paper_after_a_withhold_is_the_last_dose_a_ward_is_told(
+    world: World, clock: FixedClock
+) -> None:
+    """Withheld at the counter at 09:00 (intoxicated), the network goes, and at 15:00 a locum
+    gives the dose on paper. The ledger keeps the withhold; the night's look-up must still say
+    that a dose was taken that day, or the ward gives another."""
+    patient = world.patient(family_name="Papernight")
+    clock.set(at(MONDAY, 8))
+    prescribe(world, patient["id"])
+    hand_over(world, clock, patient["id"], MONDAY)
+    clock.set(at(TUE, 9))
+    withheld = world.post(
+        f"{API}/counter/withhold",
+        {"patient_id": patient["id"], "date": TUE.isoformat(), "reason": "intoxicated"},
+    )
+    assert withheld.status_code == 201, withheld.text
+    clock.set(at(TUE, 17))
+    entered = enter(world, [line(patient["id"], TUE, "supervised", "15:00", "LC")])
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["items"][0]["blocks"] == ["withheld_today"]
+    clock.set(at(TUE, 23))
+    answer = look_up(world, clinician_token(world), patient["nhs_number"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["last_dose"]["taken_on"] == TUE.isoformat()

@@ -315,3 +315,96 @@ def test_a_guest_patient_dosed_on_paper_during_an_outage_is_entered_at_the_guest
         f"{API}/counter/paper-doses", params={"date": WED.isoformat()}, branch=world.away
     )
     assert [i["patient_id"] for i in listed.json()["items"]] == [patient]
+
+
+def close(world: World, branch: Branch, day: date) -> Any:
+    return world.post(
+        f"{API}/pharmacies/{branch.pharmacy_id}/closures",
+        {"date": day.isoformat(), "reason": "Staff training"},
+        branch=branch,
+    )
+
+
+@pytest.mark.hazard("H-28.1")
+def test_the_paperwork_at_home_does_not_undo_the_stay(world: World, clock: FixedClock) -> None:
+    """A suspension and resumption during the stay, and a closure at home, leave the days the
+    guest was granted at the guest's counter; the guest cannot close on a day a guest patient
+    collects there, and a stay is not granted over a day the guest is closed."""
+    patient, rx_id = a_week_away(world, clock)
+    clock.set(at(WED, 8))
+    suspended = world.post(
+        f"{API}/prescriptions/{rx_id}/suspend",
+        {"from_date": WED.isoformat(), "reason": "prescriber", "note": "Review by phone"},
+    )
+    assert suspended.status_code == 200, suspended.text
+    resumed = world.post(f"{API}/prescriptions/{rx_id}/resume", {"note": "Reviewed: carry on"})
+    assert resumed.status_code == 200, resumed.text
+    assert check_at(world, world.away, patient).json()["blocks"] == []
+    assert "dosed_at_guest_pharmacy" in codes(check(world, patient)["blocks"])
+    # The home pharmacy closes on Friday: its own calendar moves its own days, not the guest's.
+    assert close(world, world.home, FRI).status_code == 201
+    # The guest cannot close on a day a guest patient collects there.
+    refused = close(world, world.away, THU)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "guest_patients_due"
+    clock.set(at(FRI, 10))
+    guest = check_at(world, world.away, patient).json()
+    # Friday is still at the guest (three days without a dose block it there, as they would
+    # anywhere): neither counter mistakes whose day it is.
+    assert guest["dose_dates"] == [FRI.isoformat()], guest
+    assert not {"wrong_pharmacy", "dosed_at_guest_pharmacy"} & set(codes(guest["blocks"])), guest
+    # Withholding at home a day the guest holds is refused: it is the guest's to decide.
+    clock.set(at(THU, 10))
+    withheld = world.post(
+        f"{API}/counter/withhold",
+        {"patient_id": patient, "date": THU.isoformat(), "reason": "intoxicated"},
+    )
+    assert withheld.status_code == 409, withheld.text
+    assert withheld.json()["code"] == "dosed_at_guest_pharmacy"
+
+
+def test_a_stay_is_not_granted_over_a_day_the_guest_is_closed(
+    world: World, clock: FixedClock
+) -> None:
+    patient = world.patient(family_name="Closedaway")["id"]
+    clock.set(at(MONDAY, 8))
+    rx = prescribe(world, patient)
+    assert close(world, world.away, THU).status_code == 201
+    refused = grant(world, rx["id"], world.away, WED, FRI)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["rule"] == "guest_open"
+
+
+@pytest.mark.hazard("H-28.2")
+def test_paper_at_either_counter_keeps_to_its_own_days(world: World, clock: FixedClock) -> None:
+    patient, rx_id = a_week_away(world, clock)
+    clock.set(at(SAT, 12))
+
+    def sheet(branch: Branch, day: date, reference: str) -> Any:
+        return world.post(
+            f"{API}/counter/paper-doses",
+            {
+                "sheet_reference": reference,
+                "entries": [
+                    {
+                        "patient_id": patient,
+                        "date": day.isoformat(),
+                        "outcome": "supervised",
+                        "given_at": "10:00",
+                        "given_by": "XY",
+                    }
+                ],
+            },
+            branch=branch,
+        )
+
+    # The guest cannot enter a day outside its grant: Saturday is the home pharmacy's.
+    assert sheet(world.away, SAT, "DS-guest-sat").status_code == 404
+    assert schedule(world, rx_id)[SAT] == "due"
+    # The home pharmacy entering a granted day: recorded as given, flagged, not on the row.
+    home = sheet(world.home, THU, "DS-home-thu")
+    assert home.status_code == 201, home.text
+    item = home.json()["items"][0]
+    assert "block_ignored" in item["findings"]
+    assert "dosed_at_guest_pharmacy" in item["blocks"]
+    assert schedule(world, rx_id)[THU] == "due"

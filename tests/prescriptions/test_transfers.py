@@ -167,3 +167,18 @@ def test_a_transfer_refuses_what_cannot_be_right(world: World, clock: FixedClock
     assert open_grant.status_code == 409, open_grant.text
     assert open_grant.json()["code"] == "guest_grant_open"
     assert check(world, patient)["blocks"] == []  # nothing moved
+
+
+@pytest.mark.hazard("H-28.3")
+def test_the_patients_open_alerts_go_with_them(world: World, clock: FixedClock) -> None:
+    patient, _ = moving_on_wednesday(world, clock, world.household()["id"])
+    withheld = world.post(
+        f"{API}/counter/withhold",
+        {"patient_id": patient, "date": WED.isoformat(), "reason": "intoxicated"},
+    )
+    assert withheld.status_code == 201, withheld.text
+    (alert_id,) = withheld.json()["alerts"]
+    assert transfer(world, patient, world.away).status_code == 201
+    assert world.get(f"{API}/alerts/{alert_id}").status_code == 404
+    moved = world.get(f"{API}/alerts/{alert_id}", branch=world.away)
+    assert moved.status_code == 200, moved.text
