@@ -20,6 +20,7 @@ from app.db import UnitOfWork, make_engine, make_session_factory
 from app.demo import seed
 from app.dosing import close_day as dosing_close_day
 from app.errors import DomainError
+from app.injections import overdue as injections_overdue  # noqa: F401  (answers DayClosed)
 from app.labelling import content
 from app.logs import configure_logging
 from app.ops import backups, migrations

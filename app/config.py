@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,12 @@ class PolicySettings(BaseModel):
 
     # Consecutive missed days before the counter blocks supply until a prescriber's review.
     missed_threshold: int = Field(default=3, ge=1, le=14)
+    # The same, per drug ("methadone", "buprenorphine"), for a drug whose local rule differs;
+    # a drug not named here uses missed_threshold. Empty by default: methadone and
+    # buprenorphine both stop at 3 (docs/decisions.md, "Missed-dose thresholds per drug").
+    missed_threshold_by_drug: dict[str, Annotated[int, Field(ge=1, le=14)]] = Field(
+        default_factory=dict
+    )
     # A child younger than this makes a take-home need a lockable box confirmation.
     child_age_years: int = Field(default=16, ge=1, le=18)
     # Days a lockable-box confirmation stays valid.
@@ -47,9 +53,23 @@ class PolicySettings(BaseModel):
     # Days back a dose given on paper during an outage may be entered (docs/downtime.md): long
     # enough for a long weekend's outage, short enough that the sheet is still at hand.
     paper_entry_days: int = Field(default=7, ge=1, le=31)
+    # A liquid dose is handed over only after its stock bottle was scanned (issue 20 §5). Off
+    # by default: a pharmacy turns it on once its scanners read the bottles' 2D codes and its
+    # pack table knows its stock (docs/decisions.md, "The stock bottle checked").
+    bottle_scan_required: bool = False
+    # Days past a long-acting buprenorphine injection's due date before it is overdue and close
+    # of day alerts the prescriber and key worker (docs/decisions.md): by default the whole
+    # window the licence allows (Buvidal SmPC: 2 days for a weekly dose, a week for a monthly
+    # one); set lower to be told sooner, never higher than that window.
+    injection_overdue_weekly_days: int = Field(default=2, ge=0, le=2)
+    injection_overdue_monthly_days: int = Field(default=7, ge=0, le=7)
     # Alert kind -> recipient roles (key_worker, prescriber, social_worker, safeguarding_lead,
     # mash), replacing what the alert rule proposes for that kind (see docs/alerts.md).
     alert_routing: dict[str, list[str]] = Field(default_factory=dict)
+
+    def missed_threshold_for(self, drug: str) -> int:
+        """The days without a dose that stop supply of `drug`, before any prescriber wording."""
+        return self.missed_threshold_by_drug.get(drug, self.missed_threshold)
 
 
 class AuthSettings(BaseModel):
@@ -127,6 +147,14 @@ class Settings(BaseSettings):
     # A serial barcode scanner (e.g. serial:///dev/ttyACM0?baudrate=9600); empty: keyboard-wedge
     # scanners typing into the counter page only.
     scanner_url: str = ""
+    # A dose-measuring pump on a serial port (docs/pump-protocol.md), e.g.
+    # serial:///dev/serial/by-id/usb-…?baudrate=9600; empty: no pump, doses measured by hand.
+    pump_url: str = ""
+    # Each pharmacy's own pump, by ODS code (JSON: {"FA123": "serial:///dev/…"}). On a server
+    # of several pharmacies only these are used: pump_url serves a server of one pharmacy.
+    pump_urls: dict[str, str] = Field(default_factory=dict)
+    # How long the pump may take to measure one dose after acknowledging it (seconds).
+    pump_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     # Empty means "write .eml files under <data_dir>/mail" (the local sink).
     smtp_url: str = ""
     timezone: str = "Europe/London"

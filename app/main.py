@@ -21,19 +21,27 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
 from app.counter import api as counter_api
+from app.counter import exception_pages as counter_exception_pages
 from app.counter import pages as counter_pages
 from app.counter import paper_pages as counter_paper_pages
+from app.counter import prompts_api as counter_prompts_api
 from app.counter.scans import ScanHub
 from app.db import make_engine, make_session_factory
 from app.dosing import api as dosing_api
+from app.dosing import exceptions_api as dosing_exceptions_api
 from app.dosing import paper_api as dosing_paper_api
 from app.households import api as households_api
+from app.households import home_safety_api as households_home_safety_api
 from app.http import links, problems
 from app.http.headers import ResponseHeaders
+from app.injections import api as injections_api
+from app.injections import overdue as injections_overdue  # noqa: F401  (answers DayClosed)
+from app.injections import pages as injections_pages
 from app.intake import api as prescriptions_api
 from app.intake import guest_api as intake_guest_api
 from app.intake import guest_pages as intake_guest_pages
 from app.intake import pages as prescriptions_pages
+from app.intake import product_api as intake_product_api
 from app.intake import transfer_api as intake_transfer_api
 from app.logs import configure_logging, install_access_log_redaction
 from app.lookup import api as lookup_api
@@ -43,9 +51,11 @@ from app.ops import health
 from app.ops import metrics as ops_metrics
 from app.patients import api as patients_api
 from app.pharmacies import api as pharmacies_api
+from app.prescriptions import products
 from app.records import household_pages
 from app.records import pages as patients_pages
 from app.register import api as register_api
+from app.register import pack_api as register_pack_api
 from app.register import pages as register_pages
 from app.reports import api as reports_api
 from app.reports import pages as report_pages
@@ -53,7 +63,7 @@ from app.safeguarding import api as safeguarding_api
 from app.safeguarding import feeds as safeguarding_feeds
 from app.safeguarding import pages as safeguarding_pages
 from app.safeguarding.delivery import alert_worker
-from devices import LabelPrinter, open_printer
+from devices import LabelPrinter, open_printer, open_pump
 
 API = "/api/v1"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -124,6 +134,13 @@ def create_app(
             "as the unit of safety. Errors are RFC 9457 problem documents with a stable `code`."
         ),
     )
+    unknown = set(settings.policy.missed_threshold_by_drug) - products.drugs()
+    if unknown:
+        # A misspelt drug would silently fall back to the general threshold: refuse to start.
+        raise ValueError(
+            f"DOSEKEEPER_POLICY__MISSED_THRESHOLD_BY_DRUG names no known drug: "
+            f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(products.drugs()))})"
+        )
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
     app.state.settings = settings
@@ -133,6 +150,18 @@ def create_app(
     # The printer is opened per label; building it here only parses the URL.
     app.state.scan_hub = ScanHub()
     app.state.scanner = None
+    # The pump's port is opened per request; None: no pump configured. `pump` serves a server
+    # of one pharmacy only; `pumps` each pharmacy's own, by ODS code (app/counter/pump.py).
+    app.state.pump = (
+        open_pump(settings.pump_url, dispense_timeout=settings.pump_timeout_seconds)
+        if settings.pump_url
+        else None
+    )
+    app.state.pumps = {
+        ods.upper(): open_pump(url, dispense_timeout=settings.pump_timeout_seconds)
+        for ods, url in settings.pump_urls.items()
+        if url
+    }
     app.state.printer = printer or open_printer(
         settings.printer_url, preview_dir=settings.data_dir / "labels"
     )
@@ -148,21 +177,27 @@ def create_app(
         contacts_api.router,
         notify_api.router,
         households_api.router,
+        households_home_safety_api.router,
         patients_api.router,
         prescriptions_api.router,
         intake_guest_api.router,
         intake_transfer_api.router,
+        intake_product_api.router,
         prescriptions_api.opening_days_router,
         dosing_api.router,
         dosing_paper_api.router,
+        dosing_exceptions_api.router,
         safeguarding_api.router,
         safeguarding_api.concern_router,
         counter_api.router,
+        counter_prompts_api.router,
         register_api.router,
+        register_pack_api.router,
         reports_api.router,
         reports_api.adherence_router,
         reports_api.household_router,
         lookup_api.router,
+        injections_api.router,
     ):
         app.include_router(router, prefix=API)
     app.include_router(health.router)
@@ -170,6 +205,7 @@ def create_app(
         auth_pages.router,
         counter_pages.router,
         counter_paper_pages.router,
+        counter_exception_pages.router,
         patients_pages.router,
         safeguarding_pages.router,
         report_pages.router,
@@ -179,6 +215,7 @@ def create_app(
         intake_guest_pages.router,
         register_pages.router,
         lookup_pages.router,
+        injections_pages.router,
     ):
         app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

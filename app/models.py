@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, LoginAttempt, User
 from app.contacts.models import Contact
+from app.dosing.exception_models import DoseException, DoseReplacement, ReturnDestruction
 from app.dosing.models import (
     HandoverRefusal,
     InstalmentDay,
@@ -19,6 +20,7 @@ from app.households.models import (
     HouseholdConfirmation,
 )
 from app.http.models import IdempotentRequest
+from app.injections.models import InjectionAdministration, InjectionCourse, InjectionCourseStop
 from app.labelling.models import Label, PrintJob
 from app.lookup.models import LookupEvent, LookupLink
 from app.notify.models import Delivery, DeliveryAttempt
@@ -39,11 +41,16 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryAttempt",
+    "DoseException",
+    "DoseReplacement",
     "HandoverRefusal",
     "Household",
     "HouseholdChange",
     "HouseholdConfirmation",
     "IdempotentRequest",
+    "InjectionAdministration",
+    "InjectionCourse",
+    "InjectionCourseStop",
     "InstalmentDay",
     "Label",
     "LastDoseRecord",
@@ -60,5 +67,6 @@ __all__ = [
     "RegisterEntry",
     "Release",
     "RepresentativeAuthorisation",
+    "ReturnDestruction",
     "User",
 ]

@@ -1,9 +1,11 @@
-"""Dosekeeper's hardware library: ESC/POS label printers, serial scanners and barcode syntax.
+"""Dosekeeper's hardware library: ESC/POS label printers, serial scanners, barcode syntax and
+an optional dose-measuring pump.
 
 It knows printers, ports and code formats, nothing about prescriptions or patients, and it
 never imports `app`. The app builds a `Label`, picks a printer with `open_printer(url)`, starts
 a scanner with `open_scanner(url, on_scan)` and asks `interpret(code, today=...)` what a scan
-is. Errors are in `devices.errors` (tree in its docstring).
+is. A pump is `open_pump(url)`; `pump.dispense(volume_ml)` returns what it dispensed. Errors are
+in `devices.errors` (tree in its docstring).
 """
 
 from devices.barcodes import (
@@ -23,6 +25,9 @@ from devices.errors import (
     LabelError,
     PrinterFault,
     PrinterUnavailable,
+    PumpFault,
+    PumpProtocolError,
+    PumpUnavailable,
     ScannerError,
 )
 from devices.fakes import FakeLabelPrinter, FakeScanner
@@ -35,11 +40,13 @@ from devices.printers import (
     open_printer,
     render,
 )
+from devices.pumps import DispenseResult, PumpStatus, SerialPump, open_pump
 from devices.scanners import Scan, SerialScanner, open_scanner
 
 __all__ = [
     "BarcodeError",
     "DeviceError",
+    "DispenseResult",
     "FakeLabelPrinter",
     "FakeScanner",
     "Interpretation",
@@ -51,9 +58,14 @@ __all__ = [
     "PrinterFault",
     "PrinterStatus",
     "PrinterUnavailable",
+    "PumpFault",
+    "PumpProtocolError",
+    "PumpStatus",
+    "PumpUnavailable",
     "Scan",
     "ScanKind",
     "ScannerError",
+    "SerialPump",
     "SerialScanner",
     "StockPack",
     "encode_label",
@@ -64,6 +76,7 @@ __all__ = [
     "make_label_code",
     "make_patient_card_code",
     "open_printer",
+    "open_pump",
     "open_scanner",
     "render",
     "render_text",

@@ -2,12 +2,18 @@
 
 Our exception hierarchy:
 
-* DeviceError              a label printer or scanner could not do its job
+* DeviceError              a label printer, scanner or dose pump could not do its job
   x PrinterUnavailable     connection refused, timed out, unplugged, printer offline:
                            retrying later (or another printer) can succeed, the label stays queued
   x PrinterFault           the printer answered and reported a fault (paper out, cover open,
                            cutter error) or cannot render the label: someone must act at the printer
   x ScannerError           the scanner port cannot be opened or was lost
+  x PumpUnavailable        the dose pump's port cannot be opened, is busy, or the pump did
+                           not acknowledge a request in time: it started nothing we know of
+  x PumpFault              the pump reported an error, or answered in a way we cannot trust
+                           (garbage, another request's id), or fell silent or was lost after
+                           it started: what it dispensed is unknown (`partial`)
+    x PumpProtocolError    the answer is not the documented protocol (docs/pump-protocol.md)
 * LabelError  (ValueError) a label cannot be printed as given (text the printer cannot encode,
                            control characters, wrong width): a bug or bad data, not a device problem
 * BarcodeError (ValueError) a value cannot be encoded as the barcode we print
@@ -28,6 +34,9 @@ __all__ = [
     "LabelError",
     "PrinterFault",
     "PrinterUnavailable",
+    "PumpFault",
+    "PumpProtocolError",
+    "PumpUnavailable",
     "ScannerError",
 ]
 
@@ -46,6 +55,28 @@ class PrinterFault(DeviceError):
 
 class ScannerError(DeviceError):
     """The scanner port could not be opened, or it failed while reading."""
+
+
+class PumpUnavailable(DeviceError):
+    """The pump could not be reached or did not acknowledge the request in time."""
+
+
+class PumpFault(DeviceError):
+    """The pump answered with an error or misbehaved. `code` is the pump's error code (or
+    `timeout`, `lost`, `protocol`); `partial` is True when the pump had acknowledged the
+    request, so some liquid may have been dispensed and the amount is unknown."""
+
+    def __init__(self, message: str, *, code: str, partial: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.partial = partial
+
+
+class PumpProtocolError(PumpFault):
+    """The pump's answer is not the documented protocol: garbage, or another request's id."""
+
+    def __init__(self, message: str, *, partial: bool) -> None:
+        super().__init__(message, code="protocol", partial=partial)
 
 
 class LabelError(ValueError):

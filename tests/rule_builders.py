@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.dosing.decision_inputs import (
+    BottleFacts,
     CounterFacts,
     CounterPolicy,
     HouseholdFacts,
@@ -112,3 +113,19 @@ def blocks(decision: Decision) -> tuple[Code, ...]:
 
 def warnings(decision: Decision) -> tuple[Code, ...]:
     return tuple(reason.code for reason in decision.warnings)
+
+
+# The stock bottle of the prescribed product, in date, scanned at the handover (issue 20 §5).
+RIGHT_BOTTLE = BottleFacts(
+    prescribed_product="methadone-1mg-ml-sf",
+    prescribed_name="Methadone 1mg/mL oral solution SUGAR FREE",
+    liquid=True,
+    gtin="05012345678900",
+    product="methadone-1mg-ml-sf",
+    product_name="Methadone 1mg/mL oral solution SUGAR FREE",
+    expiry=TODAY + timedelta(days=200),
+)
+
+
+def bottle(**changes: Any) -> BottleFacts:
+    return replace(RIGHT_BOTTLE, **changes)

@@ -31,6 +31,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = demo_settings(db)
     summary = seed(UnitOfWork(make_session_factory(db.engine)), settings, history=True)
     assert "Pending second check: Billie Ash" in summary
+    # issue 20 §1: replaced on authorisation, or refused as the counter would refuse it
+    assert "reported lost" in summary
     app = create_app(settings, make_session_factory(db.engine))  # the real clock, as served
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 import app.main  # noqa: F401  (the application as served: every capability imported)
 from app import events
+from app.dosing.events import DayClosed
 from app.dosing.household import on_household_changed
 from app.dosing.rules import OVERRIDABLE, Code
 from app.households import service as households_service
 from app.households.events import HouseholdChanged
 from app.households.rules import StorageBlock
+from app.injections import overdue as injections_overdue
 from app.patients.events import HouseholdNamed, MembersChanged
 
 
@@ -38,6 +40,12 @@ def test_households_answer_a_patient_joining_or_leaving() -> None:
     runs the rules of every household touched (which in turn publish HouseholdChanged)."""
     assert events.handlers_for(HouseholdNamed) == (households_service.on_household_named,)
     assert events.handlers_for(MembersChanged) == (households_service.on_members_changed,)
+
+
+def test_injections_answer_a_closed_day_with_the_overdue_check() -> None:
+    """Close of day (dosing) publishes DayClosed; the injection log, above it, raises the
+    overdue-injection alerts in the same transaction."""
+    assert events.handlers_for(DayClosed) == (injections_overdue.on_day_closed,)
 
 
 def test_handlers_run_in_order_once_each_with_the_publishers_session() -> None:

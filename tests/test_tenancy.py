@@ -73,6 +73,15 @@ MATRIX: list[tuple[str, str, tuple[str, ...]]] = [
     ("PATCH /households/{household_id}",         "foreign", (HIDDEN, HIDDEN, DENIED, DENIED, HIDDEN, OK)),
     ("PATCH /households/{household_id}/children/{child_id}", "own",     (OK,     OK,     DENIED, DENIED, OK,     OK)),
     ("PATCH /households/{household_id}/children/{child_id}", "foreign", (HIDDEN, HIDDEN, DENIED, DENIED, HIDDEN, OK)),
+    # Naloxone supplied and storage advice given (issue 20 §4): the pharmacy team records them.
+    ("POST /households/{household_id}/naloxone", "own",     (MADE,   MADE,   DENIED, DENIED, DENIED, DENIED)),
+    ("POST /households/{household_id}/naloxone", "foreign", (HIDDEN, HIDDEN, DENIED, DENIED, DENIED, DENIED)),
+    ("GET /households/{household_id}/naloxone",  "own",     (OK,     OK,     OK,     OK,     OK,     OK)),
+    ("GET /households/{household_id}/naloxone",  "foreign", (HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, OK)),
+    ("POST /households/{household_id}/storage-advice", "own",     (MADE,   MADE,   DENIED, DENIED, DENIED, DENIED)),
+    ("POST /households/{household_id}/storage-advice", "foreign", (HIDDEN, HIDDEN, DENIED, DENIED, DENIED, DENIED)),
+    ("GET /households/{household_id}/storage-advice",  "own",     (OK,     OK,     OK,     OK,     OK,     OK)),
+    ("GET /households/{household_id}/storage-advice",  "foreign", (HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, OK)),
     ("GET /patients/{patient_id}",               "own",     (OK,     OK,     OK,     OK,     OK,     OK)),
     ("GET /patients/{patient_id}",               "foreign", (HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, OK)),
     ("PATCH /patients/{patient_id}",             "own",     (OK,     OK,     DENIED, DENIED, DENIED, OK)),
@@ -260,6 +269,29 @@ def call_route(route: str) -> Call:
             "PATCH",
             "/households/{household_id}/children/{child_id}",
             {"name": "G.H.", "reason": "tenancy check"},
+        ),
+        "POST /households/{household_id}/naloxone": send(
+            "POST",
+            "/households/{household_id}/naloxone",
+            {
+                "product": "nyxoid_nasal",
+                "batch": "NX1",
+                "expires_on": "2028-01-31",
+                "trained": True,
+                "recipient": "household_adult",
+                "recipient_name": "A. Adult",
+            },
+        ),
+        "GET /households/{household_id}/naloxone": send(
+            "GET", "/households/{household_id}/naloxone"
+        ),
+        "POST /households/{household_id}/storage-advice": send(
+            "POST",
+            "/households/{household_id}/storage-advice",
+            {"topics": ["lockable_box", "out_of_reach"], "given_to": "A. Adult"},
+        ),
+        "GET /households/{household_id}/storage-advice": send(
+            "GET", "/households/{household_id}/storage-advice"
         ),
         "GET /patients/{patient_id}": send("GET", "/patients/{patient_id}"),
         "PATCH /patients/{patient_id}": send(

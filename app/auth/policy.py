@@ -37,6 +37,8 @@ SAFETY_ACTS: Mapping[str, frozenset[str]] = MappingProxyType(
         "record_last_dose": frozenset({Role.PHARMACIST, Role.PRESCRIBER}),
         "release": frozenset({Role.PRESCRIBER}),
         "correct_dose_record": frozenset({Role.PHARMACIST}),
+        "supply_replacement": frozenset({Role.PHARMACIST}),
+        "map_pack": frozenset({Role.PHARMACIST}),
     }
 )
 SAFETY_ACT_WORDS: Mapping[str, str] = MappingProxyType(
@@ -49,6 +51,9 @@ SAFETY_ACT_WORDS: Mapping[str, str] = MappingProxyType(
         "record_last_dose": "record the last dose taken (a pharmacist or the prescriber must)",
         "release": "release a patient after days without a dose (the prescriber's review)",
         "correct_dose_record": "correct a dose record (a pharmacist must, with a reason)",
+        "supply_replacement": "supply a replacement dose (a pharmacist must, on the "
+        "prescriber's authorisation)",
+        "map_pack": "map a pack's GTIN to a product (a pharmacist must, with a reason)",
     }
 )
 

@@ -11,11 +11,13 @@ from starlette.background import BackgroundTask
 from app.auth.deps import ActorDep, still_signed_in
 from app.clock import local_date
 from app.counter import guests as counter_guests
+from app.counter import pump as counter_pump
 from app.counter import scans
-from app.counter.schemas import GuestCardRead, ScanBody
+from app.counter.schemas import GuestCardRead, PumpDispenseBody, PumpDispenseRead, ScanBody
 from app.http import problems
 from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.labelling import service as labelling_service
+from app.register import packs
 
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
 
@@ -53,7 +55,50 @@ def scan(
         today=local_date(now, settings.timezone),
         policy=settings.policy,
         now=now,
+        seed=packs.seed_for(settings.environment),
     )
+
+
+@router.post(
+    "/counter/pump/dispense",
+    response_model=PumpDispenseRead,
+    responses={
+        409: {
+            "description": "pump_not_configured (this pharmacy has no pump), not_a_liquid, "
+            "pump_volume_out_of_range, container_required (the handover fills several "
+            "containers: `containers` lists them; say which)"
+        },
+        422: {
+            "description": "dose_blocked: the counter refuses today's dose (`blocks`); "
+            "a container today's handover does not fill"
+        },
+        **problems.problem_responses(502, 503),
+    },
+)
+def pump_dispense(
+    body: PumpDispenseBody,
+    request: Request,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+) -> object:
+    """Measure one container of today's handover for the patient on this pharmacy's dose pump
+    (docs/pump-protocol.md) and answer what it reports: `container` "supervised" (the cup
+    swallowed here) or a take-home container's number; left out, the handover's only one.
+    `502 pump_error` (the pump reported a fault or answered wrongly; `volume_unknown` when it
+    had started), `503 pump_unavailable` (no answer)."""
+    found = counter_pump.dispense(
+        uow,
+        counter_pump.Pumps.of(request.app.state),
+        actor=actor,
+        container=None if body.container is None else str(body.container),
+        patient_id=body.patient_id,
+        today=local_date(now, settings.timezone),
+        policy=settings.policy,
+        now=now,
+    )
+    return counter_pump.read(found)
 
 
 @router.get(

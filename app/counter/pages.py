@@ -18,10 +18,13 @@ from app.auth.deps import ActorDep
 from app.auth.policy import require_role
 from app.auth.roles import Role
 from app.clock import local_date
+from app.counter import home_safety as counter_home_safety
+from app.counter import pump as counter_pump
 from app.dosing import reads as dosing_reads
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate
 from app.http.templates import page
+from app.injections import reads as injection_reads
 from app.lookup import log as lookup_log
 
 router = APIRouter(include_in_schema=False)
@@ -36,6 +39,10 @@ def counter(
     lookups = lookup_log.recent(
         uow, actor=actor, since=lookup_log.since_yesterday(now, settings.timezone)
     )
+    # Long-acting injections due tomorrow, today or already (a separate partial).
+    injections = injection_reads.due_at_counter(
+        uow, actor=actor, today=local_date(now, settings.timezone), policy=settings.policy
+    )
     return page(
         request,
         "counter/index.html",
@@ -45,7 +52,11 @@ def counter(
             "is_pharmacist": actor.role == Role.PHARMACIST,
             "is_technician": actor.role == Role.TECHNICIAN,
             "tomorrow": (local_date(now, settings.timezone) + timedelta(days=1)).isoformat(),
+            # "Dispense on pump" by the handover, where this pharmacy has a pump of its own.
+            "pump": counter_pump.has_pump(uow, actor, counter_pump.Pumps.of(request.app.state)),
             "lookups": lookups,
+            "injections_due": injections,
+            "home_safety": counter_home_safety.page_context(uow, actor, now, settings),
         },
     )
 

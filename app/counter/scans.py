@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -14,14 +15,20 @@ from sqlalchemy import select
 
 from app.actor import Actor
 from app.audit import service as audit_service
+from app.auth.policy import require_role
 from app.config import PolicySettings
 from app.db import UnitOfWork
+from app.dosing import bottle_rules, bottles
 from app.dosing import counter as dosing_counter
+from app.dosing.containers import PumpReport
 from app.errors import NotFound
 from app.labelling.models import Label
 from app.patients import repository as patients_repository
 from app.patients.models import Patient
-from devices import ScanKind, interpret
+from app.prescriptions.products import PRODUCTS
+from app.register import pack_table
+from app.register.packs import PACKS
+from devices import ScanKind, StockPack, interpret
 
 
 def scan(
@@ -34,8 +41,10 @@ def scan(
     today: date,
     policy: PolicySettings,
     now: datetime,
+    seed: Mapping[str, str] = PACKS,
 ) -> dict[str, Any]:
-    """What a scanned code is, and what it means for the patient at the counter."""
+    """What a scanned code is, and what it means for the patient at the counter (`seed`: the
+    pack table's seed for this deployment, `app.register.packs.seed_for`)."""
     found = interpret(code, today=today, symbology=symbology)
     result: dict[str, Any] = {
         "kind": str(found.kind),
@@ -54,6 +63,20 @@ def scan(
             "batch": pack.batch,
             "serial": pack.serial,
         }
+    if found.kind == ScanKind.STOCK_PACK and found.pack is not None and patient_id is not None:
+        # A stock bottle scanned with a patient open: is it what today's prescription is for?
+        result["bottle"] = _bottle(
+            uow,
+            actor=actor,
+            patient_id=patient_id,
+            pack=found.pack,
+            today=today,
+            policy=policy,
+            seed=seed,
+        )
+        result["message"] = result["bottle"]["message"]
+        result["accepted"] = result["bottle"]["matches"] is not False
+        return result
     if not found.accepted:
         return result
     if found.kind == ScanKind.PATIENT_CARD:
@@ -111,6 +134,64 @@ def scan(
             )
             uow.commit()
     return result
+
+
+def _bottle(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: UUID,
+    pack: StockPack,
+    today: date,
+    policy: PolicySettings,
+    seed: Mapping[str, str],
+) -> dict[str, Any]:
+    """The bottle check the handover will make, answered before measuring: the same facts and
+    the same words (`app.dosing.bottles`), read only, nothing recorded."""
+    require_role(actor, dosing_counter.COUNTER, "use the counter")
+    with uow:
+        session = uow.session
+        patient = patients_repository.load_for_counter(session, actor, patient_id, today)
+        (view,) = dosing_counter.views(
+            session, actor, [patient], product=None, today=today, intoxicated=False, policy=policy
+        )
+        counter_id = actor.pharmacy_id or patient.pharmacy_id
+        checked = bottles.check(
+            session,
+            view=view,
+            pharmacy_id=counter_id,
+            scan=None,
+            pump=PumpReport(),
+            today=today,
+        )
+        if checked is None:
+            return {
+                "product": None,
+                "matches": None,
+                "message": "No prescription to check against.",
+            }
+        known = pack_table.product_for(session, counter_id, pack.gtin, seed)
+    facts = replace(
+        checked.facts,
+        gtin=pack.gtin,
+        product=known.product if known else None,
+        product_name=PRODUCTS[known.product].name if known and known.product in PRODUCTS else None,
+        expiry=pack.expiry,
+    )
+    findings = bottle_rules.bottle_findings(facts, today)
+    refused = [words for code, words in findings if code in _BOTTLE_BLOCKS]
+    if refused:
+        message, matches = "WRONG BOTTLE: " + " ".join(text for text, _ in refused), False
+    elif facts.product is None:
+        message, matches = findings[0][1][0], None
+    else:
+        message, matches = f"Right bottle: {facts.product_name} matches today's prescription.", True
+        if findings:  # no expiry in the barcode: read it on the bottle
+            message += " " + findings[0][1][0]
+    return {"product": facts.product, "matches": matches, "message": message}
+
+
+_BOTTLE_BLOCKS = frozenset({"wrong_product_measured", "bottle_expired"})
 
 
 #: Seconds between SSE comments on an idle stream, so proxies keep the connection open.

@@ -1,10 +1,11 @@
-"""Bodies of the counter API: a scan at the counter, and a guest patient's card."""
+"""Bodies of the counter API: a scan at the counter, a guest patient's card, the dose pump."""
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -19,6 +20,34 @@ class ScanBody(In):
     patient_id: UUID | None = Field(
         default=None, description="The patient at the counter, to check a label belongs to them"
     )
+
+
+class PumpDispenseBody(In):
+    patient_id: UUID = Field(description="The patient at the counter; today's dose is measured")
+    container: Literal["supervised"] | Annotated[int, Field(ge=1, le=99)] | None = Field(
+        default=None,
+        description='Which container of today\'s handover: "supervised" (the cup swallowed '
+        "here: today's supervised dose, or the supervised part of a split dose) or a take-home "
+        "container's number as its label says (Container 2 of 3 is 2). Left out: the "
+        "handover's only container (409 container_required when it fills several)",
+    )
+
+
+class PumpDispenseRead(BaseModel):
+    patient_id: UUID
+    date: date
+    product: str | None
+    container: str = Field(description='"supervised" or the take-home container\'s number')
+    container_words: str = Field(description="The container, as the counter says it")
+    dose_dates: list[dt.date] = Field(description="The dose dates the container holds")
+    request_id: str = Field(description="The id the pump answered to (docs/pump-protocol.md)")
+    requested_ml: str = Field(description="The container's volume in mL, as sent to the pump")
+    dispensed_ml: str = Field(
+        description="What the pump reports it measured out: give it to the handover in "
+        "`pump_measures` with its container (the handover also reads it from the record)"
+    )
+    matches: bool
+    message: str
 
 
 class GuestPatientRead(BaseModel):

@@ -230,7 +230,12 @@ def replay(
     while stay_from.weekday() >= 5:
         stay_from += timedelta(days=1)
     stay_to = stay_from
-    while (stay_to + timedelta(days=1)).weekday() < 5 and stay_to < stay_from + timedelta(days=2):
+    last_dose = first + timedelta(days=13)  # Frankie's 14-day prescription ends then
+    while (
+        (stay_to + timedelta(days=1)).weekday() < 5
+        and stay_to < stay_from + timedelta(days=2)
+        and stay_to < last_dose
+    ):
         stay_to += timedelta(days=1)
     counter.sign_in("pharmacist")
     counter.call(

@@ -57,6 +57,7 @@ from app.http import problems
 from app.http.deps import ClockDep, NowDep, SettingsDep, UowDep
 from app.http.schemas import IsoDate, Paged
 from app.labelling import service as labelling_service
+from app.register import packs
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["counter"], responses=problems.API_ERRORS)
@@ -145,12 +146,16 @@ def handover(
             acknowledged=frozenset(body.acknowledged),
             overrides=overrides,
             measuring_device=body.measuring_device,
+            bottle=body.bottle,
+            pump_dispensed_ml=body.pump_dispensed_ml,
+            pump_measures=tuple((str(m.container), m.dispensed_ml) for m in body.pump_measures),
         ),
         today=local_date(now, settings.timezone),
         policy=settings.policy,
         now=now,
         idempotency_key=idempotency_key,
         digest=dosing_handover.request_hash(body.model_dump(mode="json")),
+        pack_seed=packs.seed_for(settings.environment),
     )
     response = dict(stored.body)
     metrics.HANDOVERS.labels(body.outcome).inc()

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from app import events as domain_events
 from app import kit
 from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
@@ -19,6 +20,7 @@ from app.auth.roles import Role
 from app.clock import local_midnight_utc
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
+from app.dosing import events as dosing_events
 from app.dosing import facts as dosing_facts
 from app.dosing import rules
 from app.dosing.models import (
@@ -131,7 +133,7 @@ def close_day(
             lapsed = dosing_facts.lapses(session, without, through=day, pharmacy_id=pharmacy_id)
             households = {p.household_id for p in patients.values() if p.household_id}
             children_by_household = dosing_facts.children_by_household(session, households, day)
-            thresholds = _thresholds(session, list(without), policy.missed_threshold)
+            thresholds = _thresholds(session, list(without), policy)
             requests = []
             for (patient_id, product), state in sorted(without.items()):
                 patient = patients[patient_id]
@@ -143,9 +145,7 @@ def close_day(
                 events = safeguarding_rules.missed_dose_events(
                     days_without_dose=lapsed[(patient_id, product)].days,
                     children=dosing_facts.children_facts(living, day),
-                    policy_missed_threshold=thresholds.get(
-                        (patient_id, product), policy.missed_threshold
-                    ),
+                    policy_missed_threshold=thresholds[(patient_id, product)],
                     withheld_today=state == DoseState.WITHHELD,
                 )
                 requests += [
@@ -165,6 +165,10 @@ def close_day(
                     repeats=False,
                 )
             )
+        # The rest of the evening's checks (an injection past its window), in this transaction.
+        domain_events.publish(
+            session, dosing_events.DayClosed(pharmacy_id, day, actor, now, policy)
+        )
         audit_service.record(
             session,
             actor,
@@ -180,15 +184,14 @@ def close_day(
 
 
 def _thresholds(
-    session: Session, pairs: Sequence[tuple[UUID, str]], policy_threshold: int
+    session: Session, pairs: Sequence[tuple[UUID, str]], policy: PolicySettings
 ) -> dict[tuple[UUID, str], int]:
-    """The stopping threshold per (patient, product): 3 at most where the patient's current
-    prescription carries Home Office wording 3 (the prescriber's direction)."""
-    if policy_threshold <= 3:
-        return {}  # the wording cannot lower it further
-    found: dict[tuple[UUID, str], int] = {}
-    wanted = set(pairs)
-    for batch in kit.chunks(sorted({pair[0] for pair in wanted})):
+    """The stopping threshold per (patient, product): the drug's setting (methadone and
+    buprenorphine may differ), and 3 at most where the patient's current prescription carries
+    Home Office wording 3 (the prescriber's direction)."""
+    found = {pair: policy.missed_threshold_for(dosing_facts.drug_of(pair[1])) for pair in pairs}
+    above = {pair for pair, threshold in found.items() if threshold > 3}
+    for batch in kit.chunks(sorted({pair[0] for pair in above})):
         for patient_id, product in session.execute(
             select(Prescription.patient_id, Prescription.product).where(
                 Prescription.patient_id.in_(batch),
@@ -196,6 +199,8 @@ def _thresholds(
                 Prescription.wording_consult_after_3_missed.is_(True),
             )
         ):
-            if (patient_id, product) in wanted:
-                found[(patient_id, product)] = rules.threshold_for(True, policy_threshold)
+            if (patient_id, product) in above:
+                found[(patient_id, product)] = rules.threshold_for(
+                    True, found[(patient_id, product)]
+                )
     return found

@@ -80,7 +80,10 @@ def last_dose_body(facts: CounterFacts) -> dict[str, Any]:
 def decision_body(view: CounterView) -> dict[str, Any]:
     d = view.decision
     rx = view.facts.prescription
-    daily = rx.daily_dose_mg if rx is not None else None
+    # The dose of the day being handed over (a stepped prescription's changes by date), else
+    # the prescription's own daily dose.
+    doses = [day.dose_mg for day in view.facts.instalments]
+    daily = doses[0] if doses else (rx.daily_dose_mg if rx is not None else None)
     return {
         "patient_id": str(view.patient.id),
         "prescription_id": str(view.prescription_id) if view.prescription_id else None,
@@ -98,7 +101,37 @@ def decision_body(view: CounterView) -> dict[str, Any]:
         # instalment's total only as "days x daily dose".
         "daily_dose_mg": plain(daily) if daily is not None else None,
         "daily_dose_ml": _ml(view.product, daily) if daily is not None else None,
+        "parts": parts_body(view),
+        "dose_varies": len(set(doses)) > 1,
     }
+
+
+def parts_body(view: CounterView) -> list[dict[str, Any]]:
+    """A split dose's parts for each day handed over (issue 20 §2): what is swallowed here and
+    what goes home in its own container, in mg and mL, with the sentence the counter shows."""
+    body = []
+    for day in view.facts.instalments:
+        for part in day.parts:
+            swallowed = (
+                view.decision.mode == "supervised"
+                and day.mode == "supervised"
+                and part.supervised
+                and day.dose_date == view.facts.today
+            )
+            ml = _ml(view.product, part.dose_mg)
+            amount = f"{plain(part.dose_mg)} mg" + (f" ({ml} mL)" if ml else "")
+            where = "swallowed here" if swallowed else "to take home in its own container"
+            body.append(
+                {
+                    "dose_date": day.dose_date.isoformat(),
+                    "when": part.when,
+                    "dose_mg": plain(part.dose_mg),
+                    "dose_ml": ml,
+                    "supervised": swallowed,
+                    "text": f"{day.dose_date:%a} {part.when}: {amount}, {where}",
+                }
+            )
+    return body
 
 
 def _patient_for_counter(

@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 from app.dosing.decision_inputs import (
     CounterFacts,
+    DoseStep,
     InstalmentDay,
     LastDose,
     PrescriptionStatus,
@@ -93,11 +94,27 @@ def already_recorded(recorded: Sequence[InstalmentDay], today: date) -> Wording:
     )
 
 
-def missed_threshold_reached(days_without_dose: int, last: LastDose | None, today: date) -> Wording:
+# What a run of days without a dose means, per drug (docs/decisions.md, "Missed-dose thresholds
+# per drug"): kept factual; the prescriber, not the counter, decides what happens next.
+_STREAK_MEANS: Mapping[str | None, str] = MappingProxyType(
+    {
+        "methadone": "tolerance to methadone may be lost, so the usual dose could now cause "
+        "an overdose",
+        "buprenorphine": "tolerance may be lost; the prescriber decides whether to continue "
+        "at the usual dose or to start again (re-induction)",
+        None: "tolerance may be lost",  # no prescription, or another drug
+    }
+)
+
+
+def missed_threshold_reached(
+    days_without_dose: int, last: LastDose | None, today: date, drug: str | None
+) -> Wording:
+    means = _STREAK_MEANS.get(drug, _STREAK_MEANS[None])
     return (
         f"{days_without_dose} consecutive days without a dose taken "
         f"({describe_last_dose(last, today)}) — no supply until the "
-        "prescriber reviews (tolerance may be lost); contact the prescriber, who records "
+        f"prescriber reviews ({means}); contact the prescriber, who records "
         "the review to release.",
         "Home Office wording 3; NI Formulary 4.10.1; local service specs",
     )
@@ -257,6 +274,16 @@ def dose_changed(previous: Decimal, daily_dose_mg: Decimal) -> Wording:
         f"{_mg(daily_dose_mg)} mg a day — confirm the new dose with the patient and "
         "measure the new amount.",
         "RCGP titration guidance; domain-rules §8.1",
+    )
+
+
+def dose_steps(step: DoseStep) -> Wording:
+    direction = "up" if step.to_mg > step.from_mg else "down"
+    return (
+        f"The prescription steps the dose {direction} on {_day(step.starts_on)}, from "
+        f"{_mg(step.from_mg)} mg to {_mg(step.to_mg)} mg a day — measure the new amount for "
+        "that day and tell the patient.",
+        "Stepped instalment direction (the prescription)",
     )
 
 

@@ -9,13 +9,14 @@ itself; the two counts that turn the ledger into facts (`days_without_dose`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 from app.households.rules import ChildFacts
+from app.prescriptions.intake_terms import DosePart
 
 Mode = Literal["supervised", "take_home"]
 DoseState = Literal["due", "supervised", "collected", "missed", "withheld"]
@@ -29,6 +30,8 @@ class CounterPolicy:
     """Local thresholds (settings, not code: domain-rules §9)."""
 
     missed_threshold: int = 3
+    # Per drug ("buprenorphine": n): a drug not named here uses missed_threshold.
+    missed_threshold_by_drug: Mapping[str, int] = field(default_factory=dict)
     child_age_years: int = 16
     # Informational here: the caller computes HouseholdFacts.box_valid_until from it.
     box_validity_days: int = 90
@@ -42,7 +45,7 @@ class CounterPolicy:
 
     def __post_init__(self) -> None:
         # A threshold of 0 would block every patient, so a bad setting fails loudly instead.
-        if self.missed_threshold < 1:
+        if min((self.missed_threshold, *self.missed_threshold_by_drug.values())) < 1:
             raise ValueError("missed_threshold must be at least 1")
         if (
             min(
@@ -72,6 +75,16 @@ class InstalmentDay:
     # Withheld earlier today, then a pharmacist recorded a reassessment: it may be supplied.
     reassessed: bool = False
     reason: str | None = None  # why it was withheld, shown in withheld_today
+    # The day's dose split as the prescription directs (issue 20 §2); empty for one dose.
+    parts: tuple[DosePart, ...] = ()
+
+    @property
+    def home_part_mg(self) -> Decimal:
+        """Of a split dose on a supervised day, the mg of the parts that go home in their own
+        containers (the evening part); 0 for one dose, or a day that goes home whole."""
+        if self.mode != "supervised":
+            return Decimal(0)
+        return sum((part.dose_mg for part in self.parts if not part.supervised), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +94,15 @@ class Suspension:
 
     since: date
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoseStep:
+    """A stepped prescription's dose changes on `starts_on` from `from_mg` to `to_mg`."""
+
+    starts_on: date
+    from_mg: Decimal
+    to_mg: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +122,10 @@ class PrescriptionFacts:
     measured_liquid: bool = False
     # While `status` is "suspended": since when and why (None if none is recorded).
     suspension: Suspension | None = None
+    # The active ingredient: its missed-dose threshold, and what a missed streak means.
+    drug: str = "methadone"
+    # The dates a stepped reduction or titration changes the daily dose (issue 20 §2).
+    steps: tuple[DoseStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +172,43 @@ class GuestDosing:
 
 
 @dataclass(frozen=True, slots=True)
+class PumpCheck:
+    """One pump measure against the one container it filled (issue 20 §5): the supervised cup
+    or a take-home container, never the handover as a whole."""
+
+    container: str  # in words: "the supervised dose (Mon 7 Dec 2026)"
+    dispensed_ml: Decimal  # what the pump reported measuring out
+    measured_ml: Decimal | None  # what the container holds (mL as labelled); None: no liquid
+    # The pump's last result today on record (the audit log), not a figure the handover gave.
+    on_record: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BottleFacts:
+    """The stock bottle the dose was measured from, as scanned at the handover (issue 20 §5),
+    and the volume a dose-measuring pump reported dispensing.
+
+    Only a handover has one (the counter's check has not seen the bottle yet). `gtin` None: no
+    bottle was scanned. `product` None: this pharmacy's pack table does not know the GTIN.
+    """
+
+    prescribed_product: str  # the prescription's product code
+    prescribed_name: str  # its name, as the label prints it
+    liquid: bool  # the prescribed product is measured out of a bottle
+    # This pharmacy hands a liquid over only after its bottle was scanned (a setting).
+    scan_required: bool = False
+    gtin: str | None = None
+    product: str | None = None  # the product the GTIN maps to here
+    product_name: str | None = None
+    expiry: date | None = None  # from the pack code; None when the barcode carries none
+    pump_ml: Decimal | None = None  # what the pump reported dispensing; None: no pump
+    measured_ml: Decimal | None = None  # what this handover measures out (mL, as labelled)
+    # Each pump measure against its container (`pump_ml`/`measured_ml` above: one figure for
+    # the handover as a whole, for callers that have no containers).
+    pump_checks: tuple[PumpCheck, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CounterFacts:
     today: date  # pharmacy-local calendar date
     counter_pharmacy_id: str
@@ -170,6 +233,8 @@ class CounterFacts:
     measuring_device: bool | None = None
     # Today's instalment is granted to a guest pharmacy (this one or another): None when not.
     guest: GuestDosing | None = None
+    # The stock bottle scanned at the handover (and a pump's report): None at a check.
+    bottle: BottleFacts | None = None
 
 
 def days_without_dose(

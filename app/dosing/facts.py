@@ -39,6 +39,7 @@ from app.households.repository import lives_there
 from app.households.rules import ChildFacts
 from app.kit import age_on
 from app.patients.models import Patient
+from app.prescriptions import dose_plan
 from app.prescriptions.products import PRODUCTS
 
 
@@ -193,18 +194,26 @@ def methadone_at_home_by_household(
 ) -> dict[UUID, Decimal]:
     take_homes: dict[UUID, list[tuple[date, Decimal]]] = {}
     for batch in kit.chunks(sorted(set(household_ids))):
-        for household_id, dose_date, mg in session.execute(
-            select(Patient.household_id, InstalmentDay.dose_date, InstalmentDay.dose_mg)
+        for household_id, dose_date, mg, state, parts in session.execute(
+            select(
+                Patient.household_id,
+                InstalmentDay.dose_date,
+                InstalmentDay.dose_mg,
+                InstalmentDay.state,
+                InstalmentDay.parts,
+            )
             .join(Patient, Patient.id == InstalmentDay.patient_id)
             .where(
                 Patient.household_id.in_(batch),
-                InstalmentDay.state == DoseState.COLLECTED,
+                InstalmentDay.state.in_((DoseState.COLLECTED, DoseState.SUPERVISED)),
                 InstalmentDay.dose_date >= today,
                 InstalmentDay.product.like("methadone%"),
             )
         ):
-            if household_id is not None:  # always, given the IN; said for the type checker
-                take_homes.setdefault(household_id, []).append((dose_date, Decimal(mg)))
+            # A supervised day sends home only the evening part of a split dose (issue 20 §2).
+            home = Decimal(mg) if state == DoseState.COLLECTED else dose_plan.home_part_mg(parts)
+            if household_id is not None and home > 0:  # household: always, given the IN
+                take_homes.setdefault(household_id, []).append((dose_date, home))
     return {
         household_id: household_methadone_at_home(doses, today=today)
         for household_id, doses in take_homes.items()

@@ -27,12 +27,14 @@ from app.dosing import decision_inputs
 from app.dosing.facts import (
     authorisations_today,
     collectable_on,
+    drug_of,
     household_facts_by_patient,
     lapses,
 )
 from app.dosing.models import DoseState, InstalmentDay, Reassessment
 from app.patients.models import GuestGrant, GuestGrantEnd, Patient
 from app.pharmacies.models import Pharmacy
+from app.prescriptions import dose_plan
 from app.prescriptions import repository as prescriptions_repository
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
@@ -46,6 +48,7 @@ LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
 def counter_policy(policy: PolicySettings) -> decision_inputs.CounterPolicy:
     return decision_inputs.CounterPolicy(
         missed_threshold=policy.missed_threshold,
+        missed_threshold_by_drug=dict(policy.missed_threshold_by_drug),
         child_age_years=policy.child_age_years,
         box_validity_days=policy.box_validity_days,
         children_confirmation_days=policy.children_confirmation_days,
@@ -237,9 +240,20 @@ def _rule_days(
             recorded_at=r.recorded_at.astimezone(zone) if zone and r.recorded_at else r.recorded_at,
             reassessed=reassessed and r.state == DoseState.WITHHELD and r.reassessment_id is None,
             reason=r.reason if r.state == DoseState.WITHHELD else None,
+            parts=dose_plan.parts_of(r.parts),
         )
         for r in rows
     )
+
+
+def _dose_steps(rx: Prescription) -> tuple[decision_inputs.DoseStep, ...]:
+    """Where a stepped prescription changes the daily dose, and from what to what."""
+    changes = []
+    before = Decimal(rx.daily_dose_mg)
+    for step in sorted(dose_plan.steps_of(rx.dose_steps), key=lambda step: step.starts_on):
+        changes.append(decision_inputs.DoseStep(step.starts_on, before, step.daily_dose_mg))
+        before = step.daily_dose_mg
+    return tuple(changes)
 
 
 def _previous_doses(
@@ -395,6 +409,8 @@ def gather_many(
                 separate_containers=rx.wording_separate_containers,
                 measured_liquid=_measured_liquid(rx.product),
                 suspension=suspended.get(rx.id),
+                drug=drug_of(rx.product),
+                steps=_dose_steps(rx),
             )
         next_collect, last_missed = around.get(pair, (None, None)) if rx and pair else (None, None)
         counter_id = counter_pharmacy_id or patient.pharmacy_id

@@ -28,9 +28,10 @@ from app.audit import service as audit_service
 from app.auth.policy import require_role, require_safety_act
 from app.config import PolicySettings
 from app.db import UnitOfWork, retrying
+from app.dosing import bottles, containers, ledger, rules
 from app.dosing import facts as dosing_facts
-from app.dosing import ledger, rules
-from app.dosing.counter import COUNTER, CounterView, _view, reasons
+from app.dosing.containers import pending as _pending
+from app.dosing.counter import COUNTER, _view, reasons
 from app.dosing.household import household_events
 from app.dosing.models import (
     DoseState,
@@ -45,10 +46,11 @@ from app.households.repository import current_children
 from app.http import idempotency
 from app.http.idempotency import Stored
 from app.labelling import service as labelling_service
-from app.labelling.content import LabelRefused
+from app.labelling.content import LabelRefused, Portion
 from app.patients import repository as patients_repository
 from app.patients.models import Patient
 from app.register import supplies as register_supplies
+from app.register.packs import PACKS
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 
@@ -68,6 +70,13 @@ class Handover:
     overrides: Mapping[str, str]
     # A measuring device went with a multi-day container of liquid.
     measuring_device: bool = False
+    # The stock bottle's GS1 code scanned before measuring, and what a dose pump reported
+    # dispensing (issue 20 §5, app.dosing.bottles).
+    bottle: str | None = None
+    pump_dispensed_ml: Decimal | None = None
+    # What the pump reported for each container it filled, by container ("supervised", "1", …;
+    # app.dosing.containers); `pump_dispensed_ml` is the supervised cup's (or the only one's).
+    pump_measures: tuple[tuple[str, Decimal], ...] = ()
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
@@ -118,17 +127,6 @@ def _about(
     return safeguarding_service.Raise(event, patient.pharmacy_id, patient.id, patient.household_id)
 
 
-def _pending(row: InstalmentDay, view: CounterView) -> bool:
-    """Still to hand over: due, or withheld earlier today and reassessed since."""
-    if row.state == DoseState.DUE:
-        return True
-    return (
-        row.state == DoseState.WITHHELD
-        and row.reassessment_id is None
-        and any(day.dose_date == row.dose_date and day.reassessed for day in view.facts.instalments)
-    )
-
-
 def _reassessment_today(session: Session, patient_id: UUID, today: date) -> Reassessment | None:
     return session.scalar(
         select(Reassessment)
@@ -136,6 +134,17 @@ def _reassessment_today(session: Session, patient_id: UUID, today: date) -> Reas
         .order_by(Reassessment.reassessed_at.desc())
         .limit(1)
     )
+
+
+def going_home(rows: Sequence[InstalmentDay]) -> list[Portion]:
+    """What leaves the pharmacy with this handover, for its labels: each collected day's dose
+    (a split dose as its parts), and the parts of a supervised split dose that go home."""
+    return [
+        portion
+        for row in rows
+        if row.state in (DoseState.COLLECTED, DoseState.SUPERVISED)
+        for portion in containers.home_portions(row, swallowed=row.state == DoseState.SUPERVISED)
+    ]
 
 
 def handover_body(
@@ -179,6 +188,7 @@ def hand_over(
     now: datetime,
     idempotency_key: str | None = None,
     digest: str = "",
+    pack_seed: Mapping[str, str] = PACKS,
 ) -> Stored:
     """Record today's supervised or take-home handover, if the rules allow it.
 
@@ -215,7 +225,36 @@ def hand_over(
             collector=handover.collector,
             measuring_device=handover.measuring_device,
         )
-        decision = view.decision
+        # Only the days this counter holds: a guest pharmacy hands over the days granted to it,
+        # the home pharmacy the rest (one ledger row per day either way).
+        counter_id = actor.pharmacy_id or patient.pharmacy_id
+        pending = [r for r in view.rows if _pending(r, view) and r.pharmacy_id == counter_id]
+        # The bottle scanned and the pump's measures, container by container and as on record
+        # today, join the decision's facts (issue 20 §5).
+        boxes = containers.of_handover(
+            pending,
+            product=view.product,
+            today=today,
+            supervised=handover.outcome == "supervised" and handover.collector == "patient",
+            separate=bool(view.facts.prescription and view.facts.prescription.separate_containers),
+        )
+        pumped = containers.pump_report(
+            boxes,
+            dispensed_ml=handover.pump_dispensed_ml,
+            measures=handover.pump_measures,
+            on_record=containers.last_pump_results(session, patient.id, today, now),
+        )
+        bottle = bottles.check(
+            session,
+            view=view,
+            pharmacy_id=counter_id,
+            scan=handover.bottle,
+            pump=pumped,
+            today=today,
+            scan_required=policy.bottle_scan_required,
+            seed=pack_seed,
+        )
+        decision = bottles.decide_with(view, bottle, policy)
         standing = decision.refusal(handover.acknowledged, handover.overrides)
         if not standing and decision.mode is not None:
             expected = "supervised" if decision.mode == "supervised" else "collected"
@@ -226,10 +265,6 @@ def hand_over(
                     f"today's instalment is {decision.mode.replace('_', '-')}: "
                     f"record it as {expected}",
                 )
-        # Only the days this counter holds: a guest pharmacy hands over the days granted to it,
-        # the home pharmacy the rest (one ledger row per day either way).
-        counter_id = actor.pharmacy_id or patient.pharmacy_id
-        pending = [r for r in view.rows if _pending(r, view) and r.pharmacy_id == counter_id]
         if standing or not pending:
             codes = [str(r.code) for r in standing]
             session.add(
@@ -338,6 +373,7 @@ def hand_over(
                 take_home_dates=[r.dose_date for r in pending if r.state == DoseState.COLLECTED],
                 today=today,
                 now=now,
+                portions=going_home(pending),
             )
         except LabelRefused as exc:  # no methadone leaves without a lawful label
             raise Refused(str(exc), code="label_refused", field=exc.field) from exc
@@ -384,8 +420,18 @@ def hand_over(
                 "collector": handover.collector,
                 "id_checked": handover.id_checked,
                 "children_present": len(handover.children_present),
+                "pump_ml": {c.container: c.dispensed_ml for c in pumped.checks} or None,
                 **record,
             },
+        )
+        bottles.record(
+            session,
+            bottle,
+            actor=actor,
+            handover_id=handover_id,
+            pharmacy_id=counter_id,
+            patient_id=patient.id,
+            now=now,
         )
         # CD register: the supply line is written from the handover, in this transaction.
         register_supplies.record_supply(
@@ -397,6 +443,7 @@ def hand_over(
             today=today,
             now=now,
             routing=policy.alert_routing,
+            pack=bottles.supplied_pack(bottle),
         )
         uow.commit()
         return Stored(201, body)

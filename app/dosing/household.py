@@ -23,6 +23,7 @@ from app.dosing.models import DoseState, InstalmentDay, Mode
 from app.households.events import HouseholdChanged
 from app.households.repository import current_children
 from app.patients.models import Patient
+from app.prescriptions import dose_plan
 from app.safeguarding import household_alerts
 from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
@@ -38,13 +39,14 @@ def member_regimes(
     dose days over the last 14 days, or over the next 14 for a member whose treatment here has
     barely begun (fewer than 7 dose days behind them), and whether methadone goes home."""
     window = timedelta(days=REGIME_DAYS - 1)
-    rows: dict[UUID, list[tuple[date, str, str]]] = {}
-    for patient_id, dose_date, mode, state in session.execute(
+    rows: dict[UUID, list[tuple[date, str, str, bool]]] = {}
+    for patient_id, dose_date, mode, state, parts in session.execute(
         select(
             InstalmentDay.patient_id,
             InstalmentDay.dose_date,
             InstalmentDay.mode,
             InstalmentDay.state,
+            InstalmentDay.parts,
         )
         .join(Patient, Patient.id == InstalmentDay.patient_id)
         .where(
@@ -53,14 +55,16 @@ def member_regimes(
             InstalmentDay.dose_date <= today + window,
         )
     ):
-        rows.setdefault(patient_id, []).append((dose_date, mode, state))
+        # The evening part of a split dose goes home on a supervised day (issue 20 §2).
+        part_home = dose_plan.home_part_mg(parts) > 0
+        rows.setdefault(patient_id, []).append((dose_date, mode, state, part_home))
     regimes = []
     for patient_id, days in sorted(rows.items()):
         past = [d for d in days if d[0] <= today]
         counted = past if len(past) >= REGIME_DAYS // 2 else [d for d in days if d[0] >= today]
         supervised = sum(
             1
-            for _, mode, state in counted
+            for _, mode, state, _ in counted
             if state == DoseState.SUPERVISED
             or (state != DoseState.COLLECTED and mode == Mode.SUPERVISED)
         )
@@ -72,8 +76,9 @@ def member_regimes(
                     and (
                         state == DoseState.COLLECTED
                         or (state == DoseState.DUE and mode == Mode.TAKE_HOME)
+                        or (part_home and state in (DoseState.DUE, DoseState.SUPERVISED))
                     )
-                    for dose_date, mode, state in days
+                    for dose_date, mode, state, part_home in days
                 ),
                 supervised_share=Decimal(supervised) / len(counted) if counted else Decimal(0),
                 dose_days=len(counted),

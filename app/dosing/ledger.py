@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.dosing.models import DoseState, InstalmentDay, Release
 from app.errors import Conflict
 from app.patients.models import Patient
-from app.prescriptions import intake_terms
+from app.prescriptions import dose_plan, intake_terms
 from app.prescriptions.models import Prescription, Status
 
 
@@ -85,6 +85,7 @@ def _rows_for(
                 collect_on=d.collect_on,
                 mode=d.mode,
                 dose_mg=d.dose_mg,
+                parts=dose_plan.parts_json(d.parts),
                 state=DoseState.NOT_DISPENSED if late else DoseState.DUE,
                 remaining_collectable=remaining,
                 recorded_at=now if late else None,

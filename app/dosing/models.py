@@ -105,6 +105,10 @@ class InstalmentDay(Base):
     )
     # A measuring device (oral syringe or measure) was supplied with a multi-day container.
     measuring_device: Mapped[bool | None] = mapped_column(Boolean)
+    # The day's dose split as the prescription directs: [{when, dose_mg, supervised}], all
+    # handed over at one visit (the supervised part swallowed, each other part in its own
+    # container). None: one dose.
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Release(Base):
@@ -290,3 +294,30 @@ class PaperDose(Base):
     dose_dates: Mapped[list[str]] = mapped_column(JSON)
     entered_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HandoverBottle(Base):
+    """The stock bottle a handover's dose was measured from, as scanned, and what a dose pump
+    reported dispensing (issue 20 §5). Written with the handover, in its transaction, only when
+    a bottle was scanned or a pump reported; the CD register's supply line carries the same
+    GTIN, batch and expiry. Append-only.
+    """
+
+    __tablename__ = "handover_bottles"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    handover_id: Mapped[UUID] = mapped_column(unique=True)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    patient_id: Mapped[UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    product: Mapped[str] = mapped_column(String(64))  # the prescription's product
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    batch: Mapped[str | None] = mapped_column(String(40))
+    serial: Mapped[str | None] = mapped_column(String(40))
+    expiry: Mapped[date | None] = mapped_column(Date)
+    # What this pharmacy's pack table said the GTIN is at the time; None: not mapped (the
+    # pharmacist acknowledged the warning and read the label by eye).
+    mapped_product: Mapped[str | None] = mapped_column(String(64))
+    measured_ml: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    pump_dispensed_ml: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    recorded_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

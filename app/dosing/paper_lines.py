@@ -68,6 +68,11 @@ class _Supplied:
     id_shown: bool | None = None
 
 
+# The same shape for any supply the ledger does not take: a replacement dose
+# (`app.dosing.exceptions`) writes its own register line through it too.
+Unledgered = _Supplied
+
+
 def field_of(index: int, name: str) -> str:
     # As a schema error names it (`entries.0.given_at`), so a page places both alike.
     return f"entries.{index}.{name}"

@@ -56,6 +56,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from app.dosing import bottle_rules
 from app.dosing import counter_wording as wording
 from app.dosing.decision_inputs import (
     FINAL_STATES,
@@ -99,12 +100,20 @@ class Code(StrEnum):
     LAST_DOSE_UNKNOWN = "last_dose_unknown"
     MEASURING_DEVICE_NOT_RECORDED = "measuring_device_not_recorded"
     DOSED_AT_GUEST_PHARMACY = "dosed_at_guest_pharmacy"
+    # The stock bottle and the dose pump (issue 20 §5)
+    WRONG_PRODUCT_MEASURED = "wrong_product_measured"
+    BOTTLE_EXPIRED = "bottle_expired"
+    BOTTLE_NOT_SCANNED = "bottle_not_scanned"
+    PUMP_VOLUME_MISMATCH = "pump_volume_mismatch"
     # Warnings
     YOUNG_CHILD_TAKE_HOME = "young_child_take_home"
     HOUSEHOLD_METHADONE_HIGH = "household_methadone_high"
     DOSE_CHANGED = "dose_changed"
     PRESCRIPTION_ENDING = "prescription_ending"
     HIGH_DOSE = "high_dose"
+    DOSE_STEPS_TODAY = "dose_steps_today"
+    BOTTLE_NOT_MAPPED = "bottle_not_mapped"
+    BOTTLE_EXPIRY_UNKNOWN = "bottle_expiry_unknown"
 
 
 BLOCKS: frozenset[Code] = frozenset(
@@ -124,6 +133,10 @@ BLOCKS: frozenset[Code] = frozenset(
         Code.LAST_DOSE_UNKNOWN,
         Code.MEASURING_DEVICE_NOT_RECORDED,
         Code.DOSED_AT_GUEST_PHARMACY,
+        Code.WRONG_PRODUCT_MEASURED,
+        Code.BOTTLE_EXPIRED,
+        Code.BOTTLE_NOT_SCANNED,
+        Code.PUMP_VOLUME_MISMATCH,
     }
 )
 WARNINGS: frozenset[Code] = frozenset(Code) - BLOCKS
@@ -204,7 +217,11 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
     # Every reason that applies is listed, so the household checks look at everything dated to
     # go home today, recorded or not; the measuring device is about what is still to go.
     going_home = [day for day in days if _goes_home(day, facts)]
+    # A split dose swallowed here today may still send a part home (the evening part): the
+    # household checks apply to that part as to any take-home (issue 20 §2).
+    part_home = [day for day in days if not _goes_home(day, facts) and day.home_part_mg > 0]
     take_home_mg = sum((day.dose_mg for day in going_home), Decimal(0))
+    take_home_mg += sum((day.home_part_mg for day in part_home), Decimal(0))
     reasons: list[Reason] = []
 
     if rx is None:
@@ -223,7 +240,12 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
         reasons.append(
             Reason(
                 Code.MISSED_THRESHOLD_REACHED,
-                *wording.missed_threshold_reached(facts.days_without_dose, facts.last_dose, today),
+                *wording.missed_threshold_reached(
+                    facts.days_without_dose,
+                    facts.last_dose,
+                    today,
+                    rx.drug if rx is not None else None,
+                ),
             )
         )
     if rx is not None and facts.last_dose is None and pending:
@@ -241,7 +263,7 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
     if facts.intoxicated:
         reasons.append(Reason(Code.PATIENT_INTOXICATED, *wording.PATIENT_INTOXICATED))
     needs_device = _needs_measuring_device(rx, [day for day in pending if _goes_home(day, facts)])
-    if going_home:
+    if going_home or part_home:
         reasons += _household_reasons(facts.household, today, policy)
         reasons += _methadone_at_home_reasons(facts.household, take_home_mg, policy)
         if needs_device and facts.measuring_device is False:
@@ -254,6 +276,10 @@ def decide(facts: CounterFacts, policy: CounterPolicy) -> Decision:
 
     if rx is not None:
         reasons += _prescription_warnings(rx, pending, today, policy)
+    reasons += [
+        Reason(Code(code), *words)
+        for code, words in bottle_rules.bottle_findings(facts.bottle, today)
+    ]
 
     reasons.sort(key=lambda reason: _ORDER[reason.code])
     blocks = tuple(reason for reason in reasons if reason.code in BLOCKS)
@@ -370,14 +396,26 @@ def _prescription_warnings(
 ) -> list[Reason]:
     reasons: list[Reason] = []
     previous = rx.previous_daily_dose_mg
-    if previous is not None and previous != rx.daily_dose_mg:
-        reasons.append(Reason(Code.DOSE_CHANGED, *wording.dose_changed(previous, rx.daily_dose_mg)))
+    # Today's dose is the day's own (a stepped prescription changes it by date); a change the
+    # prescription's steps make is named as a step, not as a new dose.
+    current = days[0].dose_mg if rx.steps and days else rx.daily_dose_mg
+    stepping = [
+        step
+        for step in rx.steps
+        if step.to_mg != step.from_mg and any(day.dose_date == step.starts_on for day in days)
+    ]
+    if previous is not None and previous != current and not stepping:
+        reasons.append(Reason(Code.DOSE_CHANGED, *wording.dose_changed(previous, current)))
     days_left = (rx.end_on - today).days
     if 0 <= days_left <= policy.prescription_ending_days and not rx.has_successor:
         reasons.append(
             Reason(Code.PRESCRIPTION_ENDING, *wording.prescription_ending(days_left, rx.end_on))
         )
-    highest = max((rx.daily_dose_mg, *(day.dose_mg for day in days)))
+    reasons += [Reason(Code.DOSE_STEPS_TODAY, *wording.dose_steps(step)) for step in stepping]
+    # A stepped prescription's own first dose is not today's: after a step down it no longer
+    # warns, and a step up warns on its days.
+    first = () if rx.steps and days else (rx.daily_dose_mg,)
+    highest = max((*first, *(day.dose_mg for day in days)))
     if highest > policy.high_dose_mg:
         reasons.append(Reason(Code.HIGH_DOSE, *wording.high_dose(highest, policy.high_dose_mg)))
     return reasons
@@ -389,8 +427,10 @@ def _pending(day: InstalmentDay) -> bool:
 
 
 def _threshold(rx: PrescriptionFacts | None, policy: CounterPolicy) -> int:
-    consult = rx.consult_after_3_missed if rx is not None else False
-    return threshold_for(consult, policy.missed_threshold)
+    if rx is None:
+        return policy.missed_threshold
+    local = policy.missed_threshold_by_drug.get(rx.drug, policy.missed_threshold)
+    return threshold_for(rx.consult_after_3_missed, local)
 
 
 def _supervised_today(days: Sequence[InstalmentDay], today: date) -> bool:

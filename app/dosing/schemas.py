@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.households.models import BoxMethod
-from app.http.schemas import Controls, In, IsoDate, Note, Out
+from app.http.schemas import BARCODE, Controls, In, IsoDate, Note, Out
 
 
 class ReasonRead(BaseModel):
@@ -36,6 +36,15 @@ class LastDoseRead(BaseModel):
     text: str = Field(description="What the counter shows, e.g. 'last dose taken: …'")
 
 
+class DosePartRead(BaseModel):
+    dose_date: date
+    when: str = Field(description="The prescriber's time of day for the part, e.g. 'evening'")
+    dose_mg: str
+    dose_ml: str | None = None
+    supervised: bool = Field(description="Swallowed at the counter now")
+    text: str = Field(description="What the counter shows for the part")
+
+
 class DecisionRead(BaseModel):
     patient_id: UUID
     prescription_id: UUID | None
@@ -55,6 +64,15 @@ class DecisionRead(BaseModel):
         default=None, description="The prescribed dose for one day (show this first)"
     )
     daily_dose_ml: str | None = None
+    parts: list[DosePartRead] = Field(
+        default=[],
+        description="A split dose: each part of each day handed over, what is swallowed here "
+        "and what goes home in its own container",
+    )
+    dose_varies: bool = Field(
+        default=False,
+        description="The days handed over do not all have the same dose (a stepped prescription)",
+    )
 
 
 class DueRead(DecisionRead):
@@ -81,6 +99,19 @@ class OverrideIn(In):
     reason: Annotated[str, Field(min_length=3, max_length=1000)]
 
 
+# Which container a pump measure filled (app.dosing.containers): the supervised cup, or a
+# take-home container by its label's number ("Container 2 of 3" is 2).
+PumpContainer = Annotated[
+    Literal["supervised"] | Annotated[int, Field(ge=1, le=99)],
+    Field(description='"supervised" (the cup swallowed here) or a take-home container\'s number'),
+]
+
+
+class PumpMeasureIn(In):
+    container: PumpContainer
+    dispensed_ml: Annotated[Decimal, Field(ge=0, le=10_000, decimal_places=2)]
+
+
 class HandoverBody(In):
     patient_id: UUID
     date: IsoDate
@@ -100,6 +131,26 @@ class HandoverBody(In):
         default=False,
         description="A measuring device (oral syringe or measure) went with a multi-day "
         "container of liquid; without it such a take-home is refused",
+    )
+    bottle: Annotated[str, BARCODE, Field(max_length=200)] | None = Field(
+        default=None,
+        description="The stock bottle's GS1 pack code, scanned before measuring: a pack of "
+        "another product or strength (wrong_product_measured) or past its expiry "
+        "(bottle_expired) is refused, an unmapped GTIN is the warning bottle_not_mapped; "
+        "its GTIN, batch and expiry go on the supply's register line",
+    )
+    pump_dispensed_ml: Annotated[Decimal, Field(ge=0, le=10_000, decimal_places=2)] | None = Field(
+        default=None,
+        description="The volume a dose-measuring pump reported for the supervised cup (or for "
+        "the handover's only container): unequal to that container's volume it is refused "
+        "(pump_volume_mismatch). One pump measure is one container: see pump_measures",
+    )
+    pump_measures: Annotated[list[PumpMeasureIn], Field(max_length=30)] = Field(
+        default=[],
+        description="What the pump reported for each container it filled (container as in "
+        "POST /counter/pump/dispense); each unequal to its container's volume is refused "
+        "(pump_volume_mismatch). Whatever is given here, today's last pump result on record "
+        "for a container must match it",
     )
 
     @model_validator(mode="after")

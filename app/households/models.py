@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from uuid import UUID
 
-from sqlalchemy import Boolean, Date, ForeignKey, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -110,3 +110,52 @@ class HouseholdChange(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     changed_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NaloxoneRecipient(StrEnum):
+    PATIENT = "patient"
+    HOUSEHOLD_ADULT = "household_adult"
+
+
+class NaloxoneSupply(Base):
+    """Take-home naloxone supplied to the patient or a named adult of the household
+    (append-only). Recorded, never judged: docs/decisions.md."""
+
+    __tablename__ = "naloxone_supplies"
+    __table_args__ = (one_of("recipient", NaloxoneRecipient),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
+    # The patient it was supplied for: the one at the counter (who may not be the recipient).
+    patient_id: Mapped[UUID | None] = mapped_column(ForeignKey("patients.id"))
+    # A code of `app.households.home_safety.NALOXONE_PRODUCTS`; "other" names it below.
+    product: Mapped[str] = mapped_column(String(32))
+    product_name: Mapped[str] = mapped_column(String(200))
+    batch: Mapped[str] = mapped_column(String(40))
+    expires_on: Mapped[date] = mapped_column(Date)
+    trained: Mapped[bool] = mapped_column(Boolean)
+    recipient: Mapped[str] = mapped_column(String(16))
+    # Who received it, as named at the counter (the patient's name, or the adult's).
+    recipient_name: Mapped[str] = mapped_column(String(120))
+    supplied_on: Mapped[date] = mapped_column(Date)
+    supplied_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StorageAdvice(Base):
+    """Safe-storage advice given about take-home doses in the household: what was covered, to
+    whom, by whom, when (append-only)."""
+
+    __tablename__ = "storage_advice"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    household_id: Mapped[UUID] = mapped_column(ForeignKey("households.id"), index=True)
+    patient_id: Mapped[UUID | None] = mapped_column(ForeignKey("patients.id"))
+    # Codes of `app.households.home_safety.ADVICE_TOPICS`, in that order.
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    given_to: Mapped[str] = mapped_column(String(120))
+    given_on: Mapped[date] = mapped_column(Date)
+    given_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -119,6 +119,15 @@ class HouseholdViewRead(HouseholdRead):
     )
     boxes: list[dict[str, object]]
     open_alerts: list[dict[str, object]]
+    naloxone_in_date: bool = Field(
+        default=False, description="Someone in the household holds take-home naloxone in date"
+    )
+    naloxone: list[dict[str, object]] = Field(
+        default=[], description="Take-home naloxone supplied, newest first, each in date or not"
+    )
+    storage_advice: list[dict[str, object]] = Field(
+        default=[], description="Safe-storage advice given (what, to whom, by whom, when)"
+    )
     history: list[ChangeRead] = Field(
         default=[],
         description="Changes to the household, its children and its members, newest first",

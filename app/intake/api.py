@@ -29,6 +29,7 @@ from app.intake.schemas import (
     ScheduledDoseRead,
     SuspendBody,
     SuspensionRead,
+    VerifyBody,
     read,
 )
 from app.pharmacies import schemas as pharmacies_schemas
@@ -105,9 +106,16 @@ def get_schedule(prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDe
 
 @router.post("/prescriptions/{prescription_id}/verify", response_model=PrescriptionRead)
 def verify(
-    prescription_id: UUID, uow: UowDep, actor: ActorDep, now: NowDep, settings: SettingsDep
+    prescription_id: UUID,
+    uow: UowDep,
+    actor: ActorDep,
+    now: NowDep,
+    settings: SettingsDep,
+    body: VerifyBody | None = None,
 ) -> PrescriptionRead:
-    """Second-person check by a different pharmacist: the prescription becomes active."""
+    """Second-person check by a different pharmacist: the prescription becomes active.
+
+    A concentrate or a change of liquid must be acknowledged by its code (`acknowledged`)."""
     verification.verify(
         uow,
         actor=actor,
@@ -115,6 +123,7 @@ def verify(
         policy=settings.policy,
         today=local_date(now, settings.timezone),
         now=now,
+        acknowledged=frozenset(body.acknowledged) if body else frozenset(),
     )
     return get_prescription(prescription_id, uow, actor, now)
 

@@ -73,14 +73,19 @@ def intake_context(
             .order_by(Prescription.start_on.desc())
         )
     )
-    previous = next(
+    # The latest earlier prescription of the same drug, whatever its product: a change of
+    # product (sugar-free, standard, concentrate) is warned, and the dose compared across it.
+    latest = next(
         (
-            p.daily_dose_mg
+            p
             for p in others
-            if product is not None and p.product == product.code and p.status != Status.CANCELLED
+            if product is not None
+            and dosing_facts.drug_of(p.product) == product.drug
+            and p.status != Status.CANCELLED
         ),
         None,
     )
+    previous = latest.daily_dose_mg if latest is not None else None
     benzo = False
     if product is not None:
         for other in others:
@@ -104,6 +109,7 @@ def intake_context(
         benzodiazepine_coprescribed=benzo,
         pregnant=patient.pregnant,
         last_dose_known=known,
+        previous_product_code=latest.product if latest is not None else None,
     )
 
 
@@ -160,7 +166,8 @@ def alert_if_lapsed(
         session, [pair], through=today - timedelta(days=1), pharmacy_id=prescription.pharmacy_id
     )[pair]
     threshold = dosing_rules.threshold_for(
-        prescription.wording_consult_after_3_missed, policy.missed_threshold
+        prescription.wording_consult_after_3_missed,
+        policy.missed_threshold_for(dosing_facts.drug_of(prescription.product)),
     )
     if lapse.days < threshold:
         return

@@ -20,6 +20,7 @@ from app.http.templates import page
 from app.intake import guests, suspensions
 from app.intake import reads as intake_reads
 from app.intake.schemas import CONFIRMING_SOURCE_WORDS, DAY_NAMES, SUSPEND_REASON_WORDS
+from app.prescriptions import dose_plan
 from app.prescriptions.products import PRODUCTS
 
 router = APIRouter(include_in_schema=False)
@@ -152,6 +153,8 @@ def check(
             "unit": unit,
             "days": days,
             "people": view.people,
+            "parts": dose_plan.parts_of(prescription.dose_parts),
+            "steps": dose_plan.steps_of(prescription.dose_steps),
             "supervised": [DAY_WORDS[d] for d in sorted(prescription.supervised_days)],
             "collection": [DAY_WORDS[d] for d in sorted(prescription.collection_days)],
             "wordings": [(text, prescription.wording[key]) for key, text in WORDINGS],

@@ -22,7 +22,7 @@ from app.dosing import ledger
 from app.errors import NotFound
 from app.patients import repository as patients_repository
 from app.patients.models import Patient
-from app.prescriptions import repository
+from app.prescriptions import dose_plan, repository
 from app.prescriptions import schedule as rx_schedule
 from app.prescriptions.models import Prescription, Status, SuspensionEvent
 
@@ -37,6 +37,7 @@ def schedule(session: Session, prescription: Prescription) -> list[dict[str, Any
                 "collect_on": r.collect_on,
                 "mode": r.mode,
                 "dose_mg": r.dose_mg,
+                "parts": r.parts or [],
                 "state": r.state,
             }
             for r in rows
@@ -53,6 +54,7 @@ def schedule(session: Session, prescription: Prescription) -> list[dict[str, Any
             "collect_on": d.collect_on,
             "mode": d.mode,
             "dose_mg": d.dose_mg,
+            "parts": dose_plan.parts_json(d.parts) or [],
             "state": "planned",
         }
         for d in planned

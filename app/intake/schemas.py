@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from app.http.schemas import In, IsoDate, Note, Out
+from app.http.schemas import In, IsoDate, Line, Note, Out
 from app.prescriptions import intake_terms
 from app.prescriptions.models import FormType, Prescription
 from app.prescriptions.products import PRODUCTS
@@ -46,6 +46,28 @@ class LastDoseIn(In):
     detail: Annotated[str, Field(max_length=500)] = ""
 
 
+class DosePartIn(In):
+    """One part of a split daily dose, as the prescription directs it."""
+
+    when: Annotated[Line, Field(min_length=1, max_length=40, examples=["morning", "evening"])]
+    dose_mg: Dose
+    supervised: bool = Field(
+        description="Swallowed at the counter on a supervised day; otherwise the part goes home "
+        "in its own container"
+    )
+
+    def part(self) -> intake_terms.DosePart:
+        return intake_terms.DosePart(self.when.strip(), self.dose_mg, self.supervised)
+
+
+class DoseStepIn(In):
+    """From `starts_on` the daily dose is `daily_dose_mg` (a reduction or a titration)."""
+
+    starts_on: IsoDate
+    daily_dose_mg: Dose
+    dose_parts: Annotated[list[DosePartIn], Field(max_length=4)] = []
+
+
 class PrescriptionCreate(In):
     """As written on the form. Leave out what the form lacks: intake names every missing element."""
 
@@ -72,6 +94,16 @@ class PrescriptionCreate(In):
         description="The prescriber's address as on the form; by default the prescriber "
         "contact's address",
     )
+    dose_parts: Annotated[list[DosePartIn], Field(max_length=4)] = Field(
+        default=[],
+        description="A split daily dose (e.g. morning supervised, evening to take home); the "
+        "parts add up to the daily dose. Empty: one dose a day",
+    )
+    steps: Annotated[list[DoseStepIn], Field(max_length=28)] = Field(
+        default=[],
+        description="A stepped reduction or titration: from each step's date the daily dose "
+        "changes to the step's; the total quantity is the sum of every day's dose",
+    )
 
     def draft(self) -> intake_terms.PrescriptionDraft:
         return intake_terms.PrescriptionDraft(
@@ -88,7 +120,28 @@ class PrescriptionCreate(In):
             wording=intake_terms.Wording(**self.wording.model_dump()),
             direction_text=self.direction_text,
             prescriber_address=self.prescriber_address,
+            dose_parts=tuple(part.part() for part in self.dose_parts),
+            steps=tuple(
+                intake_terms.DoseStep(
+                    step.starts_on,
+                    step.daily_dose_mg,
+                    tuple(part.part() for part in step.dose_parts),
+                )
+                for step in self.steps
+            ),
         )
+
+
+class DosePartRead(BaseModel):
+    when: str
+    dose_mg: Decimal
+    supervised: bool
+
+
+class DoseStepRead(BaseModel):
+    starts_on: IsoDate
+    daily_dose_mg: Decimal
+    dose_parts: list[DosePartRead] = []
 
 
 class ScheduledDoseRead(BaseModel):
@@ -97,6 +150,7 @@ class ScheduledDoseRead(BaseModel):
     mode: str
     dose_mg: Decimal
     dose_ml: Decimal | None = None
+    parts: list[DosePartRead] = []
     state: str
 
 
@@ -127,6 +181,8 @@ class PrescriptionRead(Out):
     collection_days: list[str]
     wording: dict[str, bool]
     direction_text: str
+    dose_parts: list[DosePartRead] = []
+    steps: list[DoseStepRead] = []
     status: str
     warnings: list[FindingRead]
     supersedes_id: UUID | None
@@ -135,6 +191,12 @@ class PrescriptionRead(Out):
     verified_by_id: UUID | None
     verified_at: datetime | None
     schedule: list[ScheduledDoseRead] = []
+
+
+class VerifyBody(In):
+    # The warnings the checking pharmacist has read and accepts (`non_standard_strength`,
+    # `product_changed` must be listed when raised: docs/api.md).
+    acknowledged: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=32)] = []
 
 
 class CancelBody(In):
@@ -178,6 +240,15 @@ def read(p: Prescription, days: list[dict[str, Any]]) -> PrescriptionRead:
         collection_days=[DAY_NAMES[d] for d in p.collection_days],
         wording=p.wording,
         direction_text=p.direction_text,
+        dose_parts=[DosePartRead(**part) for part in p.dose_parts or []],
+        steps=[
+            DoseStepRead(
+                starts_on=step["starts_on"],
+                daily_dose_mg=step["daily_dose_mg"],
+                dose_parts=[DosePartRead(**part) for part in step.get("parts") or []],
+            )
+            for step in p.dose_steps or []
+        ],
         status=p.status,
         warnings=[FindingRead(**w) for w in p.warnings],
         supersedes_id=p.supersedes_id,

@@ -18,7 +18,7 @@ from app.dosing import records as dosing_records
 from app.errors import Conflict, InvalidInput, NotFound, Refused
 from app.intake.context import findings, intake_context, intake_policy, raise_closed_day_alerts
 from app.patients import repository as patients_repository
-from app.prescriptions import intake_terms, repository, rules
+from app.prescriptions import dose_plan, intake_terms, repository, rules
 from app.prescriptions import schedule as rx_schedule
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
@@ -195,6 +195,8 @@ def transcribe(
             wording_supervise_on_collection=draft.wording.supervise_on_collection,
             wording_separate_containers=draft.wording.separate_containers,
             direction_text=draft.direction_text,
+            dose_parts=dose_plan.parts_json(draft.dose_parts),
+            dose_steps=dose_plan.steps_json(draft.steps),
             status=Status.PENDING_CHECK,
             warnings=findings(decision.warnings),
             supersedes_id=data.supersedes_id,

@@ -20,7 +20,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, Refused
 from app.intake import guests
 from app.intake.context import alert_if_lapsed, findings, intake_context, intake_policy
 from app.patients import repository as patients_repository
-from app.prescriptions import repository, rules
+from app.prescriptions import intake_terms, repository, rules
 from app.prescriptions.models import Prescription, Status
 from app.prescriptions.products import PRODUCTS
 from app.safeguarding import service as safeguarding_service
@@ -34,6 +34,7 @@ def verify(
     policy: PolicySettings,
     today: date,
     now: datetime,
+    acknowledged: frozenset[str] = frozenset(),
 ) -> Prescription:
     """A second pharmacist confirms the transcription; the schedule becomes the ledger.
 
@@ -78,6 +79,18 @@ def verify(
                 code="prescription_refused",
                 blocks=findings(decision.blocks),
                 warnings=findings(decision.warnings),
+            )
+        unread = [
+            w
+            for w in decision.warnings
+            if w.code in intake_terms.MUST_ACKNOWLEDGE and str(w.code) not in acknowledged
+        ]
+        if unread:
+            raise Refused(
+                "Acknowledge each warning about the product before the prescription goes live",
+                code="warnings_not_acknowledged",
+                blocks=[],
+                warnings=findings(unread),
             )
         patient = patients_repository.load_visible(session, actor, prescription.patient_id)
         for old in repository.overlapping(

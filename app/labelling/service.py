@@ -4,6 +4,7 @@ it commits; a printer fault marks the job failed and loses nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -57,6 +58,12 @@ def facts_for(
         cautionary_wording=tuple(product.cautionary_wording) if product else (),
         separate_containers=prescription.wording_separate_containers,
         reprint=reprint,
+        danger=content.danger_for(
+            product.drug if product else "this medicine",
+            product.strength_mg_per_ml if product else None,
+        ),
+        strength_mg_per_unit=product.strength_mg_per_unit if product else None,
+        unit=product.unit if product else "mL",
     )
 
 
@@ -82,6 +89,7 @@ def queue_for_handover(
     take_home_dates: Sequence[date],
     today: date,
     now: datetime,
+    portions: Sequence[content.Portion] = (),
 ) -> list[PrintJob]:
     """Write the take-home labels and their print jobs in the handover's transaction.
 
@@ -93,7 +101,7 @@ def queue_for_handover(
     methadone does not leave the pharmacy without a lawful label.
     """
     take_home = sorted(take_home_dates)
-    if not take_home:
+    if not take_home and not portions:
         return []
     prescription = session.get(Prescription, prescription_id)
     # The supplying pharmacy is on the label: the counter's own, which is the guest pharmacy's
@@ -101,16 +109,19 @@ def queue_for_handover(
     pharmacy = session.get(Pharmacy, actor.pharmacy_id or patient.pharmacy_id)
     if prescription is None or pharmacy is None:
         raise NotFound("prescription", prescription_id)
-    facts = facts_for(patient, pharmacy, prescription, take_home, today)
+    dates = take_home or sorted({portion.dose_date for portion in portions})
+    facts = replace(
+        facts_for(patient, pharmacy, prescription, dates, today), portions=tuple(portions)
+    )
     groups = content.containers(facts)
     jobs = []
-    for number, dates in enumerate(groups, start=1):
-        lines = content.label_lines(facts, dates, number=number, of=len(groups))
+    for number, group in enumerate(groups, start=1):
+        lines = content.container_lines(facts, group, number=number, of=len(groups))
         label = Label(
             handover_id=handover_id,
             patient_id=patient.id,
             pharmacy_id=pharmacy.id,
-            dose_dates=[d.isoformat() for d in dates],
+            dose_dates=[portion.dose_date.isoformat() for portion in group],
             lines=_as_json(lines),
             created_by_id=actor.id,
             created_at=now,

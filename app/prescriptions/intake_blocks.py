@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from app.prescriptions.dose_plan import describe, expected_quantity
 from app.prescriptions.intake_terms import (
     _MDA_14_DAYS,
     _REG15,
@@ -346,6 +347,20 @@ def quantity_problems(
                 _REG15,
             )
         )
+    elif draft.steps and total is not None and product is not None and dose_ok and days:
+        expected = expected_quantity(draft, product)
+        if total != expected:
+            findings.append(
+                Finding(
+                    Code.SCHEDULE_INCONSISTENT,
+                    f"The total quantity is {amount_text(total, unit)}, but the stepped doses "
+                    f"({describe(draft, product)}) add up to {amount_text(expected, unit)} of "
+                    f"{product.name}. Ask the prescriber which is intended; do not supply until "
+                    "the total and the instalments agree.",
+                    "total_quantity",
+                    _REG15,
+                )
+            )
     elif total is not None and product is not None and dose is not None and dose_ok and days:
         daily = quantity_for(product, dose)
         expected = daily * days

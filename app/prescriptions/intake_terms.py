@@ -55,6 +55,11 @@ class Code(StrEnum):
     NON_STANDARD_STRENGTH = "non_standard_strength"
     DOSE_CHANGE_IN_PREGNANCY = "dose_change_in_pregnancy"
     LAST_DOSE_UNKNOWN = "last_dose_unknown"
+    # Warning: sugar-free, standard or concentrate changed from the last prescription (H-31)
+    PRODUCT_CHANGED = "product_changed"
+    # Blocks: a split or stepped direction that cannot be right (issue 20 §2)
+    DOSE_PARTS_INVALID = "dose_parts_invalid"
+    DOSE_STEPS_INVALID = "dose_steps_invalid"
 
 
 WARNINGS: frozenset[Code] = frozenset(
@@ -66,9 +71,13 @@ WARNINGS: frozenset[Code] = frozenset(
         Code.BENZODIAZEPINE_COPRESCRIBED,
         Code.NON_STANDARD_STRENGTH,
         Code.DOSE_CHANGE_IN_PREGNANCY,
+        Code.PRODUCT_CHANGED,
     }
 )
 BLOCKS: frozenset[Code] = frozenset(Code) - WARNINGS
+# Warnings the checking pharmacist must acknowledge one by one before a prescription goes live:
+# a concentrate, and a change of liquid (H-31: sugar-free/standard and concentrate confusion).
+MUST_ACKNOWLEDGE: frozenset[Code] = frozenset({Code.NON_STANDARD_STRENGTH, Code.PRODUCT_CHANGED})
 
 # Short names of each rule's authority, shown beside the message.
 _REG15 = "MDR 2001 reg 15"
@@ -83,6 +92,7 @@ SOURCE_QT = "MHRA Current Problems 2006;31 (QT)"
 SOURCE_TITRATION = "RCGP methadone titration guidance"
 SOURCE_BENZODIAZEPINES = "MHRA Drug Safety Update, March 2020"
 SOURCE_STRENGTH = "Methadone mg/mL confusion (labels)"
+SOURCE_PRODUCT_CHANGE = "Sugar-free/standard confusion (reported dispensing incidents)"
 SOURCE_PREGNANCY = "NHS.uk; NHS GGC maternity guideline"
 
 CLOSED_DAY_WORDING = "Dispense instalments due on pharmacy closed days on a prior suitable day."
@@ -118,6 +128,28 @@ class Wording:
 
 
 @dataclass(frozen=True, slots=True)
+class DosePart:
+    """One part of a split daily dose, as the prescriber directs it ("30 mg in the morning,
+    supervised; 20 mg in the evening, to take home")."""
+
+    when: str  # the prescriber's words for the part: "morning", "evening"
+    dose_mg: Decimal
+    # Swallowed at the counter on a supervised day. A part that is not supervised goes home in
+    # its own container even on a supervised day; on a take-home day every part goes home.
+    supervised: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DoseStep:
+    """From `starts_on` (inclusive) the daily dose is `daily_dose_mg`: a reduction or a
+    titration. The prescription's own daily dose runs from its start to the first step."""
+
+    starts_on: date
+    daily_dose_mg: Decimal
+    parts: tuple[DosePart, ...] = ()  # the split of this step's dose, if the dose is split
+
+
+@dataclass(frozen=True, slots=True)
 class PrescriptionDraft:
     """A prescription as transcribed, before any check. None means "not on the prescription"."""
 
@@ -135,6 +167,10 @@ class PrescriptionDraft:
     direction_text: str | None  # the instalment direction verbatim
     # The prescriber's address as on the form (a reg 15 element); None: not on the form.
     prescriber_address: str | None = None
+    # A split of the daily dose (from the start to the first step), and the steps of a
+    # reduction or titration; both empty for one fixed daily dose.
+    dose_parts: tuple[DosePart, ...] = ()
+    steps: tuple[DoseStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +186,9 @@ class IntakeContext:
     # No dose is on record here and nobody has recorded the last one taken elsewhere (nor that
     # the patient is new to treatment).
     last_dose_known: bool = True
+    # The product of the patient's latest earlier prescription of the same drug (not
+    # cancelled); None: none. A change of liquid (sugar-free, standard, concentrate) is warned.
+    previous_product_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +248,7 @@ class ScheduledDose:
     collect_on: date
     mode: Mode
     dose_mg: Decimal
+    parts: tuple[DosePart, ...] = ()  # the day's dose split as directed; empty: one dose
 
 
 @dataclass(frozen=True, slots=True)

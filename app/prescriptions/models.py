@@ -73,6 +73,11 @@ class Prescription(Base):
     cancelled_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    # A split daily dose: [{when, dose_mg, supervised}] (issue 20 §2); None or []: one dose.
+    dose_parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The steps of a reduction or titration: [{starts_on, daily_dose_mg, parts}]; the
+    # prescription's daily dose runs from its start to the first step.
+    dose_steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     @property
     def wording(self) -> dict[str, bool]:

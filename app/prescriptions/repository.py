@@ -19,8 +19,9 @@ from app.actor import Actor
 from app.errors import NotFound
 from app.patients import repository as patients_repository
 from app.pharmacies.models import Closure, Pharmacy
-from app.prescriptions import intake_terms
+from app.prescriptions import dose_plan, intake_terms
 from app.prescriptions.models import Prescription, Status, SuspensionChange, SuspensionEvent
+from app.prescriptions.products import same_medicine
 
 # A prescription that still governs days: waiting for its check, in force, or paused.
 LIVE = (Status.PENDING_CHECK, Status.ACTIVE, Status.SUSPENDED)
@@ -50,6 +51,8 @@ def draft_of(p: Prescription) -> intake_terms.PrescriptionDraft:
         wording=intake_terms.Wording(**p.wording),
         direction_text=p.direction_text,
         prescriber_address=p.prescriber_address,
+        dose_parts=dose_plan.parts_of(p.dose_parts),
+        steps=dose_plan.steps_of(p.dose_steps),
     )
 
 
@@ -80,7 +83,7 @@ def overlapping(
 ) -> list[Prescription]:
     query = select(Prescription).where(
         Prescription.patient_id == patient_id,
-        Prescription.product == product,
+        Prescription.product.in_(sorted(same_medicine(product))),
         Prescription.status.in_(LIVE),
         Prescription.start_on <= end_on,
         Prescription.end_on >= start_on,

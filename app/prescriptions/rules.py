@@ -66,6 +66,9 @@ Choices made where the rules are silent (each is pinned by a test):
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from app.prescriptions.dose_plan import plan_problems, step_warnings
 from app.prescriptions.intake_blocks import (
     _dose_in_range,
     date_range_problems,
@@ -79,6 +82,7 @@ from app.prescriptions.intake_terms import (
     CODE_ORDER,
     SOURCE_BENZODIAZEPINES,
     SOURCE_PREGNANCY,
+    SOURCE_PRODUCT_CHANGE,
     SOURCE_QT,
     SOURCE_STRENGTH,
     SOURCE_TITRATION,
@@ -108,6 +112,7 @@ def check_intake(
     blocks += product_and_form_problems(draft, product, policy)
     blocks += validity_problems(draft, ctx.today, policy)
     blocks += quantity_problems(draft, product, policy)
+    blocks += plan_problems(draft, product, policy.max_dose_mg)
     schedule: tuple[ScheduledDose, ...] = ()
     # A bad written date alone does not stop the schedule: only the fields it is built from do.
     if not any(finding.field in SCHEDULE_FIELDS for finding in missing + bad_inputs):
@@ -116,7 +121,13 @@ def check_intake(
     blocks.sort(
         key=lambda finding: CODE_ORDER[finding.code]
     )  # stable: field order kept within a code
-    return IntakeDecision(tuple(blocks), tuple(_warnings(draft, ctx, policy, product)), schedule)
+    warnings = _warnings(draft, ctx, policy, product)
+    if product is not None:
+        checked = product.drug in policy.dose_checked_drugs
+        warnings += step_warnings(
+            draft, large_increase_mg=policy.large_increase_mg, checked=checked
+        )
+    return IntakeDecision(tuple(blocks), tuple(warnings), schedule)
 
 
 # --- warnings -------------------------------------------------------------------------------
@@ -178,16 +189,10 @@ def _warnings(
             )
         )
     if product.confusable_strength:
-        findings.append(
-            Finding(
-                Code.NON_STANDARD_STRENGTH,
-                f"{product.name} is not the standard strength: a mix-up between mg and mL would "
-                "multiply the dose. Check the strength on the prescription and on the bottle, "
-                "and label each dose in mg and mL.",
-                "product_code",
-                SOURCE_STRENGTH,
-            )
-        )
+        findings.append(_concentrate(product, dose if dose_ok else None))
+    changed = _product_change(PRODUCTS.get(ctx.previous_product_code or ""), product)
+    if changed is not None:
+        findings.append(changed)
     if not ctx.last_dose_known:
         findings.append(
             Finding(
@@ -212,3 +217,48 @@ def _warnings(
             )
         )
     return findings
+
+
+def _concentrate(product: Product, dose: Decimal | None) -> Finding:
+    """A methadone concentrate: name the strength and what a mg/mL slip would do (H-31)."""
+    strength = number_text(product.strength)
+    example = (
+        f" {number_text(dose)} mg is {number_text(product.quantity(dose))} mL of it, but "
+        f"{number_text(dose)} mL of the standard solution."
+        if dose is not None
+        else ""
+    )
+    return Finding(
+        Code.NON_STANDARD_STRENGTH,
+        f"{product.name} holds {strength} mg in each mL, {strength} times the standard "
+        f"1 mg/mL solution: a mix-up between mg and mL would multiply the dose by "
+        f"{strength}.{example} Concentrates are rarely used for instalment dispensing: "
+        "confirm with the prescriber that this strength is intended, check it on the "
+        "prescription and on the bottle, and label each dose in mg and mL.",
+        "product_code",
+        SOURCE_STRENGTH,
+    )
+
+
+def _product_change(previous: Product | None, product: Product) -> Finding | None:
+    """The same drug as a different liquid from the last prescription: sugar-free and standard,
+    or standard and concentrate, are easily confused (H-31)."""
+    if previous is None or previous.code == product.code or previous.drug != product.drug:
+        return None
+    if previous.unit != "mL" or product.unit != "mL":
+        return None  # a change of tablet strength is how a tablet dose is made up
+    if previous.strength != product.strength:
+        what = (
+            f"The strength changes from {number_text(previous.strength)} mg/mL to "
+            f"{number_text(product.strength)} mg/mL: the same dose in mg is a different volume."
+        )
+    else:
+        what = "Sugar-free and standard solutions are easily confused."
+    return Finding(
+        Code.PRODUCT_CHANGED,
+        f"The last prescription was for {previous.name}; this one is for {product.name}. "
+        f"{what} Check that the prescription names this product, confirm the change with the "
+        "prescriber if it is not clearly intended, and measure from a bottle of the new one.",
+        "product_code",
+        SOURCE_PRODUCT_CHANGE,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 
+from app.prescriptions.dose_plan import dose_on
 from app.prescriptions.intake_blocks import missing_fields, schedule_input_problems
 from app.prescriptions.intake_terms import (
     CLOSED_DAY_WORDING,
@@ -94,7 +95,11 @@ def build_schedule(
             # earlier goes home, whatever the supervised days say.
             on_the_day = dose_date == collect_on and dose_date.weekday() in supervised
             mode: Mode = "supervised" if on_the_day else "take_home"
-            schedule.append(ScheduledDose(dose_date, collect_on, mode, dose_mg))
+            # A stepped direction changes the dose by date; a split one divides it in parts.
+            day_mg, parts = (
+                dose_on(draft, dose_date) if draft.steps else (dose_mg, draft.dose_parts)
+            )
+            schedule.append(ScheduledDose(dose_date, collect_on, mode, day_mg, parts))
 
     problems: list[Finding] = []
     if before_first:

@@ -16,6 +16,8 @@ from app.auth.deps import ActorDep
 from app.clock import local_date
 from app.households import service as households_service
 from app.households.boxes import BOX_RECORDERS
+from app.households.home_safety import ADVICE_TOPICS, NALOXONE_PRODUCTS
+from app.households.naloxone import HOME_SAFETY_RECORDERS
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.templates import page
 from app.records import pages as patients_pages
@@ -52,6 +54,11 @@ def household(
         confirmers = auth_service.display_names(
             uow.session, {c.confirmed_by_id for c in view.confirmations}
         ) | auth_service.display_names(uow.session, {h.changed_by_id for h in view.history})
+        confirmers |= auth_service.display_names(
+            uow.session,
+            {n["supplied_by_id"] for n in extras["naloxone"]}
+            | {a["given_by_id"] for a in extras["storage_advice"]},
+        )
         labels = views.history_labels(
             uow.session,
             actor,
@@ -78,5 +85,11 @@ def household(
             "today": today,
             "ages": {c.id: kit.age_on(c.date_of_birth, today) for c in view.children},
             "names": {m.id: f"{m.given_name} {m.family_name}" for m in view.members},
+            "home_safety": {
+                "may_record": actor.role in HOME_SAFETY_RECORDERS,
+                "topics": ADVICE_TOPICS,
+                "products": NALOXONE_PRODUCTS,
+                "today": today,
+            },
         },
     )

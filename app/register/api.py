@@ -20,6 +20,7 @@ from app.http import problems
 from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE, IsoDate
 from app.register import balance_checks, corrections, export, reading, receipts
+from app.register.packs import seed_for
 from app.register.reading import RegisterPage
 from app.register.schemas import (
     BalanceCheckBody,
@@ -99,6 +100,7 @@ def record_receipt(
         ),
         today=local_date(now, settings.timezone),
         now=now,
+        packs=seed_for(settings.environment),
     )
     return entry_read(entry)
 

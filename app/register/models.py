@@ -102,3 +102,26 @@ class RegisterEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PackMapping(Base):
+    """A pharmacist's mapping of a pack's GTIN to the product it holds, in one pharmacy's pack
+    table (issue 20 §5): who, when and why. Append-only: the latest mapping of a GTIN wins, and
+    the seed table (`app.register.packs.PACKS`) answers for a GTIN never mapped here.
+    """
+
+    __tablename__ = "pack_mappings"
+    __table_args__ = (Index("ix_pack_mappings_pharmacy_id_gtin", "pharmacy_id", "gtin"),)
+
+    # Order of entry: the latest mapping of a GTIN is the one with the highest `seq`.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[UUID] = mapped_column(unique=True, default=new_id)
+    pharmacy_id: Mapped[UUID] = mapped_column(ForeignKey("pharmacies.id"))
+    gtin: Mapped[str] = mapped_column(String(14))
+    product: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    mapped_by_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    mapped_by_name: Mapped[str] = mapped_column(String(200))
+    mapped_at: Mapped[datetime] = mapped_column(UTCDateTime)

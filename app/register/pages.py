@@ -21,10 +21,11 @@ from app.http.deps import NowDep, SettingsDep, UowDep
 from app.http.schemas import SINGLE_LINE
 from app.http.templates import page
 from app.prescriptions.products import PRODUCTS
-from app.register import export
+from app.register import export, pack_api, pack_table
 from app.register import reading as register_reading
 from app.register import rules as register_rules
 from app.register.models import RegisterEntry
+from app.register.packs import seed_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -78,6 +79,10 @@ def register(
         after_line=after,
     )
     rows = [(e, export.row(e, view.lines)) for e in view.entries]
+    packs = []
+    if actor.role == Role.PHARMACIST:
+        pharmacy_id, mappings = pack_table.list_mappings(uow, actor=actor, pharmacy_id=pharmacy)
+        packs = pack_api.table_read(pharmacy_id, mappings, seed_for(settings.environment)).items
     return page(
         request,
         "register/index.html",
@@ -92,5 +97,7 @@ def register(
             "is_keeper": actor.role in KEEPERS,
             "pharmacy": str(pharmacy) if pharmacy else "",
             "earlier": after,
+            "packs": packs,
+            "all_products": list(PRODUCTS.values()),
         },
     )

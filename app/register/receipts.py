@@ -4,7 +4,7 @@ GS1 pack. A use case of its own because only it reads the pack table and the sca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +18,7 @@ from app.register import rules
 from app.register.access import WRITERS, own_pharmacy, register_product
 from app.register.chain import append
 from app.register.models import RegisterEntry
+from app.register.pack_table import product_for
 from app.register.packs import PACKS
 from app.register.rules import EntryKind
 from app.register.writing import audit_entry, refuse, stamp_author
@@ -45,8 +46,9 @@ class PackDetails:
     expiry: date | None
 
 
-def _pack_details(receipt: Receipt, today: date, packs: Mapping[str, str]) -> PackDetails:
-    """What the receipt is of: the scanned pack fills product, batch and expiry."""
+def _pack_details(receipt: Receipt, today: date, known: Callable[[str], str | None]) -> PackDetails:
+    """What the receipt is of: the scanned pack fills product, batch and expiry; `known` is the
+    pharmacy's pack table (`pack_table.product_for`)."""
     if not receipt.barcode:
         if not receipt.product:
             raise InvalidInput("product", "required", "name the product or scan the pack")
@@ -57,12 +59,12 @@ def _pack_details(receipt: Receipt, today: date, packs: Mapping[str, str]) -> Pa
     if not scan.accepted or scan.pack is None:
         raise Refused(scan.message, code="pack_refused", field="barcode")
     pack = scan.pack
-    known = packs.get(pack.gtin)
-    if known and receipt.product and receipt.product != known:
+    mapped = known(pack.gtin)
+    if mapped and receipt.product and receipt.product != mapped:
         raise InvalidInput(
-            "product", "matches_pack", f"the scanned pack is {known}, not {receipt.product}"
+            "product", "matches_pack", f"the scanned pack is {mapped}, not {receipt.product}"
         )
-    product = known or receipt.product
+    product = mapped or receipt.product
     if not product:
         raise InvalidInput(
             "product",
@@ -85,7 +87,14 @@ def record_receipt(
 ) -> RegisterEntry:
     """Stock received from a supplier (MDR reg 19(1)(d)): date, supplier, quantity, invoice."""
     require_role(actor, WRITERS, "record CD receipts")
-    details = _pack_details(receipt, today, packs)
+    with uow:
+        pharmacy = own_pharmacy(uow.session, actor)
+
+        def known(gtin: str) -> str | None:
+            found = product_for(uow.session, pharmacy.id, gtin, packs)
+            return found.product if found else None
+
+        details = _pack_details(receipt, today, known)
     product = register_product(details.product)
     refuse(
         rules.entry_date_findings(

@@ -125,3 +125,53 @@ def page_read(page: RegisterPage) -> RegisterRead:
         items=[entry_read(e, [c.id for c in page.corrections.get(e.id, [])]) for e in page.entries],
         next=page.next_cursor,
     )
+
+
+class PackMappingBody(In):
+    gtin: Annotated[str, BARCODE, Field(min_length=8, max_length=200)] = Field(
+        description="The pack's GTIN (8 to 14 digits), or its scanned GS1 code"
+    )
+    product: ProductCode
+    reason: Annotated[str, Field(min_length=10, max_length=500)] = Field(
+        description="Why, in a sentence (10 characters or more, spaces trimmed): what the "
+        "pack's label reads, where the GTIN was checked"
+    )
+    confirm_change: bool = Field(
+        default=False,
+        description="The pharmacist read the label again and confirms a mapping that repoints "
+        "a GTIN the table already gives another product, or maps it to a confusable strength "
+        "(a concentrate); without it such a mapping is refused (409 pack_change_unconfirmed)",
+    )
+
+
+class PackMappingRead(BaseModel):
+    id: UUID
+    gtin: str
+    product: str
+    product_name: str | None
+    reason: str
+    mapped_by: str
+    mapped_at: dt.datetime
+    in_force: bool = Field(description="The latest mapping of its GTIN here: the one that counts")
+    replaces: str | None = Field(
+        default=None,
+        description="The product the GTIN was (earlier mapping here, or the seed) when this "
+        "mapping changed it to another; None: a new GTIN, or the same product again",
+    )
+    replaces_name: str | None = None
+    confusable_strength: bool = Field(
+        default=False, description="The product is a strength easily confused with the usual one"
+    )
+
+
+class SeedPackRead(BaseModel):
+    gtin: str
+    product: str
+
+
+class PackTableRead(BaseModel):
+    pharmacy_id: UUID
+    items: list[PackMappingRead] = Field(description="This pharmacy's mappings, newest first")
+    seed: list[SeedPackRead] = Field(
+        description="The table every pharmacy starts from; a mapping here wins over it"
+    )

@@ -7,6 +7,7 @@ a handover wrote, for a dose correction to annotate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -35,6 +36,15 @@ def _party_address(session: Session, patient: Patient) -> str | None:
         return None
     household = session.get(Household, patient.household_id)
     return f"{household.address}, {household.postcode}" if household else None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppliedPack:
+    """The stock bottle the supply was measured from, as scanned at the handover."""
+
+    gtin: str
+    batch: str | None
+    expiry: date | None
 
 
 class SuppliedDay(Protocol):
@@ -77,6 +87,7 @@ def record_supply(
     now: datetime,
     routing: Mapping[str, Sequence[str]],
     supplied_on: date | None = None,
+    pack: SuppliedPack | None = None,
 ) -> RegisterEntry | None:
     """Append the supply line for a handover, in the handover's transaction (never commits).
 
@@ -122,6 +133,10 @@ def record_supply(
         patient_id=patient.id,
         handover_id=first.handover_id,
         dose_dates=[r.dose_date.isoformat() for r in rows],
+        # The bottle scanned before measuring (issue 20 §5): hashed in the chain like a receipt's.
+        gtin=pack.gtin if pack else None,
+        batch=pack.batch if pack else None,
+        expiry=pack.expiry if pack else None,
     )
     stamp_author(entry, actor, now)
     append(session, entry)

@@ -106,7 +106,9 @@ def caseload(
                 blocked=streak
                 >= rules.threshold_for(
                     prescription.wording_consult_after_3_missed if prescription else False,
-                    policy.missed_threshold,
+                    policy.missed_threshold_for(
+                        dosing_facts.drug_of(prescription.product) if prescription else ""
+                    ),
                 ),
                 prescription_id=prescription.id
                 if prescription and prescription.status == Status.ACTIVE

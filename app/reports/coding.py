@@ -6,7 +6,7 @@ VMP/AMP concept ids must come from the NHSBSA dm+d release (TRUD), not from memo
 found no source for methadone's codes), so the dm+d slots below are empty until then. UK Core
 codes dm+d concepts with the SNOMED CT system; check which system a receiving API expects.
 
-Pure data: standard library only, mypy-checked like `app.prescriptions.products`.
+Pure data: standard library and the product table only, mypy-checked.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from app.prescriptions.products import PRODUCTS
 
 __all__ = ["DMD_SYSTEM", "LOCAL_PRODUCT_SYSTEM", "PRODUCT_CODINGS", "SNOMED_SYSTEM", "Coding"]
 
@@ -30,14 +32,14 @@ class Coding:
 
 
 # Product code -> national codings, in preference order. Empty: only the local coding is sent.
+# Built from each product's confirmed dm+d code (`Product.dmd_code`); every one is unconfirmed
+# today, so every product is sent with its local coding alone, sugar-free and standard and each
+# strength under its own code (docs/decisions.md, "The products in use").
 PRODUCT_CODINGS: Mapping[str, tuple[Coding, ...]] = MappingProxyType(
     {
-        "methadone-1mg-ml": (),  # dm+d VMP "Methadone 1mg/ml oral solution": fill from TRUD
-        "methadone-10mg-ml": (),  # dm+d VMP "Methadone 10mg/ml oral solution": fill from TRUD
-        "buprenorphine-2mg-tablet": (),
-        "buprenorphine-8mg-tablet": (),
-        "diazepam-2mg-tablet": (),
-        "diazepam-5mg-tablet": (),
-        "pregabalin-75mg-capsule": (),
+        product.code: (
+            (Coding(SNOMED_SYSTEM, product.dmd_code, product.name),) if product.dmd_code else ()
+        )
+        for product in PRODUCTS.values()
     }
 )

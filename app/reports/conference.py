@@ -30,6 +30,9 @@ from app.patients.models import Patient
 from app.prescriptions.models import Prescription, Status
 from app.reports import rules
 from app.reports.chronology_doses import counter_events, dose_events, prescription_events
+from app.reports.chronology_exceptions import exception_events
+from app.reports.chronology_home_safety import home_safety_events, home_safety_summary
+from app.reports.chronology_injections import injection_events
 from app.reports.chronology_records import alert_events, box_events, change_events, concern_events
 from app.reports.period import check_period
 from app.reports.rules import Event
@@ -55,6 +58,8 @@ class ConferenceReport:
     names: dict[str, str] = field(default_factory=dict)  # patient ref -> name
     # Each member's regime at the end of the period: what is prescribed and how it is taken.
     regimes: list[dict[str, Any]] = field(default_factory=list)
+    # Naloxone held at the end of the period and the last safe-storage advice given.
+    home_safety: dict[str, Any] = field(default_factory=dict)
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -152,7 +157,11 @@ def conference_report(
             *box_events(session, ids, start, end),
             *alert_events(session, household.id, ids, start, end, timezone),
             *concern_events(session, household.id, ids, start, end, timezone),
+            *exception_events(session, ids, start, end, timezone),
+            *home_safety_events(session, household.id, start, end),
+            *injection_events(session, ids, start, end),
         ]
+        home_safety = home_safety_summary(session, household.id, end)
         regimes = _regimes(session, members, end)
         children = [
             {
@@ -193,4 +202,5 @@ def conference_report(
         analysis=rules.analyse_household(chronology, [str(i) for i in ids]),
         names={str(m.id): _name(m) for m in members},
         regimes=regimes,
+        home_safety=home_safety,
     )

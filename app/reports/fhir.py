@@ -78,6 +78,8 @@ class DoseDay:
     handover_id: str | None
     collector: str | None
     reason: str | None  # withheld: "intoxicated: …" or "other: …"
+    # A split dose (issue 20 §2): (when, mg, supervised) for each part; empty for one dose.
+    parts: tuple[tuple[str, Decimal, bool], ...] = ()
 
 
 def _rid(kind: str, source: str) -> str:
@@ -243,19 +245,58 @@ def _dispense(
         **({"quantity": quantity} if quantity is not None else {}),
         "daysSupply": _quantity(Decimal(len(rows)), "day", "d"),
         "receiver": receiver,
-        "dosageInstruction": [
-            {
-                "text": _dosage_text(rows),
-                "timing": {"event": [r.dose_date.isoformat() for r in rows]},
-                "doseAndRate": [{"doseQuantity": _quantity(first.dose_mg, "mg", "mg")}],
-            }
-        ],
+        "dosageInstruction": _dosage_instructions(rows),
     }
     if first.recorded_at is not None:
         resource["whenHandedOver"] = _instant(first.recorded_at)
     if mg != first.dose_mg * len(rows):  # doses differ between days: say so in words
         resource["note"] = [{"text": f"{mg} mg in all over {len(rows)} days"}]
     return resource
+
+
+def _dosage_instructions(rows: Sequence[DoseDay]) -> list[dict[str, Any]]:
+    """One instruction for days of one dose; with a split or stepped dose, one per day and part
+    in order (`sequence`), so a receiver sees what was meant for the morning and the evening,
+    and which day a step changed the dose."""
+    first = rows[0]
+    if all(not r.parts and r.dose_mg == first.dose_mg for r in rows):
+        return [
+            {
+                "text": _dosage_text(rows),
+                "timing": {"event": [r.dose_date.isoformat() for r in rows]},
+                "doseAndRate": [{"doseQuantity": _quantity(first.dose_mg, "mg", "mg")}],
+            }
+        ]
+    instructions: list[dict[str, Any]] = []
+    for row in rows:
+        parts = row.parts or (("", row.dose_mg, row.mode == "supervised"),)
+        for when, mg, supervised in parts:
+            how = (
+                "supervised consumption" if supervised and row.mode == "supervised" else "take-home"
+            )
+            part = f"{when} part, " if when else ""
+            instructions.append(
+                {
+                    "sequence": len(instructions) + 1,
+                    "text": f"{part}{how}: {row.dose_date.isoformat()}",
+                    "timing": {"event": [row.dose_date.isoformat()]},
+                    "doseAndRate": [{"doseQuantity": _quantity(mg, "mg", "mg")}],
+                }
+            )
+    return instructions
+
+
+def _swallowed(day: DoseDay) -> tuple[Decimal, str]:
+    """What the pharmacist saw swallowed: the supervised part of a split dose, else the dose."""
+    supervised = [(when, mg) for when, mg, here in day.parts if here]
+    if not supervised:
+        return day.dose_mg, f"{day.dose_mg.normalize():f} mg for {day.dose_date.isoformat()}"
+    mg = sum((mg for _, mg in supervised), Decimal(0))
+    when = " and ".join(when for when, _ in supervised)
+    return mg, (
+        f"{mg.normalize():f} mg ({when} part of {day.dose_mg.normalize():f} mg split) for "
+        f"{day.dose_date.isoformat()}"
+    )
 
 
 def _administration(
@@ -266,6 +307,8 @@ def _administration(
     status: str,
     dispense: str | None = None,
 ) -> dict[str, Any]:
+    mg, text = _swallowed(day) if status == "completed" else (day.dose_mg, "")
+    text = text or f"{day.dose_mg.normalize():f} mg for {day.dose_date.isoformat()}"
     resource: dict[str, Any] = {
         "resourceType": "MedicationAdministration",
         "id": _rid("MedicationAdministration", day.id),
@@ -274,10 +317,7 @@ def _administration(
         "medicationCodeableConcept": _medication(day.product, codings),
         "subject": patient_ref,
         "request": _prescription(day),
-        "dosage": {
-            "text": f"{day.dose_mg.normalize():f} mg for {day.dose_date.isoformat()}",
-            "dose": _quantity(day.dose_mg, "mg", "mg"),
-        },
+        "dosage": {"text": text, "dose": _quantity(mg, "mg", "mg")},
     }
     if status == "completed" and day.recorded_at is not None:
         resource["effectiveDateTime"] = _instant(day.recorded_at)

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from app.dosing import facts as dosing_facts
 from app.dosing.models import DoseState, InstalmentDay
 from app.households.models import BoxConfirmation, HouseholdConfirmation
+from app.households.naloxone import supplies as naloxone_supplies
+from app.households.storage_advice import advice_given
 from app.patients.models import Patient
 from app.safeguarding.models import Alert, AlertState
 
@@ -39,6 +41,7 @@ def household_extras(session: Session, household_id: UUID, today: date) -> dict[
         .limit(100)
     )
     return {
+        **home_safety_extras(session, household_id, today),
         "methadone_at_home_mg": dosing_facts.methadone_at_home(session, household_id, today),
         "boxes": [
             {
@@ -61,6 +64,38 @@ def household_extras(session: Session, household_id: UUID, today: date) -> dict[
                 "created_at": a.created_at,
             }
             for a in alerts
+        ],
+    }
+
+
+def home_safety_extras(session: Session, household_id: UUID, today: date) -> dict[str, Any]:
+    """Naloxone held in the household (each in date or expired) and storage advice given."""
+    naloxone = naloxone_supplies(session, household_id)
+    return {
+        "naloxone_in_date": any(n.expires_on >= today for n in naloxone),
+        "naloxone": [
+            {
+                "id": n.id,
+                "product_name": n.product_name,
+                "batch": n.batch,
+                "expires_on": n.expires_on,
+                "in_date": n.expires_on >= today,
+                "trained": n.trained,
+                "recipient_name": n.recipient_name,
+                "supplied_on": n.supplied_on,
+                "supplied_by_id": n.supplied_by_id,
+            }
+            for n in naloxone
+        ],
+        "storage_advice": [
+            {
+                "id": a.id,
+                "topics": a.topics,
+                "given_to": a.given_to,
+                "given_on": a.given_on,
+                "given_by_id": a.given_by_id,
+            }
+            for a in advice_given(session, household_id)
         ],
     }
 
@@ -152,6 +187,27 @@ def chronology(
                 "text": f"Children confirmed ({confirmation.children_count})",
             }
         )
+    for naloxone in naloxone_supplies(session, household_id):
+        if start <= naloxone.supplied_on <= end:
+            events.append(
+                {
+                    "at": naloxone.created_at,
+                    "day": naloxone.supplied_on,
+                    "kind": "naloxone",
+                    "text": f"Naloxone supplied to {naloxone.recipient_name} "
+                    f"({naloxone.product_name}), expires {naloxone.expires_on:%d/%m/%Y}",
+                }
+            )
+    for advice in advice_given(session, household_id):
+        if start <= advice.given_on <= end:
+            events.append(
+                {
+                    "at": advice.created_at,
+                    "day": advice.given_on,
+                    "kind": "storage advice",
+                    "text": f"Safe-storage advice given to {advice.given_to}",
+                }
+            )
     for alert in session.scalars(
         select(Alert).where((Alert.household_id == household_id) | Alert.patient_id.in_(members))
     ):

@@ -119,6 +119,7 @@ def conference_body(report: ConferenceReport) -> dict[str, Any]:
         "members_not_shown": report.members_not_shown,
         "children": report.children,
         "regimes": report.regimes,
+        "home_safety": report.home_safety,
         "chronology": [event_body(e, report.names) for e in report.chronology],
         "analysis": {
             "attendance_percent": a.attendance_percent,
@@ -174,6 +175,16 @@ _CONFERENCE = _ENV.from_string(
  {{ r.supervised_percent }}% of dose days supervised over the last 14 days{% endif %}{% if
  r.takes_methadone_home %}; takes methadone home{% endif %}.</li>{% endfor %}
 </ul>
+<h2>Naloxone and safe storage</h2>
+<ul>{% if home_safety.naloxone_in_date %}<li>Take-home naloxone in date is held in the home.</li>
+{% elif home_safety.naloxone %}<li>The take-home naloxone on record had expired by {{ end }}.</li>
+{% else %}<li>No take-home naloxone on record.</li>{% endif %}
+{% for n in home_safety.naloxone %}<li>{{ n.product_name }} supplied {{ n.supplied_on }} to
+ {{ n.recipient_name }} by {{ n.supplied_by }}; expires {{ n.expires_on }}
+ ({{ "in date" if n.in_date else "expired" }}).</li>{% endfor %}
+{% if home_safety.last_storage_advice %}{% set a = home_safety.last_storage_advice %}<li>Safe-storage
+ advice last given {{ a.given_on }} to {{ a.given_to }} by {{ a.given_by }}.</li>
+{% else %}<li>No safe-storage advice on record.</li>{% endif %}</ul>
 <h2>Summary</h2>
 <ul>{% for s in statements %}<li>{{ s }}</li>{% endfor %}</ul>
 <table><thead><tr><th>Patient</th><th>Dose days with an outcome</th><th>Attended</th>
@@ -212,4 +223,5 @@ def conference_html(report: ConferenceReport) -> str:
         patients=body["analysis"]["patients"],
         chronology=body["chronology"],
         regimes=report.regimes,
+        home_safety=report.home_safety,
     )

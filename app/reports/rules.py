@@ -56,6 +56,8 @@ class EventKind(StrEnum):
     """Stable chronology kinds; the order here breaks ties between events of the same instant."""
 
     BOX_CONFIRMED = "box_confirmed"
+    STORAGE_ADVICE = "storage_advice"  # safe-storage advice given in the household
+    NALOXONE_SUPPLIED = "naloxone_supplied"  # take-home naloxone supplied to the household
     CHILD_SEEN = "child_seen"
     SUPERVISED = "supervised"
     TAKE_HOME_COLLECTED = "take_home_collected"
@@ -65,6 +67,9 @@ class EventKind(StrEnum):
     MISSED = "missed"
     NOT_DISPENSED = "not_dispensed"  # a day before the prescription reached the pharmacy
     REFUSED = "refused"  # the patient came and the handover was refused
+    DOSE_EXCEPTION = "dose_exception"  # vomited, spilt, lost, stolen, damaged or returned
+    REPLACEMENT = "replacement"  # a prescriber-authorised replacement of an exception's dose
+    INJECTION_GIVEN = "injection_given"  # a long-acting buprenorphine injection given
     RELEASED = "released"  # the prescriber's review after days without a dose
     DOSE_CHANGED = "dose_changed"  # a new prescription at a different daily dose
     CHANGED = "changed"  # a change to the household, a child or a member's details

@@ -47,6 +47,9 @@ KINDS = [
     "pharmacist_concern",
     "outage_double_supply",
     "outage_block_ignored",
+    "injection_overdue",
+    "dose_lost_with_children",
+    "repeated_dose_exceptions",
 ]
 
 

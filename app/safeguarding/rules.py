@@ -97,6 +97,13 @@ class EventKind(StrEnum):
     # supply the counter would have refused that day (`app.safeguarding.outage_alerts`).
     OUTAGE_DOUBLE_SUPPLY = "outage_double_supply"
     OUTAGE_BLOCK_IGNORED = "outage_block_ignored"
+    # A long-acting buprenorphine injection past its window with no dose recorded, found at
+    # close of day (`app.safeguarding.injection_alerts`); one per overdue dose.
+    INJECTION_OVERDUE = "injection_overdue"
+    # A take-home reported lost or stolen where children live, and a second dose exception of
+    # a patient within 28 days (`app.safeguarding.exception_alerts`).
+    DOSE_LOST_WITH_CHILDREN = "dose_lost_with_children"
+    REPEATED_DOSE_EXCEPTIONS = "repeated_dose_exceptions"
 
 
 class Recipient(StrEnum):

@@ -35,6 +35,12 @@ const Counter = {
     const body = { code };
     if (this.patient) body.patient_id = this.patient.id;
     const result = await Dk.api("POST", "/api/v1/counter/scan", body);
+    if (result.ok && result.data.bottle && document.getElementById("bottle")) {
+      document.getElementById("bottle").value = code;
+      this.showBottle(result.data.bottle);
+      Dk.say("scan-status", result.data.message, result.data.bottle.matches === false ? "red" : "green");
+      return;
+    }
     if (result.ok && result.data.kind === "label" && this.patient) {
       const kind = result.data.matches_patient ? "green" : "red";
       Dk.say("scan-status", result.data.message, kind);
@@ -53,6 +59,18 @@ const Counter = {
       return;
     }
     Dk.say("scan-status", Dk.problem(result), "red");
+  },
+
+  // "Right bottle" or "WRONG BOTTLE: …" beside the handover form's bottle field.
+  showBottle(bottle) {
+    const kind = bottle.matches === true ? "green" : bottle.matches === false ? "red" : "amber";
+    Dk.say("bottle-status", bottle.message, kind);
+  },
+
+  async checkBottle(code) {
+    const result = await Dk.api("POST", "/api/v1/counter/scan", { code, patient_id: this.patient.id });
+    if (result.ok && result.data.bottle) { this.showBottle(result.data.bottle); return; }
+    Dk.say("bottle-status", result.ok ? result.data.message : Dk.problem(result), "red");
   },
 
   async search(text) {
@@ -123,6 +141,11 @@ const Counter = {
       // The daily dose first, in large type: it is what is measured and what the label says.
       parts.push(Dk.el("p", { class: "dose" }, this.daily(d)), Dk.el("p", {}, `Today: ${mode}`));
       if (days > 1) parts.push(Dk.el("p", { id: "instalment" }, `Instalment: ${this.instalment(d)}`));
+      // A split dose: what is swallowed here and what goes home in its own container.
+      if ((d.parts || []).length) {
+        parts.push(Dk.el("div", { id: "dose-parts" }, Dk.el("strong", {}, "Split dose"),
+          Dk.el("ul", {}, d.parts.map((part) => Dk.el("li", {}, part.text)))));
+      }
       // Always shown: when the patient last took a dose, so a lapse is never worked out by hand.
       const lapse = d.last_dose.days_without_dose;
       parts.push(Dk.el("p", { id: "last-dose", class: lapse ? "banner amber" : "" },
@@ -203,6 +226,12 @@ const Counter = {
       Dk.el("p", {},
         Dk.el("input", { type: "checkbox", id: "not-intoxicated", required: true }), " ",
         Dk.el("label", { for: "not-intoxicated" }, "I have checked: the patient is not intoxicated")),
+      // The stock bottle, scanned before measuring (the scanner types into the field, or a scan
+      // at the top fills it): the same check the handover makes, shown before it.
+      Dk.el("p", {},
+        Dk.el("label", { for: "bottle" }, "Stock bottle scanned (GS1 code)"), " ",
+        Dk.el("input", { id: "bottle", maxlength: "200", size: "40", autocomplete: "off", "aria-describedby": "bottle-status" })),
+      Dk.el("div", { id: "bottle-status" }),
       d.needs_measuring_device ? Dk.el("p", {},
         Dk.el("input", { type: "checkbox", id: "measuring-device" }), " ",
         Dk.el("label", { for: "measuring-device" }, `A measuring device (oral syringe or measure) goes with the ${d.dose_dates.length}-day bottle`)) : "",
@@ -210,6 +239,13 @@ const Counter = {
         Dk.el("button", { type: "submit", id: "handover-button" },
           supervised ? "Record supervised dose" : `Hand over take-home: ${this.instalment(d)}`)));
     form.addEventListener("submit", (event) => { event.preventDefault(); this.handover(supervised); });
+    // A keyboard-wedge scanner ends with Enter: check the bottle, never submit the handover.
+    form.querySelector("#bottle").addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();
+      const code = event.target.value.trim();
+      if (code) this.checkBottle(code);
+    });
     return form;
   },
 
@@ -225,6 +261,7 @@ const Counter = {
     const days = d.dose_dates.length;
     const total = `${Dk.num(d.dose_mg)} mg${d.dose_ml ? ` (${Dk.num(d.dose_ml)} mL)` : ""}`;
     if (!d.daily_dose_mg) return total;
+    if (d.dose_varies) return `${total}, the dose steps within these days (see each label)`;
     return `${days} day${days === 1 ? "" : "s"} × ${Dk.num(d.daily_dose_mg)} mg = ${total}`;
   },
 
@@ -245,7 +282,15 @@ const Counter = {
       intoxicated: !document.getElementById("not-intoxicated").checked,
       acknowledged: this.checked("ack"), overrides,
       measuring_device: Boolean(document.getElementById("measuring-device")?.checked),
+      bottle: document.getElementById("bottle")?.value.trim() || null,
     };
+    // What the dose pump measured, container by container (pump.js keeps them): the handover
+    // refuses a mismatch, and reads the pump's last result for each container itself too.
+    const pumped = document.getElementById("pump-dispensed-ml");
+    const measures = pumped ? JSON.parse(pumped.dataset.measures || "{}") : {};
+    const pumpMeasures = Object.entries(measures).map(([container, ml]) => ({
+      container: container === "supervised" ? container : Number(container), dispensed_ml: ml }));
+    if (pumpMeasures.length) body.pump_measures = pumpMeasures;
     const result = await Dk.api("POST", "/api/v1/counter/handover", body);
     if (!result.ok) {
       const d = result.data || {};

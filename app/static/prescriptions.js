@@ -19,6 +19,8 @@ const Rx = {
     wording: "The Home Office wordings",
     written_on: "The date signed",
     last_dose: "The last dose taken",
+    dose_parts: "The split dose",
+    steps: "The stepped dose",
     reason: "The reason",
     from_date: "The date it is suspended from",
     last_dose_on: "The date of the last dose given",
@@ -80,6 +82,15 @@ const Rx = {
       written_on: this.value(form, "written_on"),
       wording,
     };
+    // A split or stepped direction: only the rows the transcriber filled in.
+    body.dose_parts = [1, 2, 3].filter((n) => this.value(form, `part_when_${n}`) || this.value(form, `part_mg_${n}`))
+      .map((n) => ({
+        when: this.value(form, `part_when_${n}`) || "",
+        dose_mg: this.value(form, `part_mg_${n}`),
+        supervised: form.elements.namedItem(`part_supervised_${n}`).checked,
+      }));
+    body.steps = [1, 2, 3, 4].filter((n) => this.value(form, `step_on_${n}`) || this.value(form, `step_mg_${n}`))
+      .map((n) => ({ starts_on: this.value(form, `step_on_${n}`), daily_dose_mg: this.value(form, `step_mg_${n}`) }));
     if (form.dataset.supersedes) body.supersedes_id = form.dataset.supersedes;
     const source = this.value(form, "last_dose_source");
     if (source) {
@@ -176,7 +187,8 @@ const Rx = {
 
   async verify(form) {
     const id = form.dataset.prescription;
-    const result = await Dk.api("POST", `/api/v1/prescriptions/${id}/verify`);
+    const acknowledged = [...form.querySelectorAll("input[name=acknowledged]:checked")].map((i) => i.value);
+    const result = await Dk.api("POST", `/api/v1/prescriptions/${id}/verify`, { acknowledged });
     if (!result.ok) {
       const items = this.findings(result);
       Dk.say("check-status", items.length ? items.map((i) => i.text).join(" ") : this.sentence(null, Dk.problem(result)), "red");

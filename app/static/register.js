@@ -13,6 +13,7 @@ const Register = {
     batch: "The batch",
     expiry: "The expiry",
     late_reason: "The reason for entering it late",
+    gtin: "The GTIN",
     product: "The product",
     counted_ml: "The count",
     witness_username: "The witness's username",
@@ -53,6 +54,13 @@ const Register = {
       change_ml: this.value(form, "change_ml") || "0",
       reason: this.value(form, "reason") || "",
     }), (entry) => `Correction recorded on line ${entry.line}; the balance is ${Dk.num(entry.balance_ml)} mL.`);
+    this.wire("pack-mapping", "/api/v1/register/packs", (form) => ({
+      gtin: this.value(form, "gtin") || "",
+      product: this.value(form, "product") || "",
+      reason: this.value(form, "reason") || "",
+      confirm_change: form.elements.namedItem("confirm_change").checked,
+    }), (m) => `Pack ${m.gtin} mapped to ${m.product_name || m.product}` +
+      (m.replaces ? ` (changed from ${m.replaces_name || m.replaces})` : "") + ".");
   },
 
   value(form, name) {

@@ -20,6 +20,7 @@ from app.dosing.counter_wording import describe_last_dose
 from app.dosing.decision_inputs import (
     CounterFacts,
     CounterPolicy,
+    DoseStep,
     GuestDosing,
     HouseholdFacts,
     InstalmentDay,
@@ -31,6 +32,7 @@ from app.dosing.decision_inputs import (
 )
 from app.dosing.rules import OVERRIDABLE, Code, Decision, decide
 from app.households.rules import ChildFacts
+from app.prescriptions.intake_terms import DosePart
 from app.safeguarding.alert_vocabulary import Severity
 from app.safeguarding.household_alerts import MemberRegime, household_events
 from app.safeguarding.rules import EventKind
@@ -43,6 +45,7 @@ from tests.rule_builders import (
     TODAY,
     TOMORROW,
     blocks,
+    bottle,
     dose,
     facts,
     family,
@@ -52,6 +55,8 @@ from tests.rule_builders import (
 )
 
 TODDLER = ChildFacts(age_years=3, protection_status="none")
+# 60 mg split: 40 mg swallowed here in the morning, 20 mg to take home for the evening.
+SPLIT = (DosePart("morning", Decimal(40), True), DosePart("evening", Decimal(20), False))
 TODDLER_ON_PLAN = ChildFacts(age_years=3, protection_status="child_protection_plan")
 TEENAGER = ChildFacts(age_years=16, protection_status="none")
 
@@ -65,6 +70,90 @@ RECORDED_AT = datetime(2026, 3, 2, 9, 12, tzinfo=UTC)
 # (facts, expected blocks, expected warnings), one row per rule, each side of its edge.
 CASES: list[Any] = [
     pytest.param(BASE, (), (), id="a supervised dose due today is allowed"),
+    pytest.param(
+        facts(
+            prescription=rx(steps=(DoseStep(TODAY, Decimal(60), Decimal(55)),)),
+            instalments=(dose(mg=55),),
+        ),
+        (),
+        (Code.DOSE_STEPS_TODAY,),
+        id="the day a stepped prescription changes the dose is a warning to measure the new amount",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(steps=(DoseStep(TOMORROW, Decimal(60), Decimal(55)),)),
+            instalments=(dose(),),
+        ),
+        (),
+        (),
+        id="a step tomorrow says nothing today",
+    ),
+    pytest.param(
+        facts(instalments=(dose(parts=SPLIT),), household=family(box_valid_until=None)),
+        (Code.NO_LOCKABLE_BOX,),
+        (),
+        id="the evening part of a supervised split dose goes home, so it needs the box",
+    ),
+    pytest.param(
+        facts(
+            instalments=(dose(parts=(SPLIT[0], replace(SPLIT[1], supervised=True))),),
+            household=family(box_valid_until=None),
+        ),
+        (),
+        (),
+        id="a split dose with every part swallowed here sends nothing home",
+    ),
+    pytest.param(
+        facts(
+            instalments=(
+                dose(
+                    parts=(
+                        replace(SPLIT[0], dose_mg=Decimal(59)),
+                        replace(SPLIT[1], dose_mg=Decimal(1)),
+                    )
+                ),
+            ),
+            household=family(box_valid_until=None),
+        ),
+        (Code.NO_LOCKABLE_BOX,),
+        (),
+        id="even 1 mg of an evening part going home needs the box",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(steps=(DoseStep(TODAY, Decimal(60), Decimal(60)),)),
+            instalments=(dose(),),
+        ),
+        (),
+        (),
+        id="a step that keeps the dose the same says nothing",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(
+                daily_dose_mg=Decimal(120),
+                previous_daily_dose_mg=Decimal(90),
+                steps=(DoseStep(TODAY - timedelta(days=7), Decimal(120), Decimal(90)),),
+            ),
+            instalments=(dose(mg=90),),
+        ),
+        (),
+        (),
+        id="after a step down below 100 mg the first step's high dose no longer warns",
+    ),
+    pytest.param(
+        facts(
+            prescription=rx(
+                daily_dose_mg=Decimal(90),
+                previous_daily_dose_mg=Decimal(120),
+                steps=(DoseStep(TODAY - timedelta(days=7), Decimal(90), Decimal(120)),),
+            ),
+            instalments=(dose(mg=120),),
+        ),
+        (),
+        (Code.HIGH_DOSE,),
+        id="after a step up above 100 mg the day's dose warns",
+    ),
     pytest.param(
         facts(prescription=None, instalments=()),
         (Code.NO_PRESCRIPTION,),
@@ -424,6 +513,50 @@ CASES: list[Any] = [
         (),
         (),
         id="a daily dose of exactly 100 mg does not warn",
+    ),
+    # The stock bottle scanned at the handover (issue 20 §5; more in test_rules_bottles.py).
+    pytest.param(facts(bottle=bottle()), (), (), id="the right bottle, in date, is allowed"),
+    pytest.param(
+        facts(bottle=bottle(product="methadone-10mg-ml", product_name="Methadone 10mg/mL")),
+        (Code.WRONG_PRODUCT_MEASURED,),
+        (),
+        id="a concentrate bottle for a 1 mg/mL prescription blocks",
+    ),
+    pytest.param(
+        facts(bottle=bottle(expiry=TODAY - timedelta(days=1))),
+        (Code.BOTTLE_EXPIRED,),
+        (),
+        id="a bottle past its expiry blocks",
+    ),
+    pytest.param(
+        facts(bottle=bottle(gtin=None, product=None, expiry=None)),
+        (),
+        (),
+        id="no bottle scanned is allowed while the scan is not required",
+    ),
+    pytest.param(
+        facts(bottle=bottle(gtin=None, product=None, expiry=None, scan_required=True)),
+        (Code.BOTTLE_NOT_SCANNED,),
+        (),
+        id="no bottle scanned blocks where the scan is required",
+    ),
+    pytest.param(
+        facts(bottle=bottle(pump_ml=Decimal("59.50"), measured_ml=Decimal(60))),
+        (Code.PUMP_VOLUME_MISMATCH,),
+        (),
+        id="a pump reporting another volume blocks",
+    ),
+    pytest.param(
+        facts(bottle=bottle(product=None, product_name=None)),
+        (),
+        (Code.BOTTLE_NOT_MAPPED,),
+        id="a bottle whose GTIN is not mapped warns",
+    ),
+    pytest.param(
+        facts(bottle=bottle(expiry=None)),
+        (),
+        (Code.BOTTLE_EXPIRY_UNKNOWN,),
+        id="a barcode without an expiry warns",
     ),
 ]
 
@@ -1049,3 +1182,154 @@ def test_the_home_counter_names_the_guest_pharmacy_and_the_last_day() -> None:
     assert block.code == Code.DOSED_AT_GUEST_PHARMACY
     assert "Today's dose is at Leeds Pharmacy" in block.message
     assert f"until {TOMORROW.strftime('%a')} {TOMORROW.day} " in block.message
+
+
+# --- per-drug missed-dose thresholds and what a streak means (issue 20 §3, H-31) ------------
+
+BUPRENORPHINE = rx(drug="buprenorphine")
+
+
+@pytest.mark.hazard("H-31.3")
+def test_a_drug_with_its_own_threshold_blocks_at_that_threshold() -> None:
+    policy = CounterPolicy(missed_threshold_by_drug={"buprenorphine": 5})
+    on_buprenorphine = facts(prescription=BUPRENORPHINE)
+
+    assert blocks(decide(replace(on_buprenorphine, days_without_dose=4), policy)) == ()
+    assert blocks(decide(replace(on_buprenorphine, days_without_dose=5), policy)) == (
+        Code.MISSED_THRESHOLD_REACHED,
+    )
+    # Methadone is not named, so it keeps the general threshold (3).
+    assert blocks(decide(facts(days_without_dose=3), policy)) == (Code.MISSED_THRESHOLD_REACHED,)
+
+
+@pytest.mark.hazard("H-31.3")
+def test_a_drug_not_named_uses_the_general_threshold_not_another_drugs() -> None:
+    policy = CounterPolicy(missed_threshold=5, missed_threshold_by_drug={"buprenorphine": 2})
+
+    assert blocks(decide(facts(days_without_dose=4), policy)) == ()
+    assert blocks(decide(facts(prescription=BUPRENORPHINE, days_without_dose=2), policy)) == (
+        Code.MISSED_THRESHOLD_REACHED,
+    )
+
+
+@pytest.mark.hazard("H-31.3")
+def test_home_office_wording_3_caps_a_drugs_own_threshold_at_3() -> None:
+    policy = CounterPolicy(missed_threshold_by_drug={"buprenorphine": 5})
+    worded = facts(
+        prescription=rx(drug="buprenorphine", consult_after_3_missed=True), days_without_dose=3
+    )
+
+    assert blocks(decide(worded, policy)) == (Code.MISSED_THRESHOLD_REACHED,)
+
+
+def test_without_a_prescription_the_general_threshold_applies() -> None:
+    policy = CounterPolicy(missed_threshold=4, missed_threshold_by_drug={"methadone": 2})
+    nothing = facts(prescription=None, instalments=())
+
+    assert Code.MISSED_THRESHOLD_REACHED not in blocks(
+        decide(replace(nothing, days_without_dose=3), policy)
+    )
+    decision = decide(replace(nothing, days_without_dose=4), policy)
+    assert Code.MISSED_THRESHOLD_REACHED in blocks(decision)
+    # No drug to speak of: the plain reason only.
+    assert "(tolerance may be lost);" in message(decision, Code.MISSED_THRESHOLD_REACHED)
+
+
+def test_a_drugs_threshold_of_0_is_refused() -> None:
+    with pytest.raises(ValueError, match="missed_threshold"):
+        CounterPolicy(missed_threshold_by_drug={"buprenorphine": 0})
+
+
+@pytest.mark.hazard("H-31.3")
+def test_a_methadone_streak_warns_of_overdose_at_the_usual_dose() -> None:
+    # The baseline prescription is methadone unless it says otherwise.
+    text = message(decide(facts(days_without_dose=3), POLICY), Code.MISSED_THRESHOLD_REACHED)
+
+    assert "tolerance to methadone may be lost" in text
+    assert "the usual dose could now cause an overdose" in text
+    assert "re-induction" not in text
+
+
+@pytest.mark.hazard("H-31.3")
+def test_a_buprenorphine_streak_leaves_re_induction_to_the_prescriber() -> None:
+    text = message(
+        decide(facts(prescription=BUPRENORPHINE, days_without_dose=3), POLICY),
+        Code.MISSED_THRESHOLD_REACHED,
+    )
+
+    assert "the prescriber decides whether to continue at the usual dose" in text
+    assert "re-induction" in text
+    assert "overdose" not in text
+    assert "contact the prescriber, who records the review to release" in text
+
+
+def test_another_drugs_streak_gives_the_plain_reason() -> None:
+    text = message(
+        decide(facts(prescription=rx(drug="diazepam"), days_without_dose=3), POLICY),
+        Code.MISSED_THRESHOLD_REACHED,
+    )
+
+    assert "(tolerance may be lost);" in text
+
+
+def test_only_the_evening_part_of_a_split_dose_counts_towards_methadone_at_home() -> None:
+    # 280 at home + the 20 mg evening part is exactly 300; the 40 mg swallowed here is not.
+    at_the_limit = facts(
+        instalments=(dose(parts=SPLIT),), household=family(methadone_at_home_mg=Decimal(280))
+    )
+    over = facts(
+        instalments=(dose(parts=SPLIT),), household=family(methadone_at_home_mg=Decimal(281))
+    )
+
+    assert Code.HOUSEHOLD_METHADONE_HIGH not in warnings(decide(at_the_limit, POLICY))
+    assert Code.HOUSEHOLD_METHADONE_HIGH in warnings(decide(over, POLICY))
+    assert decide(over, POLICY).mode == "supervised"
+
+
+def test_a_take_home_day_with_a_split_dose_sends_the_whole_dose_home() -> None:
+    counter = facts(
+        instalments=(take_home(parts=SPLIT),), household=family(methadone_at_home_mg=Decimal(241))
+    )
+
+    # The whole 60 mg goes home (241 + 60 > 300), not only the evening part.
+    assert Code.HOUSEHOLD_METHADONE_HIGH in warnings(decide(counter, POLICY))
+
+
+def test_the_step_message_names_the_day_and_both_doses() -> None:
+    counter = facts(
+        prescription=rx(steps=(DoseStep(TODAY, Decimal(60), Decimal(55)),)),
+        instalments=(dose(mg=55),),
+    )
+
+    text = message(decide(counter, POLICY), Code.DOSE_STEPS_TODAY)
+    assert "steps the dose down on Mon 2 Mar 2026" in text
+    assert "from 60 mg to 55 mg" in text
+    up = facts(
+        prescription=rx(steps=(DoseStep(TODAY, Decimal(50), Decimal(55)),)),
+        instalments=(dose(mg=55),),
+    )
+    assert "steps the dose up" in message(decide(up, POLICY), Code.DOSE_STEPS_TODAY)
+
+
+def test_after_a_step_the_dose_is_compared_with_todays_not_the_first() -> None:
+    stepped = rx(
+        daily_dose_mg=Decimal(60),
+        previous_daily_dose_mg=Decimal(55),
+        steps=(DoseStep(TODAY - timedelta(days=1), Decimal(60), Decimal(55)),),
+    )
+
+    # Yesterday's 55 mg and today's 55 mg: nothing changed, whatever the first step's dose.
+    assert warnings(decide(facts(prescription=stepped, instalments=(dose(mg=55),)), POLICY)) == ()
+    changed = decide(facts(prescription=stepped, instalments=(dose(mg=50),)), POLICY)
+    assert warnings(changed) == (Code.DOSE_CHANGED,)
+    assert "from 55 mg to 50 mg" in message(changed, Code.DOSE_CHANGED)
+
+
+def test_on_a_step_day_the_step_is_named_instead_of_a_dose_change() -> None:
+    stepped = rx(
+        previous_daily_dose_mg=Decimal(60), steps=(DoseStep(TODAY, Decimal(60), Decimal(55)),)
+    )
+
+    decision = decide(facts(prescription=stepped, instalments=(dose(mg=55),)), POLICY)
+
+    assert warnings(decision) == (Code.DOSE_STEPS_TODAY,)

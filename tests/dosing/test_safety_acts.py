@@ -84,6 +84,30 @@ def _correct_late_dose(world: World, role: str) -> Any:
     return world.post(f"{API}/counter/late-doses", body, role=role)
 
 
+def _map_pack(world: World, role: str) -> Any:
+    body = {"gtin": "05012345678917", "product": "methadone-1mg-ml", "reason": "Label read"}
+    return world.post(f"{API}/register/packs", body, role=role)
+
+
+def _supply_replacement(world: World, role: str) -> Any:
+    patient = world.patient()
+    prescribe(world, patient["id"])
+    handed = world.post(f"{API}/counter/handover", handover(patient["id"], MONDAY))
+    assert handed.status_code == 201, handed.text
+    spilt = world.post(
+        f"{API}/patients/{patient['id']}/dose-exceptions",
+        {"kind": "spilt", "dose_dates": [MONDAY.isoformat()]},
+    )
+    assert spilt.status_code == 201, spilt.text
+    body = {
+        "authorised_by": "Dr A. Prescriber",
+        "authorised_at": at(MONDAY).isoformat(),
+        "authorised_how": "phone",
+        "not_intoxicated": True,
+    }
+    return world.post(f"{API}/dose-exceptions/{spilt.json()['id']}/replacement", body, role=role)
+
+
 ACTS: dict[str, Callable[[World, str], Any]] = {
     "attest_not_intoxicated": _handover,
     "override_block": _override,
@@ -92,6 +116,8 @@ ACTS: dict[str, Callable[[World, str], Any]] = {
     "record_last_dose": _last_dose,
     "release": _release,
     "correct_dose_record": _correct_late_dose,
+    "supply_replacement": _supply_replacement,
+    "map_pack": _map_pack,
 }
 
 

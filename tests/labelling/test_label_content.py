@@ -11,7 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from app.labelling.content import DANGER, KEEP_AWAY, LabelFacts, LabelRefused, label_lines
+from app.labelling.content import (
+    DANGER,
+    KEEP_AWAY,
+    LabelFacts,
+    LabelRefused,
+    danger_for,
+    label_lines,
+)
 
 SAT = date(2026, 12, 5)
 FACTS = LabelFacts(
@@ -103,3 +110,34 @@ def test_what_must_catch_the_eye_is_printed_so() -> None:
     assert [(line.text, line.bold) for line in single if line.text.startswith("For:")] == [
         ("For: Sat 5 Dec 2026", True)
     ]
+
+
+def test_a_tablet_label_counts_tablets_and_names_its_own_danger() -> None:
+
+    tablets = replace(
+        FACTS,
+        medicine="Buprenorphine 8mg sublingual tablets",
+        strength_mg_per_ml=None,
+        strength_mg_per_unit=Decimal(8),
+        unit="tablet",
+        dose_mg=Decimal(16),
+        danger=danger_for("buprenorphine", None),
+    )
+
+    lines = texts(tablets, FACTS.dose_dates)
+
+    assert "Take 2 tablets (16 mg) ONCE a day." in lines
+    assert "Quantity: 4 tablets = 32 mg" in lines
+    assert (
+        "Buprenorphine can kill a child: even a small amount can seriously poison a small child."
+        in lines
+    )
+    assert DANGER not in lines
+    one = texts(replace(tablets, dose_mg=Decimal(8)), (SAT,))
+    assert "Take 1 tablet (8 mg) ONCE a day." in one
+
+
+def test_the_sourced_volume_is_printed_only_for_the_1_mg_per_ml_solution() -> None:
+
+    assert danger_for("methadone", Decimal(1)) == DANGER
+    assert danger_for("methadone", Decimal(10)).startswith("Methadone can kill a child: even a")

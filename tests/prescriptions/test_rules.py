@@ -21,6 +21,8 @@ from app.prescriptions.intake_terms import (
     WARNINGS,
     Calendar,
     Code,
+    DosePart,
+    DoseStep,
     Finding,
     IntakeContext,
     IntakeDecision,
@@ -396,6 +398,21 @@ BLOCK_CASES: list[tuple[str, PrescriptionDraft, dict[str, Any], list[tuple[Code,
         replace(RX, total_quantity_words="840"),
         {},
         [(Code.QUANTITY_WORDS_UNREADABLE, "total_quantity_words")],
+    ),
+    (
+        "a split dose whose parts do not add up",
+        replace(
+            RX,
+            dose_parts=(DosePart("morning", D(40), True), DosePart("evening", D(10), False)),
+        ),
+        {},
+        [(Code.DOSE_PARTS_INVALID, "dose_parts")],
+    ),
+    (
+        "a step after the end of the prescription",
+        replace(RX, steps=(DoseStep(END + timedelta(days=1), D(55)),)),
+        {},
+        [(Code.DOSE_STEPS_INVALID, "steps")],
     ),
 ]
 

@@ -159,3 +159,61 @@ def test_products_are_coded_from_the_coding_table() -> None:
     )
     systems = [c["system"] for c in dispense["medicationCodeableConcept"]["coding"]]
     assert systems == [DMD_SYSTEM, LOCAL_PRODUCT_SYSTEM]
+
+
+def test_a_split_and_stepped_handover_says_each_part_and_each_days_dose() -> None:
+    """Saturday: 60 mg split (40 mg swallowed, 20 mg home for the evening); Sunday's dose, the
+    first of the 55 mg step, goes home whole. The administration is what was swallowed."""
+    at = datetime(2026, 12, 5, 10, tzinfo=UTC)
+    saturday = fhir.DoseDay(
+        id="d1",
+        prescription_id="rx1",
+        product="methadone-1mg-ml",
+        dose_date=date(2026, 12, 5),
+        mode="supervised",
+        dose_mg=Decimal(60),
+        state="supervised",
+        recorded_at=at,
+        handover_id="h1",
+        collector="patient",
+        reason=None,
+        parts=(("morning", Decimal(40), True), ("evening", Decimal(20), False)),
+    )
+    sunday = fhir.DoseDay(
+        id="d2",
+        prescription_id="rx1",
+        product="methadone-1mg-ml",
+        dose_date=date(2026, 12, 6),
+        mode="take_home",
+        dose_mg=Decimal(55),
+        state="collected",
+        recorded_at=at,
+        handover_id="h1",
+        collector="patient",
+        reason=None,
+    )
+    bundle = fhir.bundle(
+        fhir.FhirPatient("p1", "9990000018", "Test", "Patient", date(1980, 1, 1)),
+        fhir.FhirPharmacy("ph1", "FAB12", "Test Pharmacy"),
+        [saturday, sunday],
+        generated_at=at,
+    )
+    for entry in bundle["entry"]:
+        validate_round_trip(entry["resource"])
+    validate_round_trip(bundle)
+    resources_by_type = {e["resource"]["resourceType"]: e["resource"] for e in bundle["entry"]}
+    dispense = resources_by_type["MedicationDispense"]
+    assert [
+        (d["sequence"], d["text"], d["doseAndRate"][0]["doseQuantity"]["value"])
+        for d in dispense["dosageInstruction"]
+    ] == [
+        (1, "morning part, supervised consumption: 2026-12-05", 40),
+        (2, "evening part, take-home: 2026-12-05", 20),
+        (3, "take-home: 2026-12-06", 55),
+    ]
+    assert dispense["quantity"]["value"] == 115
+    administration = resources_by_type["MedicationAdministration"]
+    assert administration["dosage"]["dose"]["value"] == 40
+    assert administration["dosage"]["text"] == (
+        "40 mg (morning part of 60 mg split) for 2026-12-05"
+    )

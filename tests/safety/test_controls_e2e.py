@@ -192,7 +192,9 @@ def test_a_non_standard_strength_warns_and_is_labelled_in_its_own_ml(
     assert created.status_code == 201, created.text
     assert "non_standard_strength" in codes(created.json()["warnings"])
     verified = world.post(
-        f"{API}/prescriptions/{created.json()['id']}/verify", {}, role="pharmacist2"
+        f"{API}/prescriptions/{created.json()['id']}/verify",
+        {"acknowledged": ["non_standard_strength"]},
+        role="pharmacist2",
     )
     assert verified.status_code == 200, verified.text
     clock.set(at(MONDAY))

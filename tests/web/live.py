@@ -32,6 +32,10 @@ from app.config import AuthSettings, Settings
 from app.contacts.models import Contact
 from app.db import UnitOfWork, make_session_factory
 from app.dosing import close_day as dosing_close_day
+from app.dosing import handover as dosing_handover
+from app.households import boxes
+from app.households import children as household_children
+from app.households import service as households_service
 from app.intake import transcribe as transcription
 from app.intake import verify as verification
 from app.main import create_app
@@ -62,9 +66,12 @@ def launch_chromium(playwright: Any) -> Any:
 
 
 def _demo_start(today: date) -> date:
-    """The day the demo prescriptions start (app.demo.seed skips Sundays and Christmas Day)."""
+    """The weekday the browser tests' world starts: today, or the next Monday to Friday that
+    is not Christmas Day. On a Saturday a supervised patient's Saturday would also carry
+    Sunday's take-home (the pharmacy shuts on Sundays), so the tests that supply a plain
+    supervised dose run in a weekday's world whatever day CI runs on."""
     start = today
-    while start.weekday() == 6 or start == date(today.year, 12, 25):
+    while start.weekday() >= 5 or start == date(today.year, 12, 25):
         start += timedelta(days=1)
     return start
 
@@ -127,10 +134,19 @@ class LiveServer:
     # --- scenarios the demo seed does not have ---------------------------------------------
 
     def _prescribe(
-        self, patient_id: uuid.UUID, *, start: date, mg: int, transcriber: str, checker: str
+        self,
+        patient_id: uuid.UUID,
+        *,
+        start: date,
+        mg: int,
+        transcriber: str,
+        checker: str,
+        take_home_on: frozenset[int] | None = None,
     ) -> uuid.UUID:
-        """A 14-day prescription, supervised Monday to Saturday (like Morgan's), transcribed
-        and checked on its first day: only days from the check onwards are scheduled."""
+        """A 14-day prescription, supervised Monday to Saturday (like Morgan's), or with
+        `take_home_on` collected on those weekdays for the days to the next, nothing
+        supervised; transcribed and checked on its first day: only days from the check
+        onwards are scheduled."""
         days = 14
         draft = intake_terms.PrescriptionDraft(
             product_code="methadone-1mg-ml",
@@ -141,12 +157,18 @@ class LiveServer:
             end_on=start + timedelta(days=days - 1),
             total_quantity=Decimal(mg * days),
             total_quantity_words=number_to_words(mg * days),
-            supervised_days=frozenset(range(6)),
-            collection_days=frozenset(range(7)),
+            supervised_days=frozenset() if take_home_on else frozenset(range(6)),
+            collection_days=take_home_on or frozenset(range(7)),
             wording=intake_terms.Wording(
-                closed_day_prior=True, supervise_on_collection=True, consult_after_3_missed=True
+                closed_day_prior=True,
+                supervise_on_collection=not take_home_on,
+                consult_after_3_missed=True,
             ),
-            direction_text=f"{mg}mg ({mg}ml) daily. Supervised consumption on collection days.",
+            direction_text=(
+                f"{mg}mg ({mg}ml) daily. Collect for the days to the next collection."
+                if take_home_on
+                else f"{mg}mg ({mg}ml) daily. Supervised consumption on collection days."
+            ),
         )
         now = self._morning(start)
         prescription, _ = transcription.transcribe(
@@ -178,7 +200,13 @@ class LiveServer:
         return min(nine.astimezone(UTC), self.clock.now())
 
     def _register(
-        self, given_name: str, family_name: str, pharmacy_id: uuid.UUID, *, on: date
+        self,
+        given_name: str,
+        family_name: str,
+        pharmacy_id: uuid.UUID,
+        *,
+        on: date,
+        household_id: uuid.UUID | None = None,
     ) -> Patient:
         return patients_service.register_patient(
             self.uow,
@@ -188,7 +216,7 @@ class LiveServer:
             date_of_birth=date(1984, 6, 9),
             nhs_number=demo.test_range_nhs_number(500_000 + uuid.uuid4().int % 400_000),
             pharmacy_id=pharmacy_id,
-            household_id=None,
+            household_id=household_id,
             key_worker_id=self.contact_id("Sam Keyworker"),
             prescriber_id=self.contact_id("Dr Alex Prescriber"),
             today=on,
@@ -233,6 +261,114 @@ class LiveServer:
         patient = self._register(given_name, family_name, pharmacy_id, on=self.today)
         self._prescribe(
             patient.id, start=self.today, mg=40, transcriber="pharmacist", checker="pharmacist2"
+        )
+        return self.patient(given_name, family_name)
+
+    def add_registered_patient(self, given_name: str) -> Patient:
+        """A new patient of the demo pharmacy, registered today, with no prescription."""
+        pharmacy_id = self.user("pharmacist").pharmacy_id
+        assert pharmacy_id is not None
+        family_name = f"New{uuid.uuid4().hex[:4]}"
+        self._register(given_name, family_name, pharmacy_id, on=self.today)
+        return self.patient(given_name, family_name)
+
+    def add_take_home_patient(
+        self,
+        given_name: str,
+        *,
+        pharmacist: str = "pharmacist",
+        checker: str = "pharmacist2",
+        child_born: date | None = None,
+        hand_over: bool = True,
+    ) -> Patient:
+        """A new patient of `pharmacist`'s pharmacy on 10 mg taken home, collected today and
+        three days later for the days to the next collection (checked by `checker`), living in
+        a household of their own confirmed today as without children, a lockable box seen
+        today, and today's collection handed over by `pharmacist` (it leaves the register's
+        balance lower: a small dose)."""
+        pharmacy_id = self.user(pharmacist).pharmacy_id
+        assert pharmacy_id is not None
+        family_name = f"Home{uuid.uuid4().hex[:4]}"
+        now = self.clock.now()
+        household = households_service.create_household(
+            self.uow,
+            actor=SYSTEM,
+            address=f"1 {family_name} Close, Demotown",
+            postcode="DT9 9ZZ",
+            pharmacy_id=pharmacy_id,
+            now=now,
+        )
+        if child_born is not None:  # a child lives there (`hand_over` False: nothing at home)
+            household_children.add_child(
+                self.uow,
+                actor=SYSTEM,
+                household_id=household.id,
+                name="T.C.",
+                date_of_birth=child_born,
+                protection_status="none",
+                social_worker_id=None,
+                lives_from=None,
+                today=self.today,
+                now=now,
+            )
+        household_children.confirm_children(
+            self.uow,
+            actor=SYSTEM,
+            household_id=household.id,
+            confirmed_on=self.today,
+            note="No children live here" if child_born is None else "One child lives here",
+            today=self.today,
+            now=now,
+        )
+        patient = self._register(
+            given_name, family_name, pharmacy_id, on=self.today, household_id=household.id
+        )
+        weekday = self.today.weekday()
+        self._prescribe(
+            patient.id,
+            start=self.today,
+            mg=10,
+            transcriber=pharmacist,
+            checker=checker,
+            take_home_on=frozenset({weekday, (weekday + 3) % 7}),
+        )
+        actor = actor_for(self.user(pharmacist))
+        policy = self.settings.policy
+        boxes.record_box(
+            self.uow,
+            actor=actor,
+            patient_id=patient.id,
+            seen_on=self.today,
+            method="shown_at_pharmacy",
+            note="",
+            today=self.today,
+            policy=policy,
+            now=now,
+        )
+        if not hand_over:
+            return self.patient(given_name, family_name)
+        dosing_handover.hand_over(
+            self.uow,
+            actor=actor,
+            handover=dosing_handover.Handover(
+                patient_id=patient.id,
+                date=self.today,
+                outcome="collected",
+                collector="patient",
+                collector_details=None,
+                id_checked=True,
+                id_shown=True,
+                children_present=(),
+                intoxicated=False,
+                acknowledged=frozenset(
+                    {"household_methadone_high", "dose_changed", "prescription_ending"}
+                ),
+                overrides={},
+                measuring_device=True,
+            ),
+            today=self.today,
+            policy=policy,
+            now=now,
         )
         return self.patient(given_name, family_name)
 
@@ -337,13 +473,13 @@ def start_live_server(tmp: Path) -> LiveServer:
     session_factory = make_session_factory(database.engine)
     uow = UnitOfWork(session_factory)
     real_now = SystemClock().now()
-    demo.seed(uow, settings)
     # Mid-morning on the first day of the demo prescriptions, or now if that is later.
     start = _demo_start(local_date(real_now, settings.timezone))
     morning = datetime(
         start.year, start.month, start.day, 9, 30, tzinfo=ZoneInfo(settings.timezone)
     )
     clock = FixedClock(max(real_now, morning.astimezone(UTC)))
+    demo.seed(uow, settings, now=clock.now())
     today = local_date(clock.now(), settings.timezone)
 
     app = create_app(settings, session_factory, clock, with_worker=False)

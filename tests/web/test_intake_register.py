@@ -79,6 +79,7 @@ def uk(day: date) -> str:
 
 def fill_intake(page: Page, start: date, *, mg: int = 30) -> None:
     """An FP10MDA for 14 days from `start`, typed in the order the form reads."""
+    page.get_by_label("Medicine, form and strength").select_option("methadone-1mg-ml")
     page.get_by_label("Daily dose in figures (mg)").fill(str(mg))
     page.get_by_label("Dose and instalment direction as written (words)").fill(
         f"{number_to_words(mg).capitalize()} milligrams ({mg} mL) daily, supervised on "
@@ -107,11 +108,12 @@ def test_intake_lists_every_finding_at_its_field_then_saves_one_pending_prescrip
     sent = posts_to(page, "/api/v1/prescriptions")
     save = page.get_by_role("button", name="Save as pending check")
 
-    # Nothing but the preset form type, medicine and days: every missing element at once.
+    # Nothing but the preset form type and days (no medicine is preset: sugar free and
+    # standard are easily confused, H-31): every missing element at once.
     save.click()
     summary = page.locator("#intake-summary")
     expect(summary).to_contain_text("Not saved")
-    for field in ("daily_dose_mg", "total_quantity_words", "start_on", "written_on"):
+    for field in ("product", "daily_dose_mg", "total_quantity_words", "start_on", "written_on"):
         expect(error(page, field)).not_to_be_empty()
     expect(page.locator("#daily_dose_mg")).to_have_attribute("aria-invalid", "true")
     no_serious_violations(page)  # the findings as shown, too
