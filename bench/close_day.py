@@ -30,6 +30,7 @@ from app.db import UnitOfWork, make_session_factory
 from app.dosing import close_day as dosing_close_day
 from app.dosing.gather import STREAK_HORIZON
 from app.dosing.models import InstalmentDay, Release
+from app.injections import overdue as injections_overdue  # noqa: F401  (answers DayClosed)
 from app.patients.models import Patient
 from app.prescriptions.models import Prescription
 from bench import common

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -780,6 +781,16 @@ def machine() -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - only describing the machine
         info["postgresql"] = f"unavailable ({type(exc).__name__})"
     return info
+
+
+def uvicorn_implementation() -> str:
+    """The loop and HTTP implementations uvicorn's "auto" picks in this environment (every
+    benchmark server runs with uvicorn's defaults, so all of them use the same)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn {version('uvicorn')}, loop={loop}, http={http}"
 
 
 def load_average() -> str:

@@ -3,7 +3,7 @@
 - `dosekeeper`: the whole application, `create_app(settings, None, clock)` (its own engine and
   pool, exactly as `serve` builds them) with a fixed clock that a request may move on by whole
   days (`x-bench-day: N`), or
-- `bare`: the baseline, a raw ASGI endpoint that reads a JSON body and does one INSERT into the
+- `bare`: the old baseline (before issue 21; the physical limit is `bench.limit`), a raw ASGI endpoint that reads a JSON body and does one INSERT into the
   same database through an engine with the same connection rules (`app.db.make_engine`: WAL,
   synchronous=FULL and BEGIN IMMEDIATE on SQLite), in the same worker-thread pool FastAPI uses
   for its `def` endpoints.
@@ -28,14 +28,21 @@ from sqlalchemy import Column, MetaData, String, Table, Uuid
 from app.clock import FixedClock, SystemClock
 from app.db import UTCDateTime, make_engine
 
-BASELINE = Table(
-    "bench_baseline",
-    MetaData(),
-    Column("id", Uuid, primary_key=True),
-    Column("patient_id", String(36)),
-    Column("outcome", String(16)),
-    Column("at", UTCDateTime),
-)
+
+def _row_table(name: str, metadata: MetaData) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("patient_id", String(36)),
+        Column("outcome", String(16)),
+        Column("at", UTCDateTime),
+    )
+
+
+BASELINE = _row_table("bench_baseline", MetaData())
+# The same columns for the physical limit (`bench.limit`), which writes them with the raw driver.
+LIMIT = _row_table("bench_limit", BASELINE.metadata)
 
 
 # The benchmark's day, per request: `FixedClock`'s instant plus the `x-bench-day` header's days,
