@@ -33,6 +33,7 @@ from tests.builders import (
     twice_weekly_take_home,
 )
 from tests.factories import World
+from tests.register.support import withhold
 
 SPLIT = [
     {"when": "morning", "dose_mg": "40", "supervised": True},
@@ -293,3 +294,58 @@ def test_the_evening_part_counts_as_methadone_at_home_for_the_whole_household(
     # 50 mg at home from the evening part + 3 days of 20 mg = 110 mg, over the 100 mg line.
     other = check(world, other_parent["id"])
     assert "household_methadone_high" in codes(other["warnings"]), other
+
+
+@pytest.mark.hazard("H-32.1")
+def test_a_split_fortnight_counts_withheld_and_missed_days_not_parts(
+    world: World, clock: FixedClock
+) -> None:
+    """A week of a split dose: Monday taken; Tuesday withheld for intoxication (nothing goes
+    home, not even the evening part); Wednesday a partner asks to collect the supervised part
+    and is refused; Wednesday missed. Thursday the counter counts two days without a dose, not
+    four parts, and the patient is supplied with both parts again."""
+    patient = family_with_a_toddler(world)
+    prescribe(world, patient["id"], dose_parts=SPLIT)
+    tuesday, wednesday, thursday = (MONDAY + timedelta(days=n) for n in (1, 2, 3))
+
+    clock.set(at(MONDAY))
+    taken = world.post(
+        f"{API}/counter/handover",
+        handover(patient["id"], MONDAY, acknowledged=["young_child_take_home"]),
+    )
+    assert taken.status_code == 201, taken.text
+    clock.set(at(MONDAY, 19))
+    close_day(world, MONDAY)
+
+    withhold(world, clock, patient["id"], tuesday)
+    # Neither part may go: the withhold blocks the whole day until a reassessment.
+    assert "withheld_today" in codes(check(world, patient["id"])["blocks"])
+    clock.set(at(tuesday, 19))
+    assert close_day(world, tuesday)["missed"] == 0  # withheld is not missed, yet not taken
+
+    clock.set(at(wednesday, 10))
+    representative = world.post(
+        f"{API}/counter/handover",
+        handover(
+            patient["id"],
+            wednesday,
+            collector="representative",
+            collector_details="Partner",
+            acknowledged=["young_child_take_home"],
+        ),
+    )
+    assert representative.status_code == 422, representative.text
+    assert "supervised_needs_patient" in codes(representative.json()["blocks"])
+    clock.set(at(wednesday, 19))
+    assert close_day(world, wednesday)["missed"] == 1
+
+    clock.set(at(thursday))
+    decision = check(world, patient["id"])
+    assert decision["last_dose"]["days_without_dose"] == 2, decision
+    assert "missed_threshold_reached" not in codes(decision["blocks"])
+    assert [p["supervised"] for p in decision["parts"]] == [True, False]
+    supplied = world.post(
+        f"{API}/counter/handover",
+        handover(patient["id"], thursday, acknowledged=["young_child_take_home"]),
+    )
+    assert supplied.status_code == 201, supplied.text
