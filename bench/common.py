@@ -305,6 +305,28 @@ def make_branch(
     return branch
 
 
+def receive_stock(world: World, branch: Branch, quantity_ml: Decimal) -> None:
+    """A CD receipt for the branch, so its register balance covers the run's supplies: a
+    pharmacy handing out methadone it never received raises a negative-balance alert on every
+    line, a path no real counter takes on every dose."""
+    from app.register import receipts as register_receipts
+
+    register_receipts.record_receipt(
+        world.uow,
+        actor=branch.pharmacist,
+        receipt=register_receipts.Receipt(
+            received_on=TODAY,
+            supplier_name="Benchshire Wholesale Ltd",
+            supplier_address="Unit 1, Benchtown Trading Estate",
+            quantity_ml=quantity_ml,
+            invoice_ref=f"INV-{uuid.uuid4().hex[:8]}",
+            product=PRODUCT,
+        ),
+        today=TODAY,
+        now=NOW - timedelta(hours=1),
+    )
+
+
 def register_patient(world: World, branch: Branch, *, key_worker_id: UUID | None = None) -> UUID:
     patient = patients_service.register_patient(
         world.uow,

@@ -40,6 +40,7 @@ import contextlib
 import json
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,18 @@ TARGET_P99_MS = {16: 50.0, 2: 20.0}
 TARGET_TAIL = 4.0  # p99/p50 at 16 connections
 HANDOVER_PATH = "/api/v1/counter/handover"
 
-SUBJECTS = ("limit", "old", "handover")
+SUBJECTS = ("limit", "old", "handover", "floor", "floor_auth")
+# The handover server's own floors (`bench.server.add_floors`): the same process, middleware and
+# thread-pool hop as the handover, a sync endpoint that parses the same body and writes nothing;
+# `floor_auth` adds the bearer-token look-up. What the framework costs before any dosing work.
+PATHS = {
+    "limit": "/bench/insert",
+    "old": "/bench/insert",
+    "handover": HANDOVER_PATH,
+    "floor": "/bench/floor",
+    "floor_auth": "/bench/floor-auth",
+}
+SERVED_BY = {"floor": "handover", "floor_auth": "handover"}
 
 
 def labels(kind: str) -> dict[str, str]:
@@ -62,6 +74,8 @@ def labels(kind: str) -> dict[str, str]:
         "limit": f"limit: bare ASGI + raw {driver}",
         "old": "old baseline: same thread pool + SQLAlchemy engine",
         "handover": "handover: full stack",
+        "floor": "floor: same app, parse the body, no DB",
+        "floor_auth": "floor + bearer-token look-up",
     }
 
 
@@ -74,6 +88,9 @@ def build(db: common.BenchDB, patients: int, pharmacies: int) -> list[tuple[str,
         common.make_branch(world, key_worker_id=first.key_worker_id, prescriber_id=first.prescriber_id)
         for _ in range(pharmacies - 1)
     ]  # fmt: skip
+    for branch in branches:
+        # Every patient's every day at the highest dose the bench prescribes, in mL.
+        common.receive_stock(world, branch, Decimal(200 * 14 * (patients // pharmacies + 1)))
     started = time.perf_counter()
     out = []
     for i in range(patients):
@@ -143,12 +160,12 @@ class Walker:
         self.all: dict[str, list[wrk.Block]] = {name: [] for name in SUBJECTS}
 
     def block(self, name: str, connections: int, seconds: float) -> wrk.Block:
-        served = self.servers[name]
+        served = self.servers[SERVED_BY.get(name, name)]
         handover = name == "handover"
         load = load_1min()
         before = served.cpu_seconds()
         result = wrk.run(
-            served.base_url + (HANDOVER_PATH if handover else "/bench/insert"),
+            served.base_url + PATHS[name],
             self.requests,
             connections=connections,
             seconds=seconds,
@@ -197,16 +214,17 @@ def count_rows(db: common.BenchDB, bases: common.BenchDB) -> dict[str, int]:
 def pg_connection_budget(workers: list[int], limit_workers: int, pool: int) -> None:
     """Say whether the servers' pools fit in PostgreSQL's max_connections: past it, a server's
     new connection fails ("too many clients already") and a handover answers 503, which makes
-    the run INVALID. The engines (`app.db.make_engine`) may open pool_size 10 + max_overflow 20
-    connections per process; other sessions' connections count too."""
+    the run INVALID. The engines (`app.db.make_engine`) may open pool_size 8 + max_overflow 4
+    connections per process (the settings' defaults); other sessions' connections count too."""
     with common._admin() as conn:
         limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
         in_use = int(conn.execute(text("SELECT count(*) FROM pg_stat_activity")).scalar_one())
-    most = max(workers) * 30 + limit_workers * (30 + pool)
+    per_process = 8 + 4
+    most = max(workers) * per_process + limit_workers * (per_process + pool)
     print(
         f"  PostgreSQL connections: max_connections {limit}, {in_use} in use now; the servers may "
-        f"open up to {most} ({max(workers)} x 30 for the handover, {limit_workers} x 30 for the "
-        f"old baseline, {limit_workers} x {pool} for the limit)"
+        f"open up to {most} ({max(workers)} x {per_process} for the handover, {limit_workers} x "
+        f"{per_process} for the old baseline, {limit_workers} x {pool} for the limit)"
         + (": may run out" if most + in_use > limit else ""),
         flush=True,
     )
@@ -273,6 +291,7 @@ def run(
                 }
                 servers = {k: servers_up.enter_context(v) for k, v in starting.items()}
                 walker.servers = servers
+                walker.block("floor", max(connections), warmup)
                 if profile:
                     title = f"full handover server on {kind}, {w} process(es)"
                     servers_up.enter_context(common.pyspy(servers["handover"].process.pid, title))
@@ -385,6 +404,14 @@ def report(
             f"     server CPU per request: handover {full['server_cpu_ms']:.2f} ms, limit "
             f"{lim['server_cpu_ms']:.2f} ms ({full['server_cpu_ms'] / lim['server_cpu_ms']:.0f}x)"
             f", old baseline {old['server_cpu_ms']:.2f} ms"
+        )
+        floor, floor_auth = by["floor"], by["floor_auth"]
+        print(
+            f"     the framework's floor: {floor['rps']:.0f} req/s, {floor['server_cpu_ms']:.2f}"
+            f" ms CPU/req ({floor['rps'] / lim['rps']:.2f} of the limit); with the token look-up "
+            f"{floor_auth['rps']:.0f} req/s, {floor_auth['server_cpu_ms']:.2f} ms "
+            f"({floor_auth['rps'] / lim['rps']:.2f}); the handover's own work "
+            f"{full['server_cpu_ms'] - floor_auth['server_cpu_ms']:.2f} ms CPU/req"
         )
         print(
             f"     per process: handover {full['rps'] / workers:.0f} req/s x {workers}, limit "

@@ -127,7 +127,39 @@ def factory() -> Any:
 
     now = os.environ.get("BENCH_NOW")
     clock = BenchClock(datetime.fromisoformat(now)) if now else SystemClock()
-    return with_bench_day(create_app(settings_for(url), None, clock))
+    return with_bench_day(add_floors(create_app(settings_for(url), None, clock)))
+
+
+def add_floors(app: Any) -> Any:
+    """Two routes on the product's own app, for `bench.handover`'s floor lines: a sync endpoint
+    that parses the handover's body and answers 201 (the framework, its middleware and the
+    thread-pool hop), and the same behind the bearer-token look-up. They write nothing."""
+    from typing import Annotated
+
+    from fastapi import Depends
+    from fastapi.responses import JSONResponse
+
+    from app.actor import Actor
+    from app.auth.deps import get_actor
+    from app.dosing.schemas import HandoverBody
+
+    def floor(body: HandoverBody) -> JSONResponse:
+        return JSONResponse({"patient_id": str(body.patient_id)}, status_code=201)
+
+    def floor_auth(body: HandoverBody, actor: Annotated[Actor, Depends(get_actor)]) -> JSONResponse:
+        return JSONResponse({"patient_id": str(body.patient_id)}, status_code=201)
+
+    # This module's annotations are strings (`from __future__ import annotations`) naming
+    # imports local to this function, which FastAPI could not resolve: give it the objects.
+    floor.__annotations__ = {"body": HandoverBody, "return": JSONResponse}
+    floor_auth.__annotations__ = {
+        "body": HandoverBody,
+        "actor": Annotated[Actor, Depends(get_actor)],
+        "return": JSONResponse,
+    }
+    app.add_api_route("/bench/floor", floor, methods=["POST"], status_code=201)
+    app.add_api_route("/bench/floor-auth", floor_auth, methods=["POST"], status_code=201)
+    return app
 
 
 def main() -> None:

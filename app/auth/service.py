@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -212,6 +212,14 @@ class Authenticated:
     display_name: str
 
 
+# Read on every request: built once and reused, so SQLAlchemy keeps its cache key (issue 21).
+_BY_TOKEN = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(
     uow: UnitOfWork,
     *,
@@ -226,11 +234,7 @@ def authenticate(
     `touch=False` checks a web session without counting it as activity: an open event stream
     re-checks every poll, and must not keep an abandoned counter's session alive."""
     with uow:
-        row = uow.session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash == token_hash(token))
-        ).one_or_none()
+        row = uow.session.execute(_BY_TOKEN, {"token_hash": token_hash(token)}).one_or_none()
         if row is None:
             raise NotAuthenticated("Unknown or expired credentials")
         auth_session, user = row

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
@@ -165,19 +165,25 @@ def at_counter(view: CounterView, counter_id: UUID, today: date) -> list[Contain
     )
 
 
+# Built once and reused, so SQLAlchemy keeps its cache key (issue 21): read at every handover.
+_PUMP_EVENTS = (
+    select(AuditEvent)
+    .where(
+        AuditEvent.entity == "patient",
+        AuditEvent.entity_id == bindparam("entity_id"),
+        AuditEvent.action.in_((PUMP_DISPENSED, PUMP_FAILED)),
+        AuditEvent.at >= bindparam("since"),
+    )
+    .order_by(AuditEvent.seq)
+)
+
+
 def last_pump_results(
     session: Session, patient_id: UUID, today: date, now: datetime
 ) -> dict[str, PumpResult]:
     """Today's last pump result for each container of the patient, from the audit log."""
     events = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.entity == "patient",
-            AuditEvent.entity_id == str(patient_id),
-            AuditEvent.action.in_((PUMP_DISPENSED, PUMP_FAILED)),
-            AuditEvent.at >= now - timedelta(days=2),
-        )
-        .order_by(AuditEvent.seq)
+        _PUMP_EVENTS, {"entity_id": str(patient_id), "since": now - timedelta(days=2)}
     )
     latest: dict[str, PumpResult] = {}
     for event in events:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Date, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import kit
@@ -61,6 +61,46 @@ def _products_of(drug: str) -> list[str]:
     return sorted(code for code, known in PRODUCTS.items() if known.drug == drug) or [drug]
 
 
+# Built once with bound parameters and reused, so SQLAlchemy keeps their cache keys (issue 21).
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CODES: BindParameter[Any] = bindparam("codes", expanding=True)
+_RELEASED = (
+    select(Release.patient_id, func.max(Release.released_on))
+    .where(Release.patient_id.in_(_IDS))
+    .group_by(Release.patient_id)
+)
+_LAST_DOSE_RECORDS = (
+    select(LastDoseRecord)
+    .where(LastDoseRecord.patient_id.in_(_IDS))
+    .order_by(LastDoseRecord.recorded_at, LastDoseRecord.id)
+)
+_LAST_TAKEN = (
+    select(InstalmentDay.id)
+    .where(
+        InstalmentDay.patient_id == Patient.id,
+        InstalmentDay.product.in_(_CODES),
+        InstalmentDay.dose_date <= bindparam("through", type_=Date),
+        InstalmentDay.state.in_(TAKEN_STATES),
+    )
+    .order_by(InstalmentDay.dose_date.desc())
+    .limit(1)
+    .correlate(Patient)
+    .scalar_subquery()
+)
+_FIRST_DAY = (
+    select(InstalmentDay.dose_date)
+    .where(InstalmentDay.patient_id == Patient.id, InstalmentDay.product.in_(_CODES))
+    .order_by(InstalmentDay.dose_date)
+    .limit(1)
+    .correlate(Patient)
+    .scalar_subquery()
+)
+_LAST_TAKEN_AND_FIRST_DAY = select(Patient.id, _LAST_TAKEN, _FIRST_DAY).where(Patient.id.in_(_IDS))
+_TAKEN_DAYS = select(
+    InstalmentDay.patient_id, InstalmentDay.dose_date, InstalmentDay.mode, InstalmentDay.pharmacy_id
+).where(InstalmentDay.id.in_(_IDS))
+
+
 def lapses(
     session: Session,
     pairs: Iterable[tuple[UUID, str]],
@@ -84,47 +124,18 @@ def lapses(
     released: dict[UUID, date] = {}
     records: dict[tuple[UUID, str], LastDoseRecord] = {}
     for batch in kit.chunks(patient_ids):
-        for patient_id, released_on in session.execute(
-            select(Release.patient_id, func.max(Release.released_on))
-            .where(Release.patient_id.in_(batch))
-            .group_by(Release.patient_id)
-        ):
+        for patient_id, released_on in session.execute(_RELEASED, {"ids": batch}):
             released[patient_id] = released_on
-        for record in session.scalars(
-            select(LastDoseRecord)
-            .where(LastDoseRecord.patient_id.in_(batch))
-            .order_by(LastDoseRecord.recorded_at, LastDoseRecord.id)
-        ):
+        for record in session.scalars(_LAST_DOSE_RECORDS, {"ids": batch}):
             records[(record.patient_id, record.drug)] = record  # the latest statement wins
     taken: dict[tuple[UUID, str], tuple[date, str, UUID]] = {}
     first: dict[tuple[UUID, str], date] = {}
     for drug, ids in by_drug.items():
         codes = _products_of(drug)
-        last_taken = (
-            select(InstalmentDay.id)
-            .where(
-                InstalmentDay.patient_id == Patient.id,
-                InstalmentDay.product.in_(codes),
-                InstalmentDay.dose_date <= through,
-                InstalmentDay.state.in_(TAKEN_STATES),
-            )
-            .order_by(InstalmentDay.dose_date.desc())
-            .limit(1)
-            .correlate(Patient)
-            .scalar_subquery()
-        )
-        first_day = (
-            select(InstalmentDay.dose_date)
-            .where(InstalmentDay.patient_id == Patient.id, InstalmentDay.product.in_(codes))
-            .order_by(InstalmentDay.dose_date)
-            .limit(1)
-            .correlate(Patient)
-            .scalar_subquery()
-        )
         row_ids: list[UUID] = []
         for batch in kit.chunks(sorted(ids)):
             for patient_id, row_id, first_on in session.execute(
-                select(Patient.id, last_taken, first_day).where(Patient.id.in_(batch))
+                _LAST_TAKEN_AND_FIRST_DAY, {"ids": batch, "codes": codes, "through": through}
             ):
                 if row_id is not None:
                     row_ids.append(row_id)
@@ -132,12 +143,7 @@ def lapses(
                     first[(patient_id, drug)] = first_on
         for batch in kit.chunks(row_ids):
             for patient_id, dose_date, mode, at_pharmacy in session.execute(
-                select(
-                    InstalmentDay.patient_id,
-                    InstalmentDay.dose_date,
-                    InstalmentDay.mode,
-                    InstalmentDay.pharmacy_id,
-                ).where(InstalmentDay.id.in_(batch))
+                _TAKEN_DAYS, {"ids": batch}
             ):
                 taken[(patient_id, drug)] = (dose_date, mode, at_pharmacy)
     found: dict[tuple[UUID, str], Lapse] = {}
@@ -270,7 +276,7 @@ def household_facts_by_patient(
     }
 
 
-def collectable_on(today: date) -> ColumnElement[bool]:
+def collectable_on(today: date | ColumnElement[date]) -> ColumnElement[bool]:
     """The instalment days handed over (or to be) on `today`: those scheduled today, and,
     under the Home Office "missed remaining" wording, the days still due of an instalment whose
     collection day was missed (never a day already past)."""
@@ -297,13 +303,16 @@ def authorisations_today(
     today's supervised dose (the latest recorded, per patient)."""
     found: dict[UUID, RepresentativeAuthorisation] = {}
     for batch in kit.chunks(patient_ids):
-        for authorisation in session.scalars(
-            select(RepresentativeAuthorisation)
-            .where(
-                RepresentativeAuthorisation.patient_id.in_(batch),
-                RepresentativeAuthorisation.dose_date == today,
-            )
-            .order_by(RepresentativeAuthorisation.recorded_at)
-        ):
+        for authorisation in session.scalars(_AUTHORISATIONS, {"ids": batch, "today": today}):
             found[authorisation.patient_id] = authorisation
     return found
+
+
+_AUTHORISATIONS = (
+    select(RepresentativeAuthorisation)
+    .where(
+        RepresentativeAuthorisation.patient_id.in_(_IDS),
+        RepresentativeAuthorisation.dose_date == bindparam("today", type_=Date),
+    )
+    .order_by(RepresentativeAuthorisation.recorded_at)
+)

@@ -358,10 +358,7 @@ def hand_over(
                 values["reassessment_id"] = reassessment.id
                 expected = DoseState.WITHHELD
             # Another terminal getting there first, between our read and write, is a 409.
-            ledger.change_day(session, row.id, expected=expected, values=values)
-        session.flush()
-        for row in pending:
-            session.refresh(row)
+            ledger.change_day(session, row.id, expected=expected, values=values, row=row)
         assert view.prescription_id is not None
         try:
             jobs = labelling_service.queue_for_handover(

@@ -8,13 +8,16 @@ collection has passed is written as not dispensed) live in one place.
 
 from __future__ import annotations
 
+import enum
+import functools
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, Update, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.dosing.models import DoseState, InstalmentDay, Release
 from app.errors import Conflict
@@ -23,21 +26,58 @@ from app.prescriptions import dose_plan, intake_terms
 from app.prescriptions.models import Prescription, Status
 
 
-def change_day(session: Session, day_id: UUID, *, expected: str, values: Mapping[str, Any]) -> None:
+@functools.cache
+def _change_statement(columns: frozenset[str]) -> Update:
+    """The conditional UPDATE for one set of columns, built once per set and reused (issue 21:
+    building an UPDATE and its cache key cost as much as running it). Core, on the table: the
+    ORM's bulk-update machinery would only look the row up again."""
+    table = cast(Table, InstalmentDay.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("day_id"), table.c.state == bindparam("expected"))
+        .values({name: bindparam(f"new_{name}") for name in sorted(columns)})
+    )
+
+
+def change_day(
+    session: Session,
+    day_id: UUID,
+    *,
+    expected: str,
+    values: Mapping[str, Any],
+    row: InstalmentDay | None = None,
+) -> None:
     """Record what happened to one day, only if it is still in the `expected` state: another
     terminal recording the same day between our read and this write makes it 409
-    `already_recorded`, never a dose written twice or a record overwritten. The caller
-    refreshes the row it holds (the WHERE is not evaluated in Python: wasted work)."""
+    `already_recorded`, never a dose written twice or a record overwritten.
+
+    `row`, the caller's loaded instance of that day, is then given the values written, as they
+    read back (a timestamp in UTC, a code as text), instead of a SELECT to refresh it; without
+    it the caller refreshes the row it holds."""
+    unknown = set(values) - set(InstalmentDay.__table__.c.keys())
+    if unknown:
+        raise ValueError(f"not instalment_days columns: {sorted(unknown)}")
+    params = {f"new_{name}": value for name, value in values.items()}
     changed = session.execute(
-        update(InstalmentDay)
-        .where(InstalmentDay.id == day_id, InstalmentDay.state == expected)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        _change_statement(frozenset(values)), {"day_id": day_id, "expected": expected, **params}
     ).rowcount  # type: ignore[attr-defined]
     if changed != 1:
         raise Conflict(
             "This dose was recorded a moment ago at another terminal", code="already_recorded"
         )
+    if row is not None:
+        for name, value in values.items():
+            set_committed_value(row, name, _as_read_back(value))
+
+
+def _as_read_back(value: Any) -> Any:
+    """A value as the database gives it back: an aware UTC instant (`UTCDateTime`), an
+    enumeration's text."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def plan_days(

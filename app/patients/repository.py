@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.actor import SYSTEM, Actor
@@ -15,14 +15,17 @@ from app.auth.policy import may_see_patient
 from app.errors import NotFound
 from app.patients.models import GuestGrant, GuestGrantEnd, Patient
 
+# Built once: a statement object reused keeps its cache key, which SQLAlchemy would otherwise
+# rebuild on every call (issue 21: a third of a query's cost at the counter).
+_BY_ID = select(Patient).where(Patient.id == bindparam("patient_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+
 
 def load_visible(
     session: Session, actor: Actor, patient_id: UUID, *, for_update: bool = False
 ) -> Patient:
-    query = select(Patient).where(Patient.id == patient_id)
-    if for_update:
-        query = query.with_for_update()
-    patient = session.scalar(query)
+    query = _BY_ID_LOCKED if for_update else _BY_ID
+    patient = session.scalar(query, {"patient_id": patient_id})
     if patient is None or not (
         actor is SYSTEM
         or may_see_patient(
@@ -108,10 +111,7 @@ def load_for_counter(
             or live_grant(session, patient_id, actor.pharmacy_id, today) is None
         ):
             raise
-    query = select(Patient).where(Patient.id == patient_id)
-    if for_update:
-        query = query.with_for_update()
-    patient = session.scalar(query)
+    patient = session.scalar(_BY_ID_LOCKED if for_update else _BY_ID, {"patient_id": patient_id})
     if patient is None:
         raise NotFound("patient", patient_id)
     return patient

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.service import canonical
@@ -84,29 +84,49 @@ def _digest(prev_hash: str, entry: RegisterEntry) -> str:
     return hashlib.sha256((prev_hash + canonical(entry_body(entry))).encode()).hexdigest()
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :k)")
+
+
 def lock_register(session: Session, pharmacy_id: UUID, product: str) -> None:
     """Serialise appends to one register so two writers never take the same line or head."""
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"{pharmacy_id}:{product}".encode()) & 0x7FFFFFFF
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :k)"), {"ns": LOCK_NAMESPACE, "k": key}
-        )
+        session.execute(_ADVISORY_LOCK, {"ns": LOCK_NAMESPACE, "k": key})
     # SQLite: every transaction began with BEGIN IMMEDIATE and already holds the write lock.
 
 
-def last_entry(session: Session, pharmacy_id: UUID, product: str) -> RegisterEntry | None:
-    return session.scalar(
-        select(RegisterEntry)
-        .where(RegisterEntry.pharmacy_id == pharmacy_id, RegisterEntry.product == product)
-        .order_by(RegisterEntry.line.desc())
-        .limit(1)
+_LAST = (
+    select(RegisterEntry)
+    .where(
+        RegisterEntry.pharmacy_id == bindparam("pharmacy_id"),
+        RegisterEntry.product == bindparam("product"),
     )
+    .order_by(RegisterEntry.line.desc())
+    .limit(1)
+)
+# What a new line needs of the one before: built once and reused (issue 21), three columns
+# rather than a whole entry.
+_HEAD = (
+    select(RegisterEntry.line, RegisterEntry.balance_ml, RegisterEntry.hash)
+    .where(
+        RegisterEntry.pharmacy_id == bindparam("pharmacy_id"),
+        RegisterEntry.product == bindparam("product"),
+    )
+    .order_by(RegisterEntry.line.desc())
+    .limit(1)
+)
+
+
+def last_entry(session: Session, pharmacy_id: UUID, product: str) -> RegisterEntry | None:
+    return session.scalar(_LAST, {"pharmacy_id": pharmacy_id, "product": product})
 
 
 def append(session: Session, entry: RegisterEntry) -> RegisterEntry:
     """Number the line, compute the running balance and link the chain, then insert."""
     lock_register(session, entry.pharmacy_id, entry.product)
-    head = last_entry(session, entry.pharmacy_id, entry.product)
+    head = session.execute(
+        _HEAD, {"pharmacy_id": entry.pharmacy_id, "product": entry.product}
+    ).one_or_none()
     entry.id = entry.id or new_id()  # hashed, so it must exist before the insert assigns it
     entry.line = head.line + 1 if head else 1
     entry.change_ml = ml(entry.change_ml)
