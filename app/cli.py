@@ -16,7 +16,7 @@ from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.clock import SystemClock, local_date
 from app.config import Settings, get_settings
-from app.db import UnitOfWork, make_engine, make_session_factory
+from app.db import UnitOfWork, engine_for, make_session_factory
 from app.demo import seed
 from app.dosing import close_day as dosing_close_day
 from app.errors import DomainError
@@ -47,7 +47,7 @@ def _settings() -> Settings:
 
 def _uow(settings: Settings):  # type: ignore[no-untyped-def]
 
-    return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
+    return UnitOfWork(make_session_factory(engine_for(settings)))
 
 
 # Seconds an idle HTTP connection stays open (uvicorn's own default is 5 s).
@@ -119,7 +119,7 @@ def worker(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     runner = alert_worker(
-        make_session_factory(make_engine(settings.database_url)), settings, SystemClock(), name=name
+        make_session_factory(engine_for(settings)), settings, SystemClock(), name=name
     )
     typer.echo(f"delivery worker {runner.name} started")
     runner.run(stop)

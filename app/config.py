@@ -142,6 +142,22 @@ class Settings(BaseSettings):
     audit_anchor_dir: Path | None = None
     # Default is a SQLite file under ./var/ so the first run needs nothing installed.
     database_url: str = "sqlite:///./var/dosekeeper.sqlite3"
+    # Connections each process may hold (app/db.py, make_engine): db_pool_size kept open, up
+    # to db_max_overflow more in a burst. Every process has its own pool, so processes x
+    # (pool + overflow) must fit PostgreSQL's max_connections (docs/operations.md, "Database
+    # connections"). Python runs one request's code at a time per process, so more
+    # transactions in flight add waiting, not throughput.
+    db_pool_size: int = Field(default=8, ge=1, le=100)
+    db_max_overflow: int = Field(default=4, ge=0, le=100)
+    # A request waits this long (seconds) for a free connection, then is answered
+    # 503 database_busy with Retry-After, nothing recorded, rather than hanging.
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Stored Idempotency-Key responses are kept at least this long (hours), then the delivery
+    # worker deletes them (app/http/idempotency.py). A client retries within seconds or
+    # minutes; a week also covers a terminal switched off over a long weekend. A retry after
+    # it is answered as a fresh request: a handover already recorded is refused 409
+    # already_recorded (or 422 today_only on a later day), never supplied twice.
+    idempotency_retention_hours: int = Field(default=7 * 24, ge=24, le=90 * 24)
     data_dir: Path = Path("./var")
     printer_url: str = "preview://"
     # A serial barcode scanner (e.g. serial:///dev/ttyACM0?baudrate=9600); empty: keyboard-wedge

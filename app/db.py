@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +36,9 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 log = logging.getLogger("dosekeeper.db")
 
@@ -86,8 +89,27 @@ def referenced_row_exists(session: Session, column: ColumnElement[Any], value: o
     return session.scalar(select(literal(1)).where(target == value).limit(1)) is not None
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine with the project's connection rules for either database."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 8,
+    max_overflow: int = 4,
+    pool_timeout: float = 10.0,
+    echo: bool = False,
+) -> Engine:
+    """An engine with the project's connection rules for either database.
+
+    The pool is bounded (defaults: Settings' db_pool_size, db_max_overflow and
+    db_pool_timeout_seconds) because each process has its own: at pool 10 + overflow 20 four
+    API processes and the workers could ask PostgreSQL for more than its default 100
+    connections. A checkout that waits `pool_timeout` seconds raises sqlalchemy's
+    TimeoutError, answered 503 database_busy (app/http/problems.py), never a hang.
+    """
+    limits: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -96,12 +118,22 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=pool_size,
-            max_overflow=20,
+            **limits,
         )
         _install_sqlite_rules(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **limits)
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The process's engine, with the pool its settings ask for (the API, the worker, the
+    command line: whatever connects to the configured database)."""
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
 
 
 class WriterQueue:

@@ -26,7 +26,7 @@ from app.counter import pages as counter_pages
 from app.counter import paper_pages as counter_paper_pages
 from app.counter import prompts_api as counter_prompts_api
 from app.counter.scans import ScanHub
-from app.db import make_engine, make_session_factory
+from app.db import engine_for, make_session_factory
 from app.dosing import api as dosing_api
 from app.dosing import exceptions_api as dosing_exceptions_api
 from app.dosing import paper_api as dosing_paper_api
@@ -142,7 +142,7 @@ def create_app(
             f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(products.drugs()))})"
         )
     if session_factory is None:
-        session_factory = make_session_factory(make_engine(settings.database_url))
+        session_factory = make_session_factory(engine_for(settings))
     app.state.settings = settings
     audit_keys.configure(settings)  # the audit chain is sealed with this process's key
     app.state.session_factory = session_factory

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
@@ -309,6 +310,29 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def database_busy(request: Request, exc: Exception) -> Response:
+    """No connection came free within db_pool_timeout_seconds: every one of this process's
+    pooled connections was busy. Answered like an unreachable database rather than left
+    hanging behind the proxy's timeout. A use case commits in one unit of work, so it did not
+    happen (one in steps, close-day then its anchor, is safe to repeat): send it again."""
+    log.warning("database busy: no pooled connection came free in time")
+    if wants_page(request):
+        return _page(
+            request,
+            "Dosekeeper is busy",
+            "Nothing was recorded. Try again in a few seconds; if it keeps happening, tell the "
+            "person who runs Dosekeeper.",
+            503,
+        )
+    return problem(
+        request,
+        status=503,
+        code="database_busy",
+        title="Every database connection is busy; nothing was recorded",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     return internal_error(request.scope)
 
@@ -333,4 +357,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(Exception, unexpected_error)

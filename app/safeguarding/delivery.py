@@ -4,17 +4,19 @@ about, what a dead delivery means, and to escalate before each pass.
 Notify delivers and knows nothing of alerts' meaning; safeguarding decides that a dead
 delivery is itself an alert to the safeguarding lead (never only a log line), and when an
 unacknowledged alert escalates. Every process that delivers alerts (the API's in-process
-worker, `dosekeeper worker`, the demo, the benchmarks) builds its worker here.
+worker, `dosekeeper worker`, the demo, the benchmarks) builds its worker here, so this is also
+where the service's housekeeping rides along: expired Idempotency-Key responses are purged
+between passes (app/http/idempotency.py), wherever the worker runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.actor import SYSTEM
@@ -22,6 +24,7 @@ from app.audit import service as audit_service
 from app.clock import Clock, local_date
 from app.config import Settings
 from app.db import UnitOfWork
+from app.http import idempotency
 from app.notify import payloads
 from app.notify.worker import DeadDelivery, Worker
 from app.pharmacies.models import Pharmacy
@@ -30,24 +33,36 @@ from app.safeguarding import rules as safeguarding_rules
 from app.safeguarding import service as safeguarding_service
 from app.safeguarding.models import Alert, AlertHistory
 
+ALERTS = cast(Table, Alert.__table__)
+PHARMACIES = cast(Table, Pharmacy.__table__)
+
 
 def alert_subjects(session: Session, alert_ids: Sequence[UUID]) -> Mapping[UUID, payloads.Subject]:
     """What each delivery's message says about its alert: kind, severity, the pharmacy's ODS
-    code and when it was raised (never names or clinical detail)."""
+    code and when it was raised (never names or clinical detail). Plain table columns, not
+    Alert objects or ORM rows: the worker calls this for every batch it claims."""
     if not alert_ids:
         return {}
+    alerts, pharmacies = ALERTS.c, PHARMACIES.c
     return {
-        alert.id: payloads.Subject(
-            kind=alert.kind,
-            severity=alert.severity,
-            pharmacy_id=alert.pharmacy_id,
+        alert_id: payloads.Subject(
+            kind=kind,
+            severity=severity,
+            pharmacy_id=pharmacy_id,
             pharmacy_ods=ods or "-",
-            raised_at=alert.created_at,
+            raised_at=raised_at,
         )
-        for alert, ods in session.execute(
-            select(Alert, Pharmacy.ods_code)
-            .outerjoin(Pharmacy, Pharmacy.id == Alert.pharmacy_id)
-            .where(Alert.id.in_(alert_ids))
+        for alert_id, kind, severity, pharmacy_id, raised_at, ods in session.execute(
+            select(
+                alerts.id,
+                alerts.kind,
+                alerts.severity,
+                alerts.pharmacy_id,
+                alerts.created_at,
+                pharmacies.ods_code,
+            )
+            .select_from(ALERTS.outerjoin(PHARMACIES, pharmacies.id == alerts.pharmacy_id))
+            .where(alerts.id.in_(alert_ids))
         )
     }
 
@@ -110,6 +125,6 @@ def alert_worker(
         clock,
         subjects=alert_subjects,
         on_dead=dead,
-        before_pass=(escalate,),
+        before_pass=(escalate, idempotency.purge_task(settings.idempotency_retention_hours)),
         **options,
     )
