@@ -3,14 +3,18 @@ cases (or, for bulk, the one service they all call), and reading back the outbox
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.actor import SYSTEM
 from app.config import NotifySettings, Settings
+from app.db import UnitOfWork
 from app.notify.models import Delivery, DeliveryAttempt
 from app.notify.worker import Worker
 from app.patients.models import Patient
@@ -195,3 +199,44 @@ def withhold(
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def drain_together(
+    session_factory: sessionmaker[Session],
+    pool: Sequence[Worker],
+    step: Callable[[Worker], int],
+    *,
+    passes: int,
+) -> None:
+    """Start every worker at once, each calling `step` (a pass: `run_once` or `drain`) until it
+    finds nothing and no delivery is left undelivered; fails if one is still busy after
+    `passes` or raised."""
+    start = threading.Barrier(len(pool))
+    errors: list[BaseException] = []
+
+    def remaining() -> int:
+        with UnitOfWork(session_factory) as uow:  # a unit of work per thread
+            return int(
+                uow.session.scalar(
+                    select(func.count()).select_from(Delivery).where(Delivery.state != "delivered")
+                )
+                or 0
+            )
+
+    def run(worker: Worker) -> None:
+        try:
+            start.wait()
+            for _ in range(passes):
+                if not step(worker) and not remaining():
+                    return
+            raise AssertionError(f"{worker.name} still busy")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in pool]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []

@@ -8,7 +8,6 @@ worker (the embedded one, BEGIN IMMEDIATE), so on SQLite the same check runs wit
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.actor import SYSTEM
 from app.clock import FixedClock
 from app.config import Settings
-from app.db import UnitOfWork
 from app.notify.models import Delivery, DeliveryAttempt
 from app.notify.worker import Worker
 from app.patients.models import Patient
@@ -27,7 +25,7 @@ from app.safeguarding import rules
 from app.safeguarding import service as safeguarding_service
 from tests.databases import Database
 from tests.factories import World
-from tests.notify.helpers import hooked_contact
+from tests.notify.helpers import drain_together, hooked_contact
 from tests.notify.receivers import WebhookReceiver
 
 DELIVERIES = 200
@@ -71,35 +69,7 @@ def test_each_delivery_goes_out_exactly_once_across_workers(
         update={"notify": nsettings.notify.model_copy(update={"batch_size": 10})}
     )
     pool = [workers(f"w{n}", settings=small) for n in range(count)]
-    start = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def remaining() -> int:
-        with UnitOfWork(session_factory) as uow:  # a unit of work per thread
-            return int(
-                uow.session.scalar(
-                    select(func.count()).select_from(Delivery).where(Delivery.state != "delivered")
-                )
-                or 0
-            )
-
-    def run(worker: Worker) -> None:
-        try:
-            start.wait()
-            for _ in range(200):
-                if not worker.run_once() and not remaining():
-                    return
-            raise AssertionError(f"{worker.name} still busy")
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in pool]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
+    drain_together(session_factory, pool, lambda worker: worker.run_once(), passes=200)
 
     with world.uow as uow:
         rows = list(uow.session.scalars(select(Delivery)))
