@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import metrics
 from app.clock import Clock
@@ -43,6 +43,7 @@ log = logging.getLogger("dosekeeper.notify")
 class Recorder:
     """The recording half of `app.notify.worker.Worker`."""
 
+    session_factory: sessionmaker[Session]
     settings: Settings
     clock: Clock
     rng: random.Random
@@ -50,7 +51,8 @@ class Recorder:
     on_dead: DeadHandler
 
     def uow(self) -> UnitOfWork:
-        raise NotImplementedError
+        """A unit of work of its own: claims, recordings and pass tasks each commit alone."""
+        return UnitOfWork(self.session_factory)
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Record a batch's outcomes in one transaction, each on its own: a failure while

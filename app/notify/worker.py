@@ -46,7 +46,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
 from app.config import Settings
-from app.db import UnitOfWork
 from app.notify import links, payloads
 from app.notify.channels import EmailSender, Result, WebhookSender, elapsed_ms, mail_sender
 from app.notify.jobs import (
@@ -137,9 +136,6 @@ class Worker(Recorder):
         # `drain` records each batch here while it claims the next: one thread, so batches
         # are recorded one at a time and in order.
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record")
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
 
     # -- claiming ---------------------------------------------------------------------------
 
