@@ -90,6 +90,10 @@ class AuthSettings(BaseModel):
     login_max_delay_seconds: int = Field(default=900, ge=1)
     # argon2id cost: "recommended" in production, "cheapest" only in the test suite.
     password_profile: Literal["recommended", "cheapest"] = "recommended"
+    # A bearer token, once resolved, is kept in this process this long (seconds; 0: never).
+    # It is never trusted alone: every request re-reads the auth epoch in its own transaction,
+    # so a revocation anywhere stops the token within one request (app/auth/token_cache.py).
+    token_cache_seconds: float = Field(default=300, ge=0, le=3600)
 
 
 class NotifySettings(BaseModel):

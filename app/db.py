@@ -242,9 +242,19 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, session_factory: sessionmaker[Session], *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        read_only: bool = False,
+        on_begin: Callable[[Session], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._read_only = read_only
+        # Run first in every transaction this opens, before the use case reads or writes
+        # anything: a request's own checks (a cached bearer token confirmed in the request's
+        # transaction, app/auth/token_cache.py). If it raises, nothing is done.
+        self._on_begin = on_begin
         self._active = False
 
     @property
@@ -259,6 +269,13 @@ class UnitOfWork:
         self.session = self._session_factory()
         if self._read_only:
             self.session.connection(execution_options={READ_ONLY: True})
+        if self._on_begin is not None:
+            try:
+                self._on_begin(self.session)
+            except BaseException:
+                self._active = False
+                self.session.close()
+                raise
         return self
 
     def __exit__(

@@ -17,6 +17,7 @@ from app.admin import pages as admin_pages
 from app.audit import keys as audit_keys
 from app.auth import api as auth_api
 from app.auth import pages as auth_pages
+from app.auth.token_cache import TokenCache
 from app.clock import Clock, SystemClock
 from app.config import Settings, get_settings
 from app.contacts import api as contacts_api
@@ -33,6 +34,7 @@ from app.dosing import paper_api as dosing_paper_api
 from app.households import api as households_api
 from app.households import home_safety_api as households_home_safety_api
 from app.http import links, problems
+from app.http.gates import ResponseGates
 from app.http.headers import ResponseHeaders
 from app.injections import api as injections_api
 from app.injections import overdue as injections_overdue  # noqa: F401  (answers DayClosed)
@@ -146,6 +148,11 @@ def create_app(
     app.state.settings = settings
     audit_keys.configure(settings)  # the audit chain is sealed with this process's key
     app.state.session_factory = session_factory
+    app.state.token_cache = (
+        TokenCache(settings.auth.token_cache_seconds)
+        if settings.auth.token_cache_seconds > 0
+        else None
+    )
     app.state.clock = clock or SystemClock()
     # The printer is opened per label; building it here only parses the URL.
     app.state.scan_hub = ScanHub()
@@ -169,6 +176,7 @@ def create_app(
     ops_metrics.install(app)
     install_access_log_redaction()  # whoever serves this app, its access log keeps no secrets
 
+    app.add_middleware(ResponseGates)  # a request's last checks, before its response starts
     app.add_middleware(ResponseHeaders)  # outermost: it also marks errors from the rest
 
     for router in (

@@ -3,34 +3,81 @@ resolved by auth's own service, with the CSRF check for cookie-authenticated wri
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from app.actor import Actor
 from app.auth import service as auth_service
 from app.auth.roles import Role
+from app.auth.token_cache import PendingCheck, TokenCache
 from app.db import UnitOfWork
 from app.errors import NotAuthenticated, PermissionDenied
-from app.http import csrf
-from app.http.deps import clock_for, settings_for, uow_for
+from app.http import csrf, problems
+from app.http.deps import add_uow_check, clock_for, settings_for, uow_for
+from app.http.gates import add_gate
 
 SESSION_COOKIE = "__Host-session"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+async def get_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """The signed-in caller, from a bearer token or (for pages) the session cookie.
 
     A clinician account (a hospital, custody or out-of-hours clinician) may use the last-dose
     look-up and nothing else: it is refused here, before any route reads a body or an id, so a
     route added later refuses it too. The look-up's own routes resolve the caller themselves
-    (`app.lookup.api`)."""
-    actor = authenticate_request(request, token)
+    (`app.lookup.api`).
+
+    A bearer token found in the token cache is answered without touching the database or the
+    thread pool, and confirmed in the request's own transaction (`app/auth/token_cache.py`)."""
+    actor = _from_cache(request, token) if token else None
+    if actor is None:
+        actor = await run_in_threadpool(authenticate_request, request, token)
+        cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+        if token and cache is not None:
+            cache.put(auth_service.token_hash(token), request.state.auth)
     if actor.role == Role.CLINICIAN:
         raise PermissionDenied("A clinician account may use only the last-dose look-up")
     return actor
+
+
+def _from_cache(request: Request, token: str) -> Actor | None:
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if cache is None:
+        return None
+    key = auth_service.token_hash(token)
+    now = clock_for(request).now()
+    auth = cache.get(key, now)
+    if auth is None:
+        return None
+    check = PendingCheck(cache, key, auth, now)
+    add_uow_check(request, check)
+    add_gate(request, functools.partial(_confirm_before_answering, request, check))
+    request.state.actor = auth.actor
+    request.state.auth = auth
+    return auth.actor
+
+
+async def _confirm_before_answering(request: Request, check: PendingCheck) -> Response | None:
+    """For a request that answered without opening a unit of work: confirm the cached token in
+    a transaction of its own before the answer goes out, or answer 401 instead."""
+    if check.done:
+        return None
+    try:
+        await run_in_threadpool(_confirm, request, check)
+    except NotAuthenticated as exc:
+        return await problems.domain_error(request, exc)
+    return None
+
+
+def _confirm(request: Request, check: PendingCheck) -> None:
+    with UnitOfWork(request.app.state.session_factory, read_only=True, on_begin=check):
+        pass
 
 
 def authenticate_request(

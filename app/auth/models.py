@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.roles import Role
@@ -58,3 +58,20 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuthEpoch(Base):
+    """One row whose number moves whenever anything a cached credential depends on changes: a
+    session or token revoked, expired early, or re-pointed, and any change to an account. Only
+    database triggers move it (migration `auth_epoch`), so no code path can forget to, and a
+    session merely being seen (`last_seen_at`) does not.
+
+    The in-process token cache (`app/auth/token_cache.py`) trusts an entry only while this
+    number is what it was when the entry was read, and every request it serves reads it in its
+    own transaction: a revocation in any process stops the token within one request."""
+
+    __tablename__ = "auth_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger)

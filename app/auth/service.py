@@ -7,16 +7,16 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.actor import SYSTEM, Actor
 from app.audit import service as audit_service
-from app.auth.models import AuthSession, LoginAttempt, User
+from app.auth.models import AuthEpoch, AuthSession, LoginAttempt, User
 from app.auth.passwords import dummy_hash, hash_password, password_problem, verify_password
 from app.auth.policy import require_role
 from app.auth.roles import Role
@@ -210,14 +210,59 @@ class Authenticated:
     session_id: UUID
     csrf_token: str | None
     display_name: str
+    # For the token cache (app/auth/token_cache.py): until when the credential is good, and
+    # the auth epoch read in the same statement as the credential itself.
+    expires_at: datetime | None = None
+    epoch: int | None = None
 
 
+AUTH_EPOCH = cast(Table, AuthEpoch.__table__)
 # Read on every request: built once and reused, so SQLAlchemy keeps its cache key (issue 21).
+# The epoch rides in the same statement, so it is from the same snapshot as the credential: a
+# revocation is either in both or in neither.
+CURRENT_EPOCH = select(AUTH_EPOCH.c.epoch).where(AUTH_EPOCH.c.id == 1)
 _BY_TOKEN = (
-    select(AuthSession, User)
+    select(AuthSession, User, CURRENT_EPOCH.scalar_subquery())
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))
 )
+
+
+def look_up(
+    session: Session,
+    *,
+    token_hash_: str,
+    now: datetime,
+    kind: str | None = None,
+    idle_seconds: int | None = None,
+) -> tuple[Authenticated, AuthSession]:
+    """The credential whose token hashes to `token_hash_`, checked, in the caller's
+    transaction; NotAuthenticated if it is unknown, revoked, expired or idle, of another kind,
+    or its account is disabled."""
+    row = session.execute(_BY_TOKEN, {"token_hash": token_hash_}).one_or_none()
+    if row is None:
+        raise NotAuthenticated("Unknown or expired credentials")
+    auth_session, user, epoch = row
+    if (
+        auth_session.revoked_at is not None
+        or auth_session.expires_at <= now
+        or not user.active
+        or (kind is not None and auth_session.kind != kind)
+        or (
+            idle_seconds is not None
+            and auth_session.last_seen_at + timedelta(seconds=idle_seconds) <= now
+        )
+    ):
+        raise NotAuthenticated("Unknown or expired credentials")
+    authenticated = Authenticated(
+        actor_for(user),
+        auth_session.id,
+        auth_session.csrf_token,
+        user.display_name,
+        auth_session.expires_at,
+        epoch,
+    )
+    return authenticated, auth_session
 
 
 def authenticate(
@@ -234,27 +279,17 @@ def authenticate(
     `touch=False` checks a web session without counting it as activity: an open event stream
     re-checks every poll, and must not keep an abandoned counter's session alive."""
     with uow:
-        row = uow.session.execute(_BY_TOKEN, {"token_hash": token_hash(token)}).one_or_none()
-        if row is None:
-            raise NotAuthenticated("Unknown or expired credentials")
-        auth_session, user = row
-        if (
-            auth_session.revoked_at is not None
-            or auth_session.expires_at <= now
-            or not user.active
-            or (kind is not None and auth_session.kind != kind)
-            or (
-                idle_seconds is not None
-                and auth_session.last_seen_at + timedelta(seconds=idle_seconds) <= now
-            )
-        ):
-            raise NotAuthenticated("Unknown or expired credentials")
+        authenticated, auth_session = look_up(
+            uow.session,
+            token_hash_=token_hash(token),
+            now=now,
+            kind=kind,
+            idle_seconds=idle_seconds,
+        )
         if kind == "web" and touch:
             auth_session.last_seen_at = now
             uow.commit()
-        return Authenticated(
-            actor_for(user), auth_session.id, auth_session.csrf_token, user.display_name
-        )
+        return authenticated
 
 
 def sign_out(uow: UnitOfWork, *, session_id: UUID, actor: Actor, now: datetime) -> None:

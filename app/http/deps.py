@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.config import Settings
@@ -17,8 +19,29 @@ from app.db import UnitOfWork
 # the work itself (docs/performance.md). The `*_for` helpers serve synchronous callers.
 
 
+# Checks a dependency registered for this request, to run first in each of its units of work
+# (a list on `request.state`; `app/auth/token_cache.py` adds one for a cached bearer token).
+UOW_CHECKS = "uow_checks"
+
+
 def uow_for(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory)
+    state = request.state
+
+    def checks(session: Session) -> None:
+        # Read when the unit of work begins, not when it was made: FastAPI may build the
+        # unit of work before it resolves the caller.
+        for check in getattr(state, UOW_CHECKS, ()):
+            check(session)
+
+    return UnitOfWork(request.app.state.session_factory, on_begin=checks)
+
+
+def add_uow_check(request: Request, check: Callable[[Session], None]) -> None:
+    checks: list[Callable[[Session], None]] | None = getattr(request.state, UOW_CHECKS, None)
+    if checks is None:
+        checks = []
+        setattr(request.state, UOW_CHECKS, checks)
+    checks.append(check)
 
 
 def clock_for(request: Request) -> Clock:
