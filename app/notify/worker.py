@@ -41,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
@@ -149,18 +149,30 @@ class Worker(Recorder):
         d = DELIVERIES.c
         with self.uow() as uow:
             session = uow.session
-            due = (
-                select(d.id)
-                .where(
-                    or_(
-                        (d.state == DeliveryState.PENDING) & (d.next_attempt_at <= now),
-                        (d.state == DeliveryState.SENDING) & (d.locked_until <= now),
-                    )
+            # Two ordered index scans, not one OR: the OR was planned as a bitmap of every due
+            # row and a sort, a claim costing more the longer the backlog (11.6 ms at 10 000
+            # due). Lapsed leases first (a worker died mid-send: those are the oldest), then
+            # the pending rows in the order they fell due.
+            due = list(
+                session.scalars(
+                    select(d.id)
+                    .where(d.state == DeliveryState.SENDING, d.locked_until <= now)
+                    .order_by(d.next_attempt_at)
+                    .limit(notify.batch_size)
+                    .with_for_update(skip_locked=True)
                 )
-                .order_by(d.next_attempt_at)
-                .limit(notify.batch_size)
-                .with_for_update(skip_locked=True)
             )
+            if len(due) < notify.batch_size:
+                due += session.scalars(
+                    select(d.id)
+                    .where(d.state == DeliveryState.PENDING, d.next_attempt_at <= now)
+                    .order_by(d.next_attempt_at)
+                    .limit(notify.batch_size - len(due))
+                    .with_for_update(skip_locked=True)
+                )
+            if not due:
+                uow.commit()
+                return []
             # Plain rows, straight from RETURNING: nothing is read twice, no ORM object is built.
             claimed = session.execute(
                 update(DELIVERIES)
