@@ -133,7 +133,8 @@ def factory() -> Any:
 def add_floors(app: Any) -> Any:
     """Two routes on the product's own app, for `bench.handover`'s floor lines: a sync endpoint
     that parses the handover's body and answers 201 (the framework, its middleware and the
-    thread-pool hop), and the same behind the bearer-token look-up. They write nothing."""
+    thread-pool hop), and the same behind the caller (`ActorDep`: a bearer token from the token
+    cache, confirmed against the auth epoch in a transaction of its own). They write nothing."""
     from typing import Annotated
 
     from fastapi import Depends
