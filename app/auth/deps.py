@@ -35,22 +35,19 @@ async def get_actor(request: Request, token: Annotated[str | None, Depends(oauth
 
     A bearer token found in the token cache is answered without touching the database or the
     thread pool, and confirmed in the request's own transaction (`app/auth/token_cache.py`)."""
-    actor = _from_cache(request, token) if token else None
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    key = auth_service.token_hash(token) if token and cache is not None else None
+    actor = _from_cache(request, cache, key) if cache is not None and key else None
     if actor is None:
         actor = await run_in_threadpool(authenticate_request, request, token)
-        cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
-        if token and cache is not None:
-            cache.put(auth_service.token_hash(token), request.state.auth)
+        if cache is not None and key:
+            cache.put(key, request.state.auth)
     if actor.role == Role.CLINICIAN:
         raise PermissionDenied("A clinician account may use only the last-dose look-up")
     return actor
 
 
-def _from_cache(request: Request, token: str) -> Actor | None:
-    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
-    if cache is None:
-        return None
-    key = auth_service.token_hash(token)
+def _from_cache(request: Request, cache: TokenCache, key: str) -> Actor | None:
     now = clock_for(request).now()
     auth = cache.get(key, now)
     if auth is None:
