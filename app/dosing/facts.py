@@ -16,8 +16,19 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import BindParameter, ColumnElement, Date, and_, bindparam, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Date,
+    Uuid,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session, aliased
 
 from app import kit
 from app.dosing.decision_inputs import (
@@ -64,16 +75,6 @@ def _products_of(drug: str) -> list[str]:
 # Built once with bound parameters and reused, so SQLAlchemy keeps their cache keys (issue 21).
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _CODES: BindParameter[Any] = bindparam("codes", expanding=True)
-_RELEASED = (
-    select(Release.patient_id, func.max(Release.released_on))
-    .where(Release.patient_id.in_(_IDS))
-    .group_by(Release.patient_id)
-)
-_LAST_DOSE_RECORDS = (
-    select(LastDoseRecord)
-    .where(LastDoseRecord.patient_id.in_(_IDS))
-    .order_by(LastDoseRecord.recorded_at, LastDoseRecord.id)
-)
 _LAST_TAKEN = (
     select(InstalmentDay.id)
     .where(
@@ -95,10 +96,59 @@ _FIRST_DAY = (
     .correlate(Patient)
     .scalar_subquery()
 )
-_LAST_TAKEN_AND_FIRST_DAY = select(Patient.id, _LAST_TAKEN, _FIRST_DAY).where(Patient.id.in_(_IDS))
-_TAKEN_DAYS = select(
-    InstalmentDay.patient_id, InstalmentDay.dose_date, InstalmentDay.mode, InstalmentDay.pharmacy_id
-).where(InstalmentDay.id.in_(_IDS))
+_RELEASED_ON = (
+    select(func.max(Release.released_on))
+    .where(Release.patient_id == Patient.id)
+    .correlate(Patient)
+    .scalar_subquery()
+)
+
+
+def _latest_record(column: Any) -> Any:
+    """`column` of the latest statement of a dose taken elsewhere, of this drug (append-only:
+    the latest wins). A patient has a handful of them: an index walk each."""
+    return (
+        select(column)
+        .where(
+            LastDoseRecord.patient_id == Patient.id,
+            LastDoseRecord.drug == bindparam("drug"),
+        )
+        .order_by(LastDoseRecord.recorded_at.desc(), LastDoseRecord.id.desc())
+        .limit(1)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+
+
+# The last day taken here is joined on the index walk that finds it (instalment_days is the
+# largest table, so the planner looks it up by primary key per patient), and the latest record
+# of a dose taken elsewhere comes as two walks of the patient's few records: the lapse's facts
+# in one round trip per drug instead of four (issue 21).
+_TAKEN = aliased(InstalmentDay, name="last_taken")
+_LAPSE_FACTS = (
+    select(
+        Patient.id,
+        _FIRST_DAY,
+        _RELEASED_ON,
+        _TAKEN.dose_date,
+        _TAKEN.mode,
+        # A foreign key's type comes from the table it points at; an alias made before that
+        # table is imported copies no type at all, and the id would come back as text.
+        type_coerce(_TAKEN.pharmacy_id, Uuid()),
+        _latest_record(LastDoseRecord.source),
+        _latest_record(LastDoseRecord.taken_on),
+    )
+    .select_from(Patient)
+    .outerjoin(_TAKEN, _TAKEN.id == _LAST_TAKEN)
+    .where(Patient.id.in_(_IDS))
+)
+
+
+class _Recorded(NamedTuple):
+    """The latest statement of a dose taken elsewhere (`taken_on` None: induction)."""
+
+    taken_on: date | None
+    source: str
 
 
 def lapses(
@@ -120,32 +170,23 @@ def lapses(
     by_drug: dict[str, set[UUID]] = {}
     for patient_id, product in wanted:
         by_drug.setdefault(drug_of(product), set()).add(patient_id)
-    patient_ids = sorted({patient_id for patient_id, _ in wanted})
     released: dict[UUID, date] = {}
-    records: dict[tuple[UUID, str], LastDoseRecord] = {}
-    for batch in kit.chunks(patient_ids):
-        for patient_id, released_on in session.execute(_RELEASED, {"ids": batch}):
-            released[patient_id] = released_on
-        for record in session.scalars(_LAST_DOSE_RECORDS, {"ids": batch}):
-            records[(record.patient_id, record.drug)] = record  # the latest statement wins
     taken: dict[tuple[UUID, str], tuple[date, str, UUID]] = {}
     first: dict[tuple[UUID, str], date] = {}
+    records: dict[tuple[UUID, str], _Recorded] = {}
     for drug, ids in by_drug.items():
-        codes = _products_of(drug)
-        row_ids: list[UUID] = []
+        params = {"codes": _products_of(drug), "through": through, "drug": drug}
         for batch in kit.chunks(sorted(ids)):
-            for patient_id, row_id, first_on in session.execute(
-                _LAST_TAKEN_AND_FIRST_DAY, {"ids": batch, "codes": codes, "through": through}
-            ):
-                if row_id is not None:
-                    row_ids.append(row_id)
+            for row in session.execute(_LAPSE_FACTS, {"ids": batch, **params}):
+                patient_id, first_on, released_on, dose_date, mode, at, source, taken_on = row
                 if first_on is not None:
                     first[(patient_id, drug)] = first_on
-        for batch in kit.chunks(row_ids):
-            for patient_id, dose_date, mode, at_pharmacy in session.execute(
-                _TAKEN_DAYS, {"ids": batch}
-            ):
-                taken[(patient_id, drug)] = (dose_date, mode, at_pharmacy)
+                if released_on is not None:
+                    released[patient_id] = released_on
+                if dose_date is not None:
+                    taken[(patient_id, drug)] = (dose_date, mode, at)
+                if source is not None:
+                    records[(patient_id, drug)] = _Recorded(taken_on, source)
     found: dict[tuple[UUID, str], Lapse] = {}
     for patient_id, product in wanted:
         key = (patient_id, drug_of(product))
@@ -162,7 +203,7 @@ def lapses(
 
 def _last_dose(
     here: tuple[date, str, UUID] | None,
-    record: LastDoseRecord | None,
+    record: _Recorded | None,
     pharmacy_id: UUID | None,
 ) -> LastDose | None:
     """The later of the last dose taken here and the one recorded as taken elsewhere."""
