@@ -17,11 +17,13 @@ own process, HTTP/1.1 keep-alive, verifying every signature with `standardwebhoo
    Target: >= 500 deliveries/s.
    `--sequential` drains with `run_once` instead (claim, send, record, one batch at a time).
    `--drains N` repeats the drain N times on the same database; the slowest counts.
-   `--alerts 0` skips the latency part.
+   `--alerts 0` skips the latency part. `--drain-workers N` drains with N worker processes
+   together (each its own engine and pool), and checks every delivery arrived exactly once.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
@@ -196,6 +198,46 @@ def measure_latency(
     return latencies
 
 
+def _drain_process(url: str, notify: NotifySettings, name: str, go: Any, done: Any) -> None:
+    """One delivery worker in a process of its own (`--drain-workers`): its own engine and
+    pool, as a second `dosekeeper worker` would have; drains once `go` is set."""
+    from app.db import make_engine, make_session_factory
+
+    settings = common.settings_for(url, notify=notify)
+    worker = alert_worker(
+        make_session_factory(make_engine(url)), settings, SystemClock(), name=name
+    )
+    go.wait()
+    try:
+        done.put((name, worker.drain()))
+    finally:
+        worker.close()
+
+
+def drain_in_processes(url: str, settings: Settings, processes: int) -> float:
+    """Seconds for `processes` worker processes to drain the backlog together, from the moment
+    all are ready to the moment the last returns (each stops when nothing is due)."""
+    context = multiprocessing.get_context("spawn")
+    go, done = context.Event(), context.Queue()
+    workers = [
+        context.Process(
+            target=_drain_process, args=(url, settings.notify, f"bench-drain-{i}", go, done)
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(3)  # imports and engines: each process is ready long before this
+    started = time.perf_counter()
+    go.set()
+    attempted = dict(done.get(timeout=600) for _ in workers)
+    drained_s = time.perf_counter() - started
+    for worker in workers:
+        worker.join(timeout=30)
+    print(f"  drain by {processes} worker processes: attempted {attempted}")
+    return drained_s
+
+
 def drain_once(
     db: common.BenchDB,
     world: common.World,
@@ -207,38 +249,43 @@ def drain_once(
     count: int,
     profile: bool,
     sequential: bool,
+    processes: int = 1,
 ) -> tuple[float, float]:
-    """Load `count` pending deliveries, then time one worker draining them all: returns
-    (deliveries/s, setup seconds)."""
+    """Load `count` pending deliveries, then time one worker (or `processes` worker processes,
+    as production scales out) draining them all: returns (deliveries/s, setup seconds)."""
     made = time.perf_counter()
     pending_deliveries(db, branch, patient_id, hook, count)
     common.analyze(db)
     made = time.perf_counter() - made
     before = receipts(stats)["verified"]
-    worker = alert_worker(world.session_factory, settings, SystemClock(), name="bench-drain")
-    profiler = None
-    if profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.0005, async_mode="disabled")
-        profiler.start()
-    started = time.perf_counter()
-    if sequential:
-        while worker.run_once():
-            pass
+    if processes > 1:
+        drained_s = drain_in_processes(db.url, settings, processes)
     else:
-        worker.drain()
-    drained_s = time.perf_counter() - started
-    if profiler is not None:
-        profiler.stop()
-        print(profiler.output_text(unicode=False, color=False))
-    worker.close()
+        worker = alert_worker(world.session_factory, settings, SystemClock(), name="bench-drain")
+        profiler = None
+        if profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005, async_mode="disabled")
+            profiler.start()
+        started = time.perf_counter()
+        if sequential:
+            while worker.run_once():
+                pass
+        else:
+            worker.drain()
+        drained_s = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False))
+        worker.close()
     with world.uow:
         left = world.uow.session.scalar(
             select(func.count()).where(Delivery.state != DeliveryState.DELIVERED)
         )
     got = receipts(stats)
-    if left or got["failed"] or got["verified"] - before < count:
+    # Exactly once: a delivery two workers both claimed would be verified twice.
+    if left or got["failed"] or got["verified"] - before != count:
         raise SystemExit(
             f"{left} undelivered, receiver verified {got['verified'] - before}/{count}, "
             f"{got['failed']} unverified"
@@ -256,8 +303,11 @@ def run(
     profile: bool = False,
     drains: int = 1,
     sequential: bool = False,
+    drain_workers: int = 1,
 ) -> dict[str, Any]:
     mode = "run_once loop" if sequential else "Worker.drain"
+    if drain_workers > 1:
+        mode = f"Worker.drain in {drain_workers} processes"
     common.banner(
         f"alerts on {kind}: {alerts} alerts at {rate:.0f}/s with a worker polling every "
         f"{poll * 1000:.0f} ms; drain {drain} x {drains} ({mode})"
@@ -296,7 +346,17 @@ def run(
         rates = []
         for _ in range(drains):
             drain_rate, made = drain_once(
-                db, world, settings, branch, patient_id, hook, stats, drain, profile, sequential
+                db,
+                world,
+                settings,
+                branch,
+                patient_id,
+                hook,
+                stats,
+                drain,
+                profile,
+                sequential,
+                drain_workers,
             )
             rates.append(drain_rate)
             stats.post("/reset")
@@ -332,6 +392,7 @@ def run(
         "poll_s": poll,
         "batch_size": batch_size,
         "drain_mode": "sequential" if sequential else "pipelined",
+        "drain_workers": drain_workers,
     }
     common.dump(f"alerts.{kind}", result)
     return result
@@ -358,6 +419,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="drain with the run_once loop (one batch at a time)",
     )
+    ap.add_argument(
+        "--drain-workers",
+        type=int,
+        default=1,
+        help="worker processes draining together (each its own engine, as production scales)",
+    )
     args = ap.parse_args(argv)
     common.print_machine()
     for kind in common.kinds(args.db):
@@ -371,6 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             args.profile,
             args.drains,
             args.sequential,
+            args.drain_workers,
         )
 
 
