@@ -26,6 +26,7 @@ from app.clock import FixedClock
 from app.dosing import facts, gather
 from app.dosing.decision_inputs import LastDose
 from app.dosing.models import LastDoseRecord
+from app.patients.models import Patient
 from tests.builders import API, MONDAY, at, handover, prescribe
 from tests.databases import Database
 from tests.factories import World
@@ -128,11 +129,15 @@ def test_the_last_dose_names_where_it_was_taken(
 def test_marks_of_a_patient_with_none_are_empty(
     world: World, session_factory: sessionmaker[Session]
 ) -> None:
+    """No reassessment, authorisation or guest grant today: no marks, and the home pharmacy's
+    time zone (the marks that are set are the counter tests' own: guest dosing,
+    representatives, reassessment)."""
     patient = world.patient()
     prescribe(world, patient["id"])
     with session_factory() as session:
-        loaded = [p for p in [session.get(gather.Patient, UUID(patient["id"]))] if p]
-        marks = gather._marks_today(session, loaded, MONDAY, None)
+        loaded = session.get(Patient, UUID(patient["id"]))
+        assert loaded is not None
+        marks = gather._marks_today(session, [loaded], MONDAY, None)
     assert marks.reassessed == marks.authorised == set()
     assert marks.guests == {}
-    assert marks.zones == {loaded[0].pharmacy_id: "Europe/London"}
+    assert marks.zones == {loaded.pharmacy_id: "Europe/London"}
